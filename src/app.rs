@@ -1,0 +1,213 @@
+//! State and wiring: the only place that knows every module.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use crate::audit::Audit;
+use crate::cache::TtlCache;
+use crate::clock::Clock;
+use crate::config::{Config, Mode, StoreBackend};
+use crate::http::render::Theme;
+use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::metrics::Metrics;
+use crate::oidc::acr::AcrPolicy;
+use crate::oidc::client::Client;
+use crate::store::Database;
+use crate::store::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
+
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+pub struct AppInner {
+    pub config: Config,
+    pub issuer: String,
+    pub clock: Clock,
+    pub db: Database,
+    pub store: Arc<dyn EphemeralStore>,
+    pub keys: KeyRing,
+    pub acr: AcrPolicy,
+    pub theme: Theme,
+    pub audit: Audit,
+    pub metrics: Metrics,
+    /// Outbound HTTP (back-channel logout, the demo portal's calls to us).
+    pub http: reqwest::Client,
+    clients: TtlCache<String, Arc<Client>>,
+    /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
+    pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
+    discovery: std::sync::OnceLock<Arc<Vec<u8>>>,
+}
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Ephemeral(#[from] crate::store::ephemeral::EphemeralError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("theme: {0}")]
+    Theme(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl App {
+    /// Connects to the database and ephemeral store, loads keys and theme.
+    pub async fn build(config: Config, clock: Clock) -> Result<Self, StartError> {
+        install_crypto_provider();
+        let db = Database::connect(&config.database.url, config.database.max_connections).await?;
+        let store: Arc<dyn EphemeralStore> = match config.store.backend {
+            StoreBackend::Memory => Arc::new(MemoryStore::new(clock.clone())),
+            StoreBackend::Redis => Arc::new(
+                RedisStore::connect(
+                    &config.store.redis_url,
+                    &config.store.key_prefix,
+                    clock.clone(),
+                )
+                .await?,
+            ),
+        };
+        let kek = key_encryption_key(&config)?;
+        let t = &config.tokens;
+        let retention =
+            chrono::Duration::seconds(t.access_token_ttl_seconds.max(t.id_token_ttl_seconds) + 60);
+        let keys = KeyRing::load(db.clone(), kek, clock.clone(), retention).await?;
+        let theme = Theme::load(&config.theme).map_err(StartError::Theme)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StartError::Refused(format!("http client: {e}")))?;
+        Ok(Self(Arc::new(AppInner {
+            issuer: config.issuer(),
+            acr: AcrPolicy::new(&config.acr),
+            audit: Audit::new(db.clone(), clock.clone()),
+            metrics: Metrics::default(),
+            clients: TtlCache::new(10_000),
+            verified_tokens: TtlCache::new(100_000),
+            discovery: std::sync::OnceLock::new(),
+            config,
+            clock,
+            db,
+            store,
+            keys,
+            theme,
+            http,
+        })))
+    }
+
+    /// A client by id, cached per node for `server.client_cache_seconds`.
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
+        let now = self.clock.unix_ms();
+        if let Some(c) = self.clients.get(&client_id.to_string(), now) {
+            return Ok(Some(c));
+        }
+        let Some(client) = self.db.find_client(client_id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        let ttl = self.config.server.client_cache_seconds as i64 * 1000;
+        self.clients
+            .insert(client_id.to_string(), client.clone(), now + ttl);
+        Ok(Some(client))
+    }
+
+    /// The discovery document, serialised once.
+    pub fn discovery_json(&self) -> Arc<Vec<u8>> {
+        self.discovery
+            .get_or_init(|| {
+                let doc = crate::oidc::discovery::metadata(self);
+                Arc::new(serde_json::to_vec(&doc).unwrap_or_default())
+            })
+            .clone()
+    }
+
+    /// A URL under the public base URL (never derived from request headers).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Keeps every node's key set current (rotations by `xacthuc key rotate`).
+    pub fn spawn_background_tasks(&self) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_secs(app.config.keys.reload_seconds.max(1));
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = app.keys.reload().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        });
+    }
+}
+
+/// The key-encryption key: configured, or in development generated once into a local file.
+/// Production refuses to start without one.
+fn key_encryption_key(config: &Config) -> Result<KeyEncryptionKey, StartError> {
+    if let Some(secret) = config.encryption_key()? {
+        return KeyEncryptionKey::from_base64(&secret)
+            .map_err(|e| StartError::Refused(format!("keys.encryption_key: {e}")));
+    }
+    if config.server.mode == Mode::Production {
+        return Err(StartError::Refused(
+            "production mode needs a key-encryption key: set XACTHUC__KEYS__ENCRYPTION_KEY \
+             (base64 of 32 random bytes; `xacthuc key generate-kek` makes one) or keys.encryption_key_file"
+                .into(),
+        ));
+    }
+    let path = &config.keys.dev_encryption_key_path;
+    let secret = match std::fs::read_to_string(path) {
+        Ok(text) => secrecy::SecretString::from(text.trim().to_string()),
+        Err(_) => {
+            let secret = KeyEncryptionKey::generate_base64();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StartError::Refused(format!("creating {}: {e}", dir.display())))?;
+            }
+            write_private_file(path, secret.expose_secret())?;
+            tracing::warn!(path = %path.display(), "development mode: generated a key-encryption key; configure one for production");
+            secret
+        }
+    };
+    KeyEncryptionKey::from_base64(&secret)
+        .map_err(|e| StartError::Refused(format!("{}: {e}", path.display())))
+}
+
+fn write_private_file(path: &std::path::Path, content: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| StartError::Refused(format!("writing {}: {e}", path.display())))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| StartError::Refused(format!("writing {}: {e}", path.display())))
+}
+
+/// reqwest is built without a TLS provider of its own; install ring once (one provider in the
+/// tree, no aws-lc build).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

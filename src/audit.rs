@@ -1,0 +1,74 @@
+//! Append-only audit events for every security-relevant action. Written synchronously: an
+//! action whose audit record cannot be written is reported as failed, not silently kept.
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::store::{AuditRecord, Database, StoreError};
+
+#[derive(Clone)]
+pub struct Audit {
+    db: Database,
+    clock: Clock,
+}
+
+/// One event: `kind` is a stable dotted name such as `login.succeeded`.
+pub struct Event<'a> {
+    pub kind: &'a str,
+    pub account_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub detail: Value,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(kind: &'a str) -> Self {
+        Self {
+            kind,
+            account_id: None,
+            client_id: None,
+            ip: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn account(mut self, id: &'a str) -> Self {
+        self.account_id = Some(id);
+        self
+    }
+
+    pub fn client(mut self, id: &'a str) -> Self {
+        self.client_id = Some(id);
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<&'a str>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+impl Audit {
+    pub fn new(db: Database, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+
+    pub async fn record(&self, e: Event<'_>) -> Result<(), StoreError> {
+        tracing::info!(target: "audit", kind = e.kind, account = e.account_id, client = e.client_id, "audit event");
+        self.db
+            .insert_audit_event(&AuditRecord {
+                at: self.clock.now(),
+                kind: e.kind.to_string(),
+                account_id: e.account_id.map(str::to_string),
+                client_id: e.client_id.map(str::to_string),
+                ip: e.ip.map(str::to_string),
+                detail: e.detail,
+            })
+            .await
+    }
+}

@@ -1,0 +1,3 @@
+//! Authentication methods, one module each. Issue 3 adds the OTP and registration methods.
+
+pub mod password;

@@ -1,0 +1,118 @@
+//! ID number + password (amr `pwd`): Argon2id hashes, failed-login lockout per account and a
+//! throttle per client IP, both counted in the ephemeral store so they hold across nodes.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHasher, PasswordVerifier};
+
+use crate::app::App;
+use crate::config::PasswordHashConfig;
+use crate::domain::{Account, AccountStatus, IdNumber};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("wrong ID number or password")]
+    InvalidCredentials,
+    #[error("too many failed attempts for this account")]
+    Locked,
+    #[error("too many failed attempts from this address")]
+    Throttled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Failures from one IP address per window before it is throttled.
+const MAX_FAILURES_PER_IP: u64 = 50;
+
+fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
+    let params = Params::new(
+        cfg.argon2_memory_kib,
+        cfg.argon2_iterations,
+        cfg.argon2_parallelism,
+        None,
+    )
+    .unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// An Argon2id PHC string for `password`.
+pub fn hash(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
+    let salt = crate::random::bytes::<16>();
+    argon2(cfg)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Constant-time verification (inside argon2); parameters come from the stored hash.
+pub fn verify(stored: &str, password: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), stored)
+        .is_ok()
+}
+
+/// A hash verified when the account does not exist, so both cases cost the same time.
+fn dummy_hash(cfg: &PasswordHashConfig) -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash(cfg, "not a real password").unwrap_or_default())
+}
+
+/// Checks an ID number and password. Throttles by IP and locks by account before verifying.
+pub async fn authenticate(
+    app: &App,
+    username: &str,
+    password: &str,
+    ip: &str,
+) -> Result<Account, LoginError> {
+    let cfg = &app.config.passwords;
+    let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
+    let ip_key = format!("login_fail_ip:{ip}");
+    if app.store.count(&ip_key).await.map_err(StoreError::from)? >= MAX_FAILURES_PER_IP {
+        return Err(LoginError::Throttled);
+    }
+    let account = match IdNumber::parse(username) {
+        Ok(id) => app.db.find_account_by_id_number(id.as_str()).await?,
+        Err(_) => None,
+    };
+    let account_key = account.as_ref().map(|a| format!("login_fail:{}", a.id));
+    if let Some(key) = &account_key
+        && app.store.count(key).await.map_err(StoreError::from)? >= cfg.max_failed_logins
+    {
+        return Err(LoginError::Locked);
+    }
+    let stored = match &account {
+        Some(a) => app.db.password_hash(&a.id).await?,
+        None => None,
+    };
+    let candidate = stored
+        .clone()
+        .unwrap_or_else(|| dummy_hash(cfg).to_string());
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || verify(&candidate, &password))
+        .await
+        .unwrap_or(false);
+    match account {
+        Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
+            if let Some(key) = &account_key {
+                app.store.delete(key).await.map_err(StoreError::from)?;
+            }
+            Ok(a)
+        }
+        _ => {
+            app.store
+                .increment(&ip_key, window)
+                .await
+                .map_err(StoreError::from)?;
+            if let Some(key) = &account_key {
+                app.store
+                    .increment(key, window)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
+            Err(LoginError::InvalidCredentials)
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Command-line interface: `serve`, `migrate`, `client`, `key`, `account`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{Ial, IdNumber, SubjectType};
+use crate::oidc::client::{Client, ClientAuthMethod};
+use crate::store::{Database, NewAccount};
+
+#[derive(Parser)]
+#[command(
+    name = "xacthuc",
+    version,
+    about = "OpenID Connect identity provider for Vietnam's public-service portals"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); defaults are built in, env vars XACTHUC__SECTION__KEY override.
+    #[arg(long, global = true, env = "XACTHUC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage relying parties.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and (once) its secret as JSON.
+    Add(ClientAdd),
+    /// List clients as JSON.
+    List,
+    /// Remove a client with its consents and refresh tokens.
+    Remove { client_id: String },
+}
+
+#[derive(Args)]
+pub struct ClientAdd {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    pub name: String,
+    /// Exact redirect URI (repeatable).
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// A public client (browser/mobile app): no secret, PKCE required.
+    #[arg(long, conflicts_with_all = ["jwks_file"])]
+    pub public: bool,
+    /// A private_key_jwt client: its public JWK set (JSON file).
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// Skip the consent page (trusted portals).
+    #[arg(long)]
+    pub skip_consent: bool,
+    /// Lowest acceptable assurance: IAL2 or IAL3 (as configured in [acr]).
+    #[arg(long)]
+    pub min_acr: Option<String>,
+    /// ID token algorithm: RS256 or ES256 (default from config).
+    #[arg(long)]
+    pub id_token_alg: Option<String>,
+    /// Grant types (repeatable; default authorization_code, refresh_token).
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    /// Scopes the client may request (repeatable; default all user scopes).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Choose the client_id (default: generated).
+    #[arg(long)]
+    pub client_id: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Introduce new signing keys; they sign after the configured delay (or --delay seconds).
+    Rotate {
+        #[arg(long)]
+        delay: Option<i64>,
+    },
+    /// Print a fresh key-encryption key (base64) for XACTHUC__KEYS__ENCRYPTION_KEY.
+    GenerateKek,
+}
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create a citizen account (registration by the web flows comes with issue 3).
+    Add(AccountAdd),
+}
+
+#[derive(Args)]
+pub struct AccountAdd {
+    /// 12-digit CCCD or 9-digit CMND: the login name.
+    #[arg(long)]
+    pub id_number: String,
+    #[arg(long)]
+    pub name: String,
+    /// dd/mm/yyyy
+    #[arg(long)]
+    pub birthdate: Option<String>,
+    /// Mobile number, 0xxxxxxxxx or +84xxxxxxxxx.
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Password (or set XACTHUC_ACCOUNT_PASSWORD).
+    #[arg(long, env = "XACTHUC_ACCOUNT_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// 2 or 3.
+    #[arg(long, default_value_t = 2)]
+    pub ial: i16,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            Database::connect(&config.database.url, 1).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Client(cmd) => client(config, cmd).await,
+        Command::Key(KeyCommand::GenerateKek) => {
+            use secrecy::ExposeSecret;
+            println!(
+                "{}",
+                crate::keys::KeyEncryptionKey::generate_base64().expose_secret()
+            );
+            Ok(())
+        }
+        Command::Key(KeyCommand::Rotate { delay }) => {
+            let delay = delay.unwrap_or(config.keys.rotation_delay_seconds);
+            let app = App::build(config, Clock::system()).await?;
+            let kids = app.keys.rotate(chrono::Duration::seconds(delay)).await?;
+            app.audit
+                .record(
+                    crate::audit::Event::new("key.rotated")
+                        .detail(json!({ "kids": kids, "delay_seconds": delay })),
+                )
+                .await?;
+            println!(
+                "{}",
+                json!({ "new_keys": kids, "active_in_seconds": delay })
+            );
+            Ok(())
+        }
+        Command::Account(AccountCommand::Add(a)) => account_add(config, a).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.server.bind.clone();
+    let app = App::build(config, Clock::system()).await?;
+    if app.config.sandbox.enabled {
+        crate::sandbox::demo_portal::register(&app).await?;
+    }
+    app.spawn_background_tasks();
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    tracing::info!(address = %bind, issuer = %app.issuer, sandbox = app.config.sandbox.enabled, "xacthuc listening");
+    println!("xacthuc listening on http://{bind} (issuer {})", app.issuer);
+    crate::http::serve(app, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
+    let db = Database::connect(&config.database.url, 1).await?;
+    let clock = Clock::system();
+    match cmd {
+        ClientCommand::List => {
+            let clients: Vec<_> = db
+                .list_clients()
+                .await?
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "client_id": c.client_id, "name": c.name, "auth_method": c.auth_method.as_str(),
+                        "redirect_uris": c.redirect_uris, "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                        "backchannel_logout_uri": c.backchannel_logout_uri, "grant_types": c.grant_types,
+                        "scopes": c.allowed_scopes, "skip_consent": c.skip_consent,
+                        "min_acr": c.min_ial.map(|i| crate::oidc::acr::AcrPolicy::new(&config.acr).acr(i).to_string()),
+                        "id_token_alg": c.id_token_alg,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&clients)?);
+        }
+        ClientCommand::Remove { client_id } => {
+            if !db.delete_client(&client_id).await? {
+                anyhow::bail!("no client {client_id}");
+            }
+            crate::audit::Audit::new(db, clock)
+                .record(crate::audit::Event::new("client.removed").client(&client_id))
+                .await?;
+            println!("removed {client_id}");
+        }
+        ClientCommand::Add(add) => {
+            let (client, secret) = new_client(&config, add)?;
+            db.insert_client(&client, clock.now())
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Conflict => {
+                        anyhow::anyhow!("client_id {} is taken", client.client_id)
+                    }
+                    other => other.into(),
+                })?;
+            crate::audit::Audit::new(db, clock)
+                .record(crate::audit::Event::new("client.added").client(&client.client_id))
+                .await?;
+            let mut out = json!({ "client_id": client.client_id, "token_endpoint_auth_method": client.auth_method.as_str() });
+            if let Some(secret) = secret {
+                out["client_secret"] = json!(secret);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}
+
+/// Builds a client registration from CLI input; returns the secret to show once.
+pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Option<String>)> {
+    for uri in add
+        .redirect_uris
+        .iter()
+        .chain(&add.post_logout_redirect_uris)
+        .chain(&add.backchannel_logout_uri)
+    {
+        let parsed = url::Url::parse(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
+        if parsed.fragment().is_some() {
+            anyhow::bail!("{uri}: a redirect URI must not have a fragment");
+        }
+    }
+    let acr = crate::oidc::acr::AcrPolicy::new(&config.acr);
+    let min_ial = match &add.min_acr {
+        None => None,
+        Some(a) => Some(
+            acr.ial(a)
+                .ok_or_else(|| anyhow::anyhow!("unknown acr {a}"))?,
+        ),
+    };
+    let id_token_alg = add
+        .id_token_alg
+        .unwrap_or_else(|| config.keys.id_token_alg.clone());
+    if !crate::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
+        anyhow::bail!("id token algorithm must be RS256 or ES256");
+    }
+    let jwks = match &add.jwks_file {
+        None => None,
+        Some(path) => {
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+            if !v.get("keys").is_some_and(|k| k.is_array()) {
+                anyhow::bail!("{}: not a JWK set", path.display());
+            }
+            Some(v)
+        }
+    };
+    let auth_method = if add.public {
+        ClientAuthMethod::None
+    } else if jwks.is_some() {
+        ClientAuthMethod::PrivateKeyJwt
+    } else {
+        ClientAuthMethod::ClientSecretBasic
+    };
+    let secret = auth_method.uses_secret().then(crate::random::token);
+    let grants = if add.grants.is_empty() {
+        vec![
+            "authorization_code".to_string(),
+            "refresh_token".to_string(),
+        ]
+    } else {
+        add.grants
+    };
+    let scopes = if add.scopes.is_empty() {
+        crate::oidc::claims::SCOPES
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .collect()
+    } else {
+        add.scopes
+    };
+    let client = Client {
+        client_id: add
+            .client_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        name: add.name,
+        secret_hash: secret.as_deref().map(crate::random::sha256_hex),
+        auth_method,
+        redirect_uris: add.redirect_uris,
+        post_logout_redirect_uris: add.post_logout_redirect_uris,
+        backchannel_logout_uri: add.backchannel_logout_uri,
+        grant_types: grants,
+        allowed_scopes: scopes,
+        jwks,
+        skip_consent: add.skip_consent,
+        min_ial,
+        id_token_alg,
+    };
+    Ok((client, secret))
+}
+
+async fn account_add(config: Config, a: AccountAdd) -> anyhow::Result<()> {
+    let id = IdNumber::parse(&a.id_number).map_err(|e| anyhow::anyhow!("--id-number: {e}"))?;
+    let birthdate = match &a.birthdate {
+        None => None,
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(d, "%d/%m/%Y")
+                .map_err(|_| anyhow::anyhow!("--birthdate must be dd/mm/yyyy"))?,
+        ),
+    };
+    let phone = match &a.phone {
+        None => None,
+        Some(p) => Some(
+            e164(p).ok_or_else(|| anyhow::anyhow!("--phone must be 0xxxxxxxxx or +84xxxxxxxxx"))?,
+        ),
+    };
+    let ial = Ial::from_level(a.ial).ok_or_else(|| anyhow::anyhow!("--ial must be 2 or 3"))?;
+    let db = Database::connect(&config.database.url, 1).await?;
+    let password_hash = crate::authenticators::password::hash(&config.passwords, &a.password)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let clock = Clock::system();
+    let account = db
+        .create_account(
+            &NewAccount {
+                subject_type: SubjectType::Citizen,
+                id_number: Some(id.as_str().to_string()),
+                tax_code: None,
+                full_name: a.name.trim().to_string(),
+                birthdate,
+                email: a.email,
+                ial,
+                registration_method: "cli".into(),
+                phones: phone.into_iter().collect(),
+                password_hash: Some(password_hash),
+            },
+            clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                anyhow::anyhow!("an account with ID number {id} already exists")
+            }
+            other => other.into(),
+        })?;
+    crate::audit::Audit::new(db, clock)
+        .record(
+            crate::audit::Event::new("account.created")
+                .account(&account.id)
+                .detail(json!({ "method": "cli" })),
+        )
+        .await?;
+    println!("{}", json!({ "sub": account.id, "id_number": id.as_str() }));
+    Ok(())
+}
+
+/// A Vietnamese mobile number in E.164 (issue 3 brings the full PhoneNumber type).
+fn e164(input: &str) -> Option<String> {
+    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let national = digits
+        .strip_prefix("+84")
+        .or_else(|| digits.strip_prefix('0'))?;
+    (national.len() == 9 && national.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("+84{national}"))
+}

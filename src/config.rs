@@ -1,0 +1,373 @@
+//! Typed, layered configuration: built-in defaults → TOML file → `XACTHUC__SECTION__KEY`
+//! environment variables; `DATABASE_URL` and `REDIS_URL` are honoured. Secrets are
+//! `SecretString` (redacted in `Debug`) and may come from a file via the `_file` keys.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub store: StoreConfig,
+    pub keys: KeysConfig,
+    pub tokens: TokensConfig,
+    pub acr: AcrConfig,
+    pub passwords: PasswordHashConfig,
+    pub theme: ThemeConfig,
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Socket address to listen on.
+    pub bind: String,
+    /// Public base URL: the issuer, and the prefix of every URL the server emits.
+    pub public_url: String,
+    /// `production` refuses to start without a key-encryption key.
+    pub mode: Mode,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds a client read from the database is cached in each node.
+    pub client_cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH?mode=rwc` or `postgres://…`. `DATABASE_URL` overrides it.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `memory` (one node) or `redis` (many nodes). Setting `REDIS_URL` selects `redis`.
+    pub backend: StoreBackend,
+    pub redis_url: String,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Base64 of 32 random bytes; encrypts signing keys at rest (AES-256-GCM).
+    #[serde(with = "secret_opt")]
+    pub encryption_key: Option<SecretString>,
+    /// A file holding the key-encryption key instead (e.g. a Kubernetes secret).
+    pub encryption_key_file: Option<PathBuf>,
+    /// Development only: where a generated key-encryption key is kept when none is configured.
+    pub dev_encryption_key_path: PathBuf,
+    /// Seconds between `xacthuc key rotate` and the new key becoming the signing key, so
+    /// relying parties refresh their JWKS cache first.
+    pub rotation_delay_seconds: i64,
+    /// Algorithm of ID tokens for clients that do not choose one (OIDC requires RS256 support).
+    pub id_token_alg: String,
+    /// Algorithm of access tokens and logout tokens.
+    pub access_token_alg: String,
+    /// Seconds between reloads of the key set from the database (multi-node rotation).
+    pub reload_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    pub code_ttl_seconds: i64,
+    pub access_token_ttl_seconds: i64,
+    pub id_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub sso_session_ttl_seconds: i64,
+    /// How long a user may take to log in and consent once a portal sent them here.
+    pub authorization_request_ttl_seconds: i64,
+    /// Longest lifetime accepted for a private_key_jwt client assertion.
+    pub client_assertion_max_lifetime_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcrConfig {
+    /// `acr` value of an account verified at IAL2.
+    pub ial2: String,
+    /// `acr` value of an account verified at IAL3.
+    pub ial3: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashConfig {
+    /// Argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Failed password logins per account before the account is temporarily locked.
+    pub max_failed_logins: u64,
+    /// Seconds the failed-login counter window lasts.
+    pub failed_login_window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThemeConfig {
+    /// The default theme (templates, strings, static assets).
+    pub dir: PathBuf,
+    /// An operator's theme directory whose templates/strings override the default by name.
+    pub override_dir: Option<PathBuf>,
+    /// `vi` or `en`.
+    pub default_locale: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Mount the simulators of external systems and the demo portal under /sandbox.
+    pub enabled: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            store: StoreConfig::default(),
+            keys: KeysConfig::default(),
+            tokens: TokensConfig::default(),
+            acr: AcrConfig::default(),
+            passwords: PasswordHashConfig::default(),
+            theme: ThemeConfig::default(),
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            mode: Mode::Development,
+            max_body_bytes: 64 * 1024,
+            client_cache_seconds: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/xacthuc.db?mode=rwc".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Memory,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "xacthuc:".into(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            encryption_key_file: None,
+            dev_encryption_key_path: "data/dev-key-encryption-key".into(),
+            rotation_delay_seconds: 86_400,
+            id_token_alg: "RS256".into(),
+            access_token_alg: "ES256".into(),
+            reload_seconds: 60,
+        }
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_seconds: 60,
+            access_token_ttl_seconds: 300,
+            id_token_ttl_seconds: 300,
+            refresh_token_ttl_seconds: 30 * 86_400,
+            sso_session_ttl_seconds: 8 * 3_600,
+            authorization_request_ttl_seconds: 1_800,
+            client_assertion_max_lifetime_seconds: 300,
+        }
+    }
+}
+
+impl Default for AcrConfig {
+    fn default() -> Self {
+        Self {
+            ial2: "IAL2".into(),
+            ial3: "IAL3".into(),
+        }
+    }
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_failed_logins: 5,
+            failed_login_window_seconds: 900,
+        }
+    }
+}
+
+impl Default for ThemeConfig {
+    fn default() -> Self {
+        Self {
+            dir: "themes/default".into(),
+            override_dir: None,
+            default_locale: "vi".into(),
+        }
+    }
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("XACTHUC")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut cfg: Config = builder.build()?.try_deserialize()?;
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            cfg.database.url = url;
+        }
+        if let Ok(url) = std::env::var("REDIS_URL")
+            && !url.is_empty()
+        {
+            cfg.store.redis_url = url;
+            cfg.store.backend = StoreBackend::Redis;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.server.public_url)
+            .map_err(|e| ConfigError::Invalid(format!("server.public_url: {e}")))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::Invalid(
+                "server.public_url must not have a query or fragment".into(),
+            ));
+        }
+        for alg in [&self.keys.id_token_alg, &self.keys.access_token_alg] {
+            if alg != "RS256" && alg != "ES256" {
+                return Err(ConfigError::Invalid(format!(
+                    "unsupported signing algorithm {alg} (RS256 or ES256)"
+                )));
+            }
+        }
+        if self.acr.ial2.is_empty() || self.acr.ial2 == self.acr.ial3 {
+            return Err(ConfigError::Invalid(
+                "acr.ial2 and acr.ial3 must be distinct, non-empty".into(),
+            ));
+        }
+        if !(1..=600).contains(&self.tokens.code_ttl_seconds) {
+            return Err(ConfigError::Invalid(
+                "tokens.code_ttl_seconds must be 1..=600 (RFC 6749 recommends ≤ 600)".into(),
+            ));
+        }
+        if self.theme.default_locale != "vi" && self.theme.default_locale != "en" {
+            return Err(ConfigError::Invalid(
+                "theme.default_locale must be vi or en".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.server.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// The key-encryption key, when one is configured (value or file).
+    pub fn encryption_key(&self) -> Result<Option<SecretString>, ConfigError> {
+        if let Some(key) = &self.keys.encryption_key
+            && !key.expose_secret().is_empty()
+        {
+            return Ok(Some(key.clone()));
+        }
+        if let Some(path) = &self.keys.encryption_key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Invalid(format!("keys.encryption_key_file {}: {e}", path.display()))
+            })?;
+            return Ok(Some(SecretString::from(text.trim().to_string())));
+        }
+        Ok(None)
+    }
+}
+
+/// Serde for `Option<SecretString>` that treats an empty string as absent.
+mod secret_opt {
+    use secrecy::SecretString;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        Ok(s.filter(|s| !s.is_empty()).map(SecretString::from))
+    }
+}
+
+// SecretString has no PartialEq on purpose; the config test compares the exposed value.
+impl PartialEq for KeysConfig {
+    fn eq(&self, other: &Self) -> bool {
+        let secret = |k: &Option<SecretString>| k.as_ref().map(|s| s.expose_secret().to_string());
+        secret(&self.encryption_key) == secret(&other.encryption_key)
+            && self.encryption_key_file == other.encryption_key_file
+            && self.dev_encryption_key_path == other.dev_encryption_key_path
+            && self.rotation_delay_seconds == other.rotation_delay_seconds
+            && self.id_token_alg == other.id_token_alg
+            && self.access_token_alg == other.access_token_alg
+            && self.reload_seconds == other.reload_seconds
+    }
+}

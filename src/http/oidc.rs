@@ -1,0 +1,591 @@
+//! Protocol endpoints: discovery, JWKS, authorize, token, userinfo, introspection,
+//! revocation, end-session. Parse → call `oidc` → answer on the right channel.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::page::{self, PageRequest};
+use super::request::{SESSION_COOKIE, cookie, form_params, header_str, query_params};
+use crate::app::App;
+use crate::metrics::Metrics;
+use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::interaction::{self, Next};
+use crate::oidc::params::Params;
+use crate::oidc::{client_auth, grants, logout, revocation, userinfo};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery_doc))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery_doc),
+        )
+        .route("/jwks", get(jwks))
+        .route("/authorize", get(authorize).post(authorize))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo_endpoint).post(userinfo_endpoint))
+        .route("/introspect", post(introspect))
+        .route("/revoke", post(revoke))
+        .route("/logout", get(end_session).post(end_session))
+}
+
+async fn discovery_doc(State(app): State<App>) -> Response {
+    let body = app.discovery_json();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body.as_ref().clone(),
+    )
+        .into_response()
+}
+
+async fn jwks(State(app): State<App>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        app.keys.jwks().as_ref().clone(),
+    )
+        .into_response()
+}
+
+/// Reads GET query or POST form parameters.
+async fn params_of(
+    req: Request<Body>,
+    limit: usize,
+) -> (HeaderMap, Uri, Result<Params, OAuthError>) {
+    let uri = req.uri().clone();
+    if req.method() == Method::POST {
+        let headers = req.headers().clone();
+        match form_params(req, limit).await {
+            Ok((h, p)) => (h, uri, Ok(p)),
+            Err(e) => (headers, uri, Err(e)),
+        }
+    } else {
+        let headers = req.headers().clone();
+        (headers, uri.clone(), query_params(&uri))
+    }
+}
+
+async fn authorize(State(app): State<App>, req: Request<Body>) -> Response {
+    Metrics::inc(&app.metrics.authorize_requests);
+    let (headers, uri, params) = params_of(req, app.config.server.max_body_bytes).await;
+    let page_req = PageRequest::new(&app, &headers, &uri, &[]);
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "authorize: unreadable request");
+            return page::error(
+                &app,
+                &page_req,
+                StatusCode::BAD_REQUEST,
+                "error_bad_request",
+                Some(e.code.as_str()),
+            );
+        }
+    };
+    let client = match params.get("client_id") {
+        None => Err(PageError::MissingClientId),
+        Some(id) => match app.client(id).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(PageError::UnknownClient),
+            Err(e) => {
+                tracing::error!(error = %e, "client lookup failed");
+                return page::error(
+                    &app,
+                    &page_req,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "error_temporarily_unavailable",
+                    None,
+                );
+            }
+        },
+    };
+    let target = client
+        .as_ref()
+        .map_err(|e| *e)
+        .and_then(|c| authorize::check_redirect_uri(&params, c));
+    let (client, target) = match (client, target) {
+        (Ok(c), Ok(t)) => (c, t),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::info!(error = ?e, "authorize: no verified redirect URI; showing an error page");
+            let key = match e {
+                PageError::MissingClientId | PageError::UnknownClient => "error_unknown_client",
+                PageError::MissingRedirectUri | PageError::UnregisteredRedirectUri => {
+                    "error_invalid_redirect_uri"
+                }
+            };
+            return page::error(
+                &app,
+                &page_req,
+                StatusCode::BAD_REQUEST,
+                key,
+                Some("invalid_request"),
+            );
+        }
+    };
+    let req = match authorize::validate(&params, &client, &target, &app.acr) {
+        Ok(r) => r,
+        Err(e) => return error_redirect(&app, &target, &e),
+    };
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(sid) => match interaction::load_session(&app, sid).await {
+            Ok(s) => s,
+            Err(e) => return error_redirect(&app, &target, &e),
+        },
+        None => None,
+    };
+    let next = interaction::advance(&app, &req, None, session.as_ref(), Default::default()).await;
+    respond(&app, &req, next, &page_req)
+}
+
+/// Turns the interaction's answer into a browser response.
+pub fn respond(
+    app: &App,
+    req: &AuthorizationRequest,
+    next: Result<Next, OAuthError>,
+    page_req: &PageRequest,
+) -> Response {
+    let target = ErrorTarget {
+        redirect_uri: req.redirect_uri.clone(),
+        response_mode: req.response_mode,
+        state: req.state.clone(),
+    };
+    match next {
+        Ok(Next::Login { ar }) => {
+            Redirect::to(&app.url(&format!("/login?ar={ar}"))).into_response()
+        }
+        Ok(Next::Consent { ar }) => {
+            Redirect::to(&app.url(&format!("/consent?ar={ar}"))).into_response()
+        }
+        Ok(Next::Code(code)) => {
+            let mut params = vec![("code", code)];
+            if let Some(s) = &req.state {
+                params.push(("state", s.clone()));
+            }
+            params.push(("iss", app.issuer.clone()));
+            authorization_response(app, &target, params, page_req)
+        }
+        Err(e) => error_redirect(app, &target, &e),
+    }
+}
+
+/// An error sent back to the client's verified redirect URI.
+pub fn error_redirect(app: &App, target: &ErrorTarget, e: &OAuthError) -> Response {
+    tracing::info!(error = %e, "authorize: error returned to client");
+    let mut params = vec![
+        ("error", e.code.as_str().to_string()),
+        ("error_description", e.description.to_string()),
+    ];
+    if let Some(s) = &target.state {
+        params.push(("state", s.clone()));
+    }
+    params.push(("iss", app.issuer.clone()));
+    let page_req = PageRequest::new(app, &HeaderMap::new(), &Uri::from_static("/"), &[]);
+    authorization_response(app, target, params, &page_req)
+}
+
+/// Delivers response parameters by query (302) or form post (an auto-submitting page).
+fn authorization_response(
+    app: &App,
+    target: &ErrorTarget,
+    params: Vec<(&str, String)>,
+    page_req: &PageRequest,
+) -> Response {
+    match target.response_mode {
+        ResponseMode::Query => {
+            let mut url = target.redirect_uri.clone();
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &params {
+                ser.append_pair(k, v);
+            }
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&ser.finish());
+            let mut resp = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        ResponseMode::FormPost => {
+            let nonce = crate::random::token();
+            let vars = json!({
+                "action": target.redirect_uri,
+                "params": params.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+                "nonce": nonce,
+            });
+            let mut resp = page::render(
+                app,
+                page_req,
+                StatusCode::OK,
+                "form_post",
+                "title_login",
+                vars,
+                None,
+            );
+            let origin = origin_of(&target.redirect_uri).unwrap_or_default();
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                resp.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            resp
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL, for CSP `form-action`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// JSON error of the token-family endpoints, with the status RFC 6749 §5.2 gives.
+fn json_error(e: &OAuthError, basic_attempted: bool) -> Response {
+    let status = match e.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut resp = (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        axum::Json(json!({ "error": e.code.as_str(), "error_description": e.description })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED && basic_attempted {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"xacthuc\""),
+        );
+    }
+    resp
+}
+
+fn json_ok(body: Value) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+/// Reads the form and authenticates the client: the common start of token, introspection
+/// and revocation.
+async fn authenticated(
+    app: &App,
+    req: Request<Body>,
+) -> Result<(std::sync::Arc<crate::oidc::client::Client>, Params), Response> {
+    let basic = req.headers().contains_key(header::AUTHORIZATION);
+    let (headers, params) = form_params(req, app.config.server.max_body_bytes)
+        .await
+        .map_err(|e| json_error(&e, false))?;
+    let client =
+        client_auth::authenticate(app, header_str(&headers, header::AUTHORIZATION), &params)
+            .await
+            .map_err(|e| {
+                tracing::info!(error = %e, "client authentication failed");
+                json_error(&e, basic)
+            })?;
+    Ok((client, params))
+}
+
+async fn token(State(app): State<App>, req: Request<Body>) -> Response {
+    let (client, params) = match authenticated(&app, req).await {
+        Ok(x) => x,
+        Err(resp) => {
+            Metrics::inc(&app.metrics.token_errors);
+            return resp;
+        }
+    };
+    match grants::exchange(&app, &client, &params).await {
+        Ok(body) => {
+            Metrics::inc(&app.metrics.tokens_issued);
+            json_ok(body)
+        }
+        Err(e) => {
+            Metrics::inc(&app.metrics.token_errors);
+            tracing::info!(client = %client.client_id, error = %e, "token request refused");
+            json_error(&e, false)
+        }
+    }
+}
+
+async fn userinfo_endpoint(State(app): State<App>, req: Request<Body>) -> Response {
+    let bearer = header_str(req.headers(), header::AUTHORIZATION)
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let token = match bearer {
+        Some(t) => Some(t),
+        None if req.method() == Method::POST => {
+            match form_params(req, app.config.server.max_body_bytes).await {
+                Ok((_, p)) => p.get("access_token").map(str::to_string),
+                Err(e) => return bearer_error(StatusCode::BAD_REQUEST, Some(&e)),
+            }
+        }
+        None => None,
+    };
+    let Some(token) = token else {
+        return bearer_error(StatusCode::UNAUTHORIZED, None);
+    };
+    match userinfo::userinfo(&app, &token).await {
+        Ok(body) => json_ok(body),
+        Err(e) if e.code == ErrorCode::InvalidToken => {
+            bearer_error(StatusCode::UNAUTHORIZED, Some(&e))
+        }
+        Err(e) => json_error(&e, false),
+    }
+}
+
+/// RFC 6750 §3 error.
+fn bearer_error(status: StatusCode, e: Option<&OAuthError>) -> Response {
+    let challenge = match e {
+        Some(e) => format!(
+            "Bearer realm=\"xacthuc\", error=\"{}\", error_description=\"{}\"",
+            e.code.as_str(),
+            e.description
+        ),
+        None => "Bearer realm=\"xacthuc\"".to_string(),
+    };
+    let mut resp = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+async fn introspect(State(app): State<App>, req: Request<Body>) -> Response {
+    Metrics::inc(&app.metrics.introspections);
+    let (client, params) = match authenticated(&app, req).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if client.is_public() {
+        return json_error(
+            &OAuthError::invalid_client("public clients may not introspect"),
+            false,
+        );
+    }
+    let token = match params.require("token") {
+        Ok(t) => t,
+        Err(e) => return json_error(&e, false),
+    };
+    match userinfo::introspect(&app, &client.client_id, token).await {
+        Ok(body) => json_ok(body),
+        Err(e) => json_error(&e, false),
+    }
+}
+
+async fn revoke(State(app): State<App>, req: Request<Body>) -> Response {
+    let (client, params) = match authenticated(&app, req).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let token = match params.require("token") {
+        Ok(t) => t,
+        Err(e) => return json_error(&e, false),
+    };
+    let result = revoke_token(&app, &client.client_id, token).await;
+    match result {
+        // RFC 7009 §2.2: 200 also for unknown or foreign tokens.
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(e) => json_error(&e, false),
+    }
+}
+
+async fn revoke_token(app: &App, client_id: &str, token: &str) -> Result<(), OAuthError> {
+    if let Some(claims) = userinfo::verify_access_token(app, token).await? {
+        if claims.get("client_id").and_then(Value::as_str) == Some(client_id)
+            && let Some(jti) = claims.get("jti").and_then(Value::as_str)
+        {
+            revocation::revoke_access_token(app, jti)
+                .await
+                .map_err(grants::internal)?;
+        }
+        return Ok(());
+    }
+    let grant = app
+        .db
+        .find_refresh_token(&crate::random::sha256_hex(token))
+        .await
+        .map_err(grants::internal)?;
+    if let Some(g) = grant.filter(|g| g.client_id == client_id) {
+        revocation::revoke_family(app, &g.family_id)
+            .await
+            .map_err(grants::internal)?;
+        app.audit
+            .record(
+                crate::audit::Event::new("token.revoked")
+                    .client(client_id)
+                    .account(&g.account_id),
+            )
+            .await
+            .map_err(grants::internal)?;
+    }
+    Ok(())
+}
+
+/// RP-initiated logout. With a valid `id_token_hint` for the current session the user is
+/// logged out at once; otherwise they confirm on a page (a GET alone must not log anyone out).
+async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
+    let is_post = req.method() == Method::POST;
+    let (headers, uri, params) = params_of(req, app.config.server.max_body_bytes).await;
+    let ui_locales: Vec<String> = Vec::new();
+    let page_req = PageRequest::new(&app, &headers, &uri, &ui_locales);
+    let params = match params {
+        Ok(p) => p,
+        Err(_) => {
+            return page::error(
+                &app,
+                &page_req,
+                StatusCode::BAD_REQUEST,
+                "error_bad_request",
+                Some("invalid_request"),
+            );
+        }
+    };
+    let hint = params
+        .get("id_token_hint")
+        .and_then(|t| app.keys.verify(t))
+        .map(|(c, _)| c);
+    if params.get("id_token_hint").is_some() && hint.is_none() {
+        return page::error(
+            &app,
+            &page_req,
+            StatusCode::BAD_REQUEST,
+            "error_bad_request",
+            Some("invalid_request"),
+        );
+    }
+    let hint_client = hint.as_ref().and_then(|c| match c.get("aud") {
+        Some(Value::String(a)) => Some(a.clone()),
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    });
+    let client_id = match (hint_client, params.get("client_id")) {
+        (Some(h), Some(c)) if h != c => {
+            return page::error(
+                &app,
+                &page_req,
+                StatusCode::BAD_REQUEST,
+                "error_bad_request",
+                Some("invalid_request"),
+            );
+        }
+        (Some(h), _) => Some(h),
+        (None, c) => c.map(str::to_string),
+    };
+    let client = match &client_id {
+        Some(id) => app.client(id).await.ok().flatten(),
+        None => None,
+    };
+    // The redirect target must be registered for the identified client, exactly.
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match &client {
+            Some(c) if c.has_post_logout_redirect_uri(uri) => Some(uri.to_string()),
+            _ => {
+                return page::error(
+                    &app,
+                    &page_req,
+                    StatusCode::BAD_REQUEST,
+                    "error_logout_redirect_invalid",
+                    Some("invalid_request"),
+                );
+            }
+        },
+    };
+    let current_sid = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    let hint_sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid"))
+        .and_then(Value::as_str);
+    let confirmed = is_post && page::csrf_ok(&headers, params.get("csrf"));
+    let hint_matches =
+        current_sid.is_some() && hint_sid.is_some() && current_sid.as_deref() == hint_sid;
+    if current_sid.is_some() && !hint_matches && !confirmed {
+        let mut hidden = Vec::new();
+        for name in [
+            "id_token_hint",
+            "post_logout_redirect_uri",
+            "state",
+            "client_id",
+        ] {
+            if let Some(v) = params.get(name) {
+                hidden.push(json!({"name": name, "value": v}));
+            }
+        }
+        let mut vars = json!({ "hidden": hidden });
+        if let Some(c) = &client {
+            vars["client_name"] = json!(c.name);
+        }
+        return page::render(
+            &app,
+            &page_req,
+            StatusCode::OK,
+            "logout_confirm",
+            "title_logout",
+            vars,
+            None,
+        );
+    }
+    if let Some(sid) = &current_sid {
+        let ip = None;
+        if let Err(e) = logout::end_session(&app, sid, ip).await {
+            tracing::error!(error = %e, "logout failed");
+            return page::error(
+                &app,
+                &page_req,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error_temporarily_unavailable",
+                None,
+            );
+        }
+    }
+    let mut resp = match redirect {
+        Some(mut url) => {
+            if let Some(state) = params.get("state") {
+                let mut ser = form_urlencoded::Serializer::new(String::new());
+                ser.append_pair("state", state);
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&ser.finish());
+            }
+            Redirect::to(&url).into_response()
+        }
+        None => page::render(
+            &app,
+            &page_req,
+            StatusCode::OK,
+            "logged_out",
+            "title_logged_out",
+            json!({}),
+            None,
+        ),
+    };
+    super::clear_session_cookie(&app, resp.headers_mut());
+    resp
+}

@@ -1,0 +1,28 @@
+//! xacthuc — an OpenID Connect identity provider for Vietnam's public-service portals.
+//!
+//! Module map (ARCHITECTURE.md has the picture and the invariants):
+//! - `config`, `clock`, `random`: typed configuration; the one source of "now"; unguessable values.
+//! - `domain`: validated newtypes and rules, pure.
+//! - `oidc`: protocol rules — authorize checks, grants, client auth, claims, acr, tokens, logout.
+//! - `authenticators`: one module per login/registration method.
+//! - `keys`: signing keys — generation, encryption at rest, rotation, JWKS.
+//! - `store`: the database (sea-orm) and the ephemeral store (memory / Redis).
+//! - `http`: the only place axum appears (besides the sandbox's own small app).
+//! - `sandbox`: simulators of external systems and the demo portal.
+//! - `app`: wiring; the only module that knows every other.
+
+pub mod app;
+pub mod audit;
+pub mod authenticators;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod oidc;
+pub mod random;
+pub mod sandbox;
+pub mod store;

@@ -1,0 +1,106 @@
+//! The token endpoint's grant types, one file each.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+
+use serde_json::{Value, json};
+
+use super::error::OAuthError;
+use crate::keys::KeyError;
+use crate::store::StoreError;
+use crate::store::ephemeral::EphemeralError;
+
+/// Dispatches on `grant_type`.
+pub async fn exchange(
+    app: &crate::app::App,
+    client: &super::client::Client,
+    params: &super::params::Params,
+) -> Result<Value, OAuthError> {
+    let grant_type = params.require("grant_type")?;
+    if !client.allows_grant(grant_type) {
+        return Err(match grant_type {
+            "authorization_code" | "refresh_token" | "client_credentials" => OAuthError::new(
+                super::error::ErrorCode::UnauthorizedClient,
+                "this client may not use this grant type",
+            ),
+            _ => unsupported(),
+        });
+    }
+    match grant_type {
+        "authorization_code" => authorization_code::exchange(app, client, params).await,
+        "refresh_token" => refresh_token::exchange(app, client, params).await,
+        "client_credentials" => client_credentials::exchange(app, client, params).await,
+        _ => Err(unsupported()),
+    }
+}
+
+fn unsupported() -> OAuthError {
+    OAuthError::new(
+        super::error::ErrorCode::UnsupportedGrantType,
+        "unsupported grant_type",
+    )
+}
+
+/// The standard successful token response body.
+fn token_response(
+    access: &crate::oidc::tokens::AccessToken,
+    scopes: &[String],
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+) -> Value {
+    let mut body = json!({
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": access.expires_in,
+        "scope": scopes.join(" "),
+    });
+    if let Some(t) = id_token {
+        body["id_token"] = json!(t);
+    }
+    if let Some(t) = refresh_token {
+        body["refresh_token"] = json!(t);
+    }
+    body
+}
+
+/// Internal failures become `server_error` / `temporarily_unavailable`; the cause is logged once.
+pub(crate) fn internal(e: impl Into<InternalError>) -> OAuthError {
+    match e.into() {
+        InternalError::Unavailable(msg) => {
+            tracing::error!(error = %msg, "backend unavailable");
+            OAuthError::temporarily_unavailable()
+        }
+        InternalError::Other(msg) => {
+            tracing::error!(error = %msg, "internal error");
+            OAuthError::server_error()
+        }
+    }
+}
+
+pub(crate) enum InternalError {
+    Unavailable(String),
+    Other(String),
+}
+
+impl From<StoreError> for InternalError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Ephemeral(e) => Self::Unavailable(e.to_string()),
+            StoreError::Db(e) => Self::Unavailable(e.to_string()),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<EphemeralError> for InternalError {
+    fn from(e: EphemeralError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<KeyError> for InternalError {
+    fn from(e: KeyError) -> Self {
+        Self::Other(e.to_string())
+    }
+}

@@ -1,0 +1,191 @@
+//! Runs an authorization request against the SSO session: the glue between the protocol rules
+//! in `authorize` and the pages in `http`. Pending requests wait in the ephemeral store while
+//! the user logs in or consents, under an opaque id.
+
+use std::time::Duration;
+
+use super::authorize::{AuthorizationRequest, Decision, SessionFacts, decide};
+use super::error::OAuthError;
+use super::grants::{authorization_code, internal};
+use super::session::{SsoSession, session_key};
+use crate::app::App;
+use crate::domain::AccountStatus;
+use crate::random;
+
+/// What just happened in the browser, beyond the session itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interaction {
+    /// The user logged in during this request (satisfies prompt=login).
+    pub fresh_login: bool,
+    /// The user approved the consent page (with or without remembering it).
+    pub consent_given: bool,
+}
+
+/// What the browser should see next.
+pub enum Next {
+    /// Show the login page for the pending request `ar`.
+    Login { ar: String },
+    /// Show the consent page for the pending request `ar`.
+    Consent { ar: String },
+    /// Send the code to the client.
+    Code(String),
+}
+
+fn pending_key(ar: &str) -> String {
+    format!("ar:{ar}")
+}
+
+/// Continues `req` for `session` (if any). `ar` is the pending id when resuming after login or
+/// consent; a fresh one is made when the user must interact.
+pub async fn advance(
+    app: &App,
+    req: &AuthorizationRequest,
+    ar: Option<&str>,
+    session: Option<&SsoSession>,
+    how: Interaction,
+) -> Result<Next, OAuthError> {
+    let client = app
+        .client(&req.client_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?;
+    let account = match session {
+        Some(s) => app.db.find_account(&s.account_id).await.map_err(internal)?,
+        None => None,
+    };
+    let facts = session.zip(account.as_ref()).map(|(s, a)| SessionFacts {
+        ial: s.ial,
+        auth_time: s.auth_time,
+        account_ial: a.ial,
+        account_active: a.status == AccountStatus::Active,
+    });
+    let stored = match (&account, client.skip_consent) {
+        (_, true) => true,
+        (Some(a), false) => app
+            .db
+            .consented_scopes(&a.id, &client.client_id)
+            .await
+            .map_err(internal)?
+            .is_some_and(|granted| req.scopes.iter().all(|s| granted.contains(s))),
+        (None, false) => false,
+    };
+    let consented = how.consent_given || (stored && !req.has_prompt("consent"));
+    let decision = decide(
+        req,
+        facts.as_ref(),
+        consented,
+        app.clock.unix(),
+        how.fresh_login,
+    )?;
+    match (decision, session) {
+        (Decision::IssueCode, Some(session)) => {
+            remember_client(app, session, &client.client_id).await?;
+            if let Some(ar) = ar {
+                let _ = app.store.delete(&pending_key(ar)).await;
+            }
+            Ok(Next::Code(
+                authorization_code::issue(app, req, session).await?,
+            ))
+        }
+        (Decision::Consent, _) => {
+            // The login just made satisfies prompt=login and max_age for the consent step.
+            let mut req = req.clone();
+            if how.fresh_login {
+                req.prompt.retain(|p| p != "login");
+                req.max_age = None;
+            }
+            Ok(Next::Consent {
+                ar: keep_pending(app, &req, ar, how.fresh_login).await?,
+            })
+        }
+        _ => Ok(Next::Login {
+            ar: keep_pending(app, req, ar, false).await?,
+        }),
+    }
+}
+
+/// Stores `req` as pending (under a new id unless resuming `ar`; rewritten when `rewrite`).
+async fn keep_pending(
+    app: &App,
+    req: &AuthorizationRequest,
+    ar: Option<&str>,
+    rewrite: bool,
+) -> Result<String, OAuthError> {
+    if let Some(ar) = ar
+        && !rewrite
+    {
+        return Ok(ar.to_string());
+    }
+    let ar = ar.map(str::to_string).unwrap_or_else(random::token);
+    let bytes = serde_json::to_vec(req)
+        .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
+    let ttl = Duration::from_secs(app.config.tokens.authorization_request_ttl_seconds as u64);
+    app.store
+        .put(&pending_key(&ar), &bytes, ttl)
+        .await
+        .map_err(internal)?;
+    Ok(ar)
+}
+
+/// A pending request by id; `None` when unknown or expired.
+pub async fn pending(app: &App, ar: &str) -> Result<Option<AuthorizationRequest>, OAuthError> {
+    let bytes = app.store.get(&pending_key(ar)).await.map_err(internal)?;
+    Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+pub async fn forget_pending(app: &App, ar: &str) {
+    let _ = app.store.delete(&pending_key(ar)).await;
+}
+
+/// Records that `client_id` took part in the session (a back-channel logout target).
+async fn remember_client(
+    app: &App,
+    session: &SsoSession,
+    client_id: &str,
+) -> Result<(), OAuthError> {
+    if session.clients.iter().any(|c| c == client_id) {
+        return Ok(());
+    }
+    let mut updated = session.clone();
+    updated.clients.push(client_id.to_string());
+    save_session(app, &updated).await
+}
+
+pub async fn save_session(app: &App, session: &SsoSession) -> Result<(), OAuthError> {
+    let ttl = (session.expires_at - app.clock.unix()).max(1) as u64;
+    let bytes = serde_json::to_vec(session)
+        .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
+    app.store
+        .put(&session_key(&session.sid), &bytes, Duration::from_secs(ttl))
+        .await
+        .map_err(internal)
+}
+
+/// The live session named by a cookie value.
+pub async fn load_session(app: &App, sid: &str) -> Result<Option<SsoSession>, OAuthError> {
+    let bytes = app.store.get(&session_key(sid)).await.map_err(internal)?;
+    Ok(bytes
+        .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
+        .filter(|s| s.expires_at > app.clock.unix()))
+}
+
+/// Starts a new SSO session after a successful login.
+pub async fn start_session(
+    app: &App,
+    account_id: &str,
+    ial: crate::domain::Ial,
+    amr: Vec<String>,
+) -> Result<SsoSession, OAuthError> {
+    let now = app.clock.unix();
+    let session = SsoSession {
+        sid: random::token(),
+        account_id: account_id.to_string(),
+        ial,
+        amr,
+        auth_time: now,
+        expires_at: now + app.config.tokens.sso_session_ttl_seconds,
+        clients: Vec::new(),
+    };
+    save_session(app, &session).await?;
+    Ok(session)
+}

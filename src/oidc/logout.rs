@@ -1,0 +1,70 @@
+//! Ending an SSO session: RP-initiated logout (OIDC RP-Initiated Logout 1.0) and back-channel
+//! logout tokens to every client of the session (OIDC Back-Channel Logout 1.0).
+
+use serde_json::json;
+
+use super::error::OAuthError;
+use super::grants::internal;
+use super::interaction::load_session;
+use super::revocation;
+use super::session::session_key;
+use super::tokens;
+use crate::app::App;
+use crate::audit::Event;
+use crate::metrics::Metrics;
+
+/// Ends session `sid`: forgets it, revokes its tokens, notifies its clients. Back-channel
+/// deliveries run in the background so a slow client cannot hold the user's logout.
+pub async fn end_session(app: &App, sid: &str, ip: Option<&str>) -> Result<(), OAuthError> {
+    let Some(session) = load_session(app, sid).await? else {
+        return Ok(());
+    };
+    app.store
+        .delete(&session_key(sid))
+        .await
+        .map_err(internal)?;
+    revocation::revoke_session_tokens(app, sid)
+        .await
+        .map_err(internal)?;
+    app.audit
+        .record(
+            Event::new("session.ended")
+                .account(&session.account_id)
+                .ip(ip)
+                .detail(json!({ "clients": session.clients })),
+        )
+        .await
+        .map_err(internal)?;
+    Metrics::inc(&app.metrics.logouts);
+    for client_id in &session.clients {
+        let Ok(Some(client)) = app.client(client_id).await else {
+            continue;
+        };
+        let Some(uri) = client.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        let token =
+            tokens::logout_token(app, client_id, &session.account_id, sid).map_err(internal)?;
+        let http = app.http.clone();
+        let client_id = client_id.clone();
+        tokio::spawn(async move {
+            let result = http
+                .post(&uri)
+                .form(&[("logout_token", token.as_str())])
+                .send()
+                .await;
+            match result {
+                Ok(r) if r.status().is_success() => {
+                    tracing::info!(client = %client_id, "back-channel logout delivered")
+                }
+                Ok(r) => {
+                    tracing::warn!(client = %client_id, status = %r.status(), "back-channel logout refused")
+                }
+                Err(e) => {
+                    tracing::warn!(client = %client_id, error = %e, "back-channel logout failed")
+                }
+            }
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Revocation of issued tokens. Access tokens are JWTs, so revoking one means remembering its
+//! `jti`, its family or its session until it would have expired anyway.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::app::App;
+use crate::store::StoreError;
+
+fn ttl(app: &App) -> Duration {
+    Duration::from_secs(app.config.tokens.access_token_ttl_seconds.max(1) as u64 + 60)
+}
+
+pub fn jti_key(jti: &str) -> String {
+    format!("revoked:jti:{jti}")
+}
+pub fn family_key(family: &str) -> String {
+    format!("revoked:fam:{family}")
+}
+pub fn sid_key(sid: &str) -> String {
+    format!("revoked:sid:{sid}")
+}
+
+/// Revokes a grant family: its refresh tokens and every access token minted from it.
+pub async fn revoke_family(app: &App, family_id: &str) -> Result<(), StoreError> {
+    app.store
+        .put(&family_key(family_id), b"1", ttl(app))
+        .await?;
+    app.db
+        .revoke_refresh_family(family_id, app.clock.now())
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_access_token(app: &App, jti: &str) -> Result<(), StoreError> {
+    app.store.put(&jti_key(jti), b"1", ttl(app)).await?;
+    Ok(())
+}
+
+/// Ends everything issued within an SSO session.
+pub async fn revoke_session_tokens(app: &App, sid: &str) -> Result<(), StoreError> {
+    app.store.put(&sid_key(sid), b"1", ttl(app)).await?;
+    app.db.revoke_refresh_by_sid(sid, app.clock.now()).await?;
+    Ok(())
+}
+
+/// Whether a verified access token (its claims) has been revoked.
+pub async fn is_revoked(app: &App, claims: &Value) -> Result<bool, StoreError> {
+    let mut keys = Vec::with_capacity(3);
+    if let Some(j) = claims.get("jti").and_then(Value::as_str) {
+        keys.push(jti_key(j));
+    }
+    if let Some(f) = claims.get("fam").and_then(Value::as_str) {
+        keys.push(family_key(f));
+    }
+    if let Some(s) = claims.get("sid").and_then(Value::as_str) {
+        keys.push(sid_key(s));
+    }
+    Ok(app.store.exists_any(&keys).await?)
+}

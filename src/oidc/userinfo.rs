@@ -1,0 +1,160 @@
+//! Access-token verification for resource endpoints (userinfo, introspection), and the
+//! userinfo response (OIDC Core §5.3).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::claims::personal_claims;
+use super::error::{ErrorCode, OAuthError};
+use super::grants::internal;
+use super::revocation;
+use crate::app::App;
+use crate::domain::AccountStatus;
+
+/// The claims of a live access token we issued, or `None` (bad signature, expired, revoked).
+pub async fn verify_access_token(app: &App, token: &str) -> Result<Option<Arc<Value>>, OAuthError> {
+    let now_ms = app.clock.unix_ms();
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let claims = match app.verified_tokens.get(&digest, now_ms) {
+        Some(c) => c,
+        None => {
+            let Some((claims, typ)) = app.keys.verify(token) else {
+                return Ok(None);
+            };
+            if typ.as_deref() != Some("at+jwt")
+                || claims.get("iss").and_then(Value::as_str) != Some(app.issuer.as_str())
+            {
+                return Ok(None);
+            }
+            let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {
+                return Ok(None);
+            };
+            let claims = Arc::new(claims);
+            app.verified_tokens
+                .insert(digest, claims.clone(), exp * 1000);
+            claims
+        }
+    };
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    if exp * 1000 <= now_ms {
+        return Ok(None);
+    }
+    if revocation::is_revoked(app, &claims)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+/// The userinfo response for a verified access token.
+pub async fn userinfo(app: &App, token: &str) -> Result<Value, OAuthError> {
+    let invalid = || {
+        OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token is invalid or expired",
+        )
+    };
+    let claims = verify_access_token(app, token).await?.ok_or_else(invalid)?;
+    let scopes: Vec<String> = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token was not issued for OpenID Connect",
+        ));
+    }
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    let account = app
+        .db
+        .find_account(sub)
+        .await
+        .map_err(internal)?
+        .filter(|a| a.status == AccountStatus::Active)
+        .ok_or_else(invalid)?;
+    let phone = if scopes.iter().any(|s| s == "phone") {
+        app.db.default_phone(&account.id).await.map_err(internal)?
+    } else {
+        None
+    };
+    let requested: Option<Value> =
+        claims
+            .get("userinfo_claims")
+            .and_then(Value::as_array)
+            .map(|names| {
+                Value::Object(
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|n| (n.to_string(), Value::Null))
+                        .collect::<Map<String, Value>>(),
+                )
+            });
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(account.id));
+    out.extend(personal_claims(
+        &account,
+        phone.as_deref(),
+        &scopes,
+        requested.as_ref(),
+    ));
+    Ok(Value::Object(out))
+}
+
+/// RFC 7662 response for `token` as seen by `client_id`.
+pub async fn introspect(app: &App, client_id: &str, token: &str) -> Result<Value, OAuthError> {
+    if let Some(claims) = verify_access_token(app, token).await? {
+        let mut out = json!({ "active": true, "token_type": "Bearer" });
+        for name in [
+            "scope",
+            "client_id",
+            "sub",
+            "exp",
+            "iat",
+            "iss",
+            "aud",
+            "jti",
+            "auth_time",
+            "acr",
+            "amr",
+            "sid",
+        ] {
+            if let Some(v) = claims.get(name) {
+                out[name] = v.clone();
+            }
+        }
+        return Ok(out);
+    }
+    // Refresh tokens are only described to the client they were issued to.
+    let hash = crate::random::sha256_hex(token);
+    if let Some(g) = app.db.find_refresh_token(&hash).await.map_err(internal)?
+        && g.client_id == client_id
+        && g.revoked_at.is_none()
+        && g.used_at.is_none()
+        && g.expires_at > app.clock.now()
+    {
+        return Ok(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": g.scope,
+            "client_id": g.client_id,
+            "sub": g.account_id,
+            "exp": g.expires_at.timestamp(),
+            "iat": g.created_at.timestamp(),
+            "iss": app.issuer,
+            "acr": g.acr,
+        }));
+    }
+    Ok(json!({ "active": false }))
+}

@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub client_id: String,
+    pub name: String,
+    /// Hex SHA-256 of the server-generated secret (≥ 256 bits of entropy, so a fast hash fits).
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    /// JSON arrays of strings.
+    #[sea_orm(column_type = "Text")]
+    pub redirect_uris: String,
+    #[sea_orm(column_type = "Text")]
+    pub post_logout_redirect_uris: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub backchannel_logout_uri: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub grant_types: String,
+    #[sea_orm(column_type = "Text")]
+    pub allowed_scopes: String,
+    /// The client's public JWK set, for private_key_jwt.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub jwks: Option<String>,
+    pub skip_consent: bool,
+    pub min_acr: Option<String>,
+    pub id_token_alg: String,
+    pub created_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table of the `migrations` crate.
+
+pub mod account;
+pub mod audit_event;
+pub mod client;
+pub mod consent;
+pub mod credential;
+pub mod phone;
+pub mod refresh_token;
+pub mod signing_key;

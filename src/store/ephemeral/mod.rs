@@ -1,0 +1,52 @@
+//! Short-lived shared state: authorization codes, SSO sessions, pending authorization
+//! requests, replay caches, rate-limit counters. One trait, two backends: in-process (embedded
+//! default) and Redis (many nodes).
+//!
+//! Expiry is judged by [`Clock`], not by the backend's own clock, so tests that advance the
+//! clock see keys expire on both backends. (Redis also gets a real TTL for cleanup.)
+
+mod memory;
+mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EphemeralError {
+    #[error("ephemeral store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait EphemeralStore: Send + Sync {
+    /// Stores `value` under `key` for `ttl`, replacing any previous value.
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError>;
+    /// Stores only if `key` holds no live value; returns whether it stored (replay caches).
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError>;
+    /// Reads a live value.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// Reads and deletes atomically: of many concurrent callers, exactly one gets the value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// Deletes `key` only if it still holds `expected`; returns whether it deleted.
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, EphemeralError>;
+    /// Deletes `key` (no error if absent).
+    async fn delete(&self, key: &str) -> Result<(), EphemeralError>;
+    /// Adds one to the counter at `key` and returns the new count. The first increment of a
+    /// missing or expired counter starts a window of `ttl`; later increments keep that window.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError>;
+    /// The current count of a live counter made by [`increment`](Self::increment), else 0.
+    async fn count(&self, key: &str) -> Result<u64, EphemeralError>;
+    /// Whether any of `keys` holds a live value (one round trip; revocation checks).
+    async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError>;
+    /// Whether the backend answers (readiness probe).
+    async fn ping(&self) -> Result<(), EphemeralError>;
+}

@@ -1,0 +1,221 @@
+//! The ephemeral-store contract, run against both backends. Each contract is one async fn; the
+//! `contracts!` macro turns it into a test on `MemoryStore` and one on `RedisStore`.
+//!
+//! Redis tests use `REDIS_URL` (default `redis://127.0.0.1:6379`) and a random key prefix per
+//! test, so they can share one server. Expiry is tested by advancing the `Clock`, never sleeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use xacthuc::clock::Clock;
+use xacthuc::store::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
+
+type Store = Arc<dyn EphemeralStore>;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn memory_store() -> (Store, Clock) {
+    let clock = Clock::system();
+    (Arc::new(MemoryStore::new(clock.clone())), clock)
+}
+
+async fn redis_store() -> (Store, Clock) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let clock = Clock::system();
+    let store = RedisStore::connect(&url, &prefix, clock.clone())
+        .await
+        .expect("connect to redis");
+    (Arc::new(store), clock)
+}
+
+macro_rules! contracts {
+    ($($name:ident),+ $(,)?) => {
+        mod on_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, clock) = super::memory_store();
+                    super::$name(&store, &clock).await;
+                }
+            )+
+        }
+
+        mod on_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, clock) = super::redis_store().await;
+                    super::$name(&store, &clock).await;
+                }
+            )+
+        }
+    };
+}
+
+contracts!(
+    put_then_get_roundtrips,
+    put_replaces,
+    get_of_missing_key_is_none,
+    value_expires_after_ttl,
+    put_if_absent_stores_only_when_no_live_value,
+    take_returns_the_value_once,
+    take_under_contention_has_one_winner,
+    compare_and_delete_deletes_only_a_matching_value,
+    delete_removes_the_key,
+    increment_counts_within_its_window_then_restarts,
+    exists_any_reports_whether_any_key_is_live,
+    binary_and_empty_values_roundtrip,
+    ping_answers,
+);
+
+async fn put_then_get_roundtrips(store: &Store, _clock: &Clock) {
+    store.put("k", b"hello", MINUTE).await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), Some(b"hello".to_vec()));
+    // Reading does not consume.
+    assert_eq!(store.get("k").await.unwrap(), Some(b"hello".to_vec()));
+}
+
+async fn put_replaces(store: &Store, _clock: &Clock) {
+    store.put("k", b"first", MINUTE).await.unwrap();
+    store.put("k", b"second", MINUTE).await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), Some(b"second".to_vec()));
+}
+
+async fn get_of_missing_key_is_none(store: &Store, _clock: &Clock) {
+    assert_eq!(store.get("missing").await.unwrap(), None);
+}
+
+async fn value_expires_after_ttl(store: &Store, clock: &Clock) {
+    store.put("k", b"v", MINUTE).await.unwrap();
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(store.get("k").await.unwrap(), Some(b"v".to_vec()));
+    assert!(store.exists_any(&["k".to_owned()]).await.unwrap());
+
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(store.get("k").await.unwrap(), None);
+    assert!(!store.exists_any(&["k".to_owned()]).await.unwrap());
+    assert_eq!(store.take("k").await.unwrap(), None);
+}
+
+async fn put_if_absent_stores_only_when_no_live_value(store: &Store, clock: &Clock) {
+    assert!(store.put_if_absent("k", b"first", MINUTE).await.unwrap());
+    assert!(!store.put_if_absent("k", b"second", MINUTE).await.unwrap());
+    assert_eq!(store.get("k").await.unwrap(), Some(b"first".to_vec()));
+
+    clock.advance(Duration::from_secs(61));
+    assert!(store.put_if_absent("k", b"third", MINUTE).await.unwrap());
+    assert_eq!(store.get("k").await.unwrap(), Some(b"third".to_vec()));
+}
+
+async fn take_returns_the_value_once(store: &Store, _clock: &Clock) {
+    store.put("k", b"code", MINUTE).await.unwrap();
+    assert_eq!(store.take("k").await.unwrap(), Some(b"code".to_vec()));
+    assert_eq!(store.take("k").await.unwrap(), None);
+    assert_eq!(store.get("k").await.unwrap(), None);
+}
+
+async fn take_under_contention_has_one_winner(store: &Store, _clock: &Clock) {
+    store.put("k", b"code", MINUTE).await.unwrap();
+    let takers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.take("k").await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        if let Some(value) = taker.await.unwrap() {
+            assert_eq!(value, b"code");
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn compare_and_delete_deletes_only_a_matching_value(store: &Store, _clock: &Clock) {
+    assert!(!store.compare_and_delete("k", b"a").await.unwrap());
+
+    store.put("k", b"a", MINUTE).await.unwrap();
+    assert!(!store.compare_and_delete("k", b"b").await.unwrap());
+    assert_eq!(store.get("k").await.unwrap(), Some(b"a".to_vec()));
+
+    assert!(store.compare_and_delete("k", b"a").await.unwrap());
+    assert_eq!(store.get("k").await.unwrap(), None);
+}
+
+async fn delete_removes_the_key(store: &Store, _clock: &Clock) {
+    store.put("k", b"v", MINUTE).await.unwrap();
+    store.delete("k").await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), None);
+    // Deleting an absent key is not an error.
+    store.delete("k").await.unwrap();
+}
+
+async fn increment_counts_within_its_window_then_restarts(store: &Store, clock: &Clock) {
+    assert_eq!(store.count("n").await.unwrap(), 0);
+    assert_eq!(store.increment("n", MINUTE).await.unwrap(), 1);
+    assert_eq!(store.increment("n", MINUTE).await.unwrap(), 2);
+    clock.advance(Duration::from_secs(40));
+    assert_eq!(store.increment("n", MINUTE).await.unwrap(), 3);
+    // Reading a count does not change it.
+    assert_eq!(store.count("n").await.unwrap(), 3);
+    assert_eq!(store.count("n").await.unwrap(), 3);
+
+    // The window started at the first increment; later ones did not extend it.
+    clock.advance(Duration::from_secs(21));
+    assert_eq!(store.count("n").await.unwrap(), 0);
+    assert_eq!(store.increment("n", MINUTE).await.unwrap(), 1);
+    assert_eq!(store.increment("n", MINUTE).await.unwrap(), 2);
+
+    // Counters are independent per key.
+    assert_eq!(store.increment("other", MINUTE).await.unwrap(), 1);
+}
+
+async fn exists_any_reports_whether_any_key_is_live(store: &Store, clock: &Clock) {
+    let keys = ["short".to_owned(), "long".to_owned(), "missing".to_owned()];
+    assert!(!store.exists_any(&[]).await.unwrap());
+    assert!(!store.exists_any(&keys).await.unwrap());
+
+    store.put("short", b"v", MINUTE).await.unwrap();
+    store.put("long", b"v", 2 * MINUTE).await.unwrap();
+    assert!(store.exists_any(&keys).await.unwrap());
+    assert!(store.exists_any(&keys[1..]).await.unwrap());
+
+    clock.advance(Duration::from_secs(61));
+    assert!(!store.exists_any(&keys[..1]).await.unwrap());
+    assert!(store.exists_any(&keys).await.unwrap());
+
+    clock.advance(MINUTE);
+    assert!(!store.exists_any(&keys).await.unwrap());
+}
+
+async fn binary_and_empty_values_roundtrip(store: &Store, _clock: &Clock) {
+    // Every byte value, which is not valid UTF-8 (0x80.. alone, 0xff never).
+    let binary: Vec<u8> = (0..=255).collect();
+    store.put("bin", &binary, MINUTE).await.unwrap();
+    assert_eq!(store.get("bin").await.unwrap(), Some(binary.clone()));
+    assert!(store.compare_and_delete("bin", &binary).await.unwrap());
+
+    // An empty value is present, not absent.
+    store.put("empty", b"", MINUTE).await.unwrap();
+    assert_eq!(store.get("empty").await.unwrap(), Some(Vec::new()));
+    assert_eq!(store.take("empty").await.unwrap(), Some(Vec::new()));
+}
+
+async fn ping_answers(store: &Store, _clock: &Clock) {
+    store.ping().await.unwrap();
+}
+
+/// A down Redis yields an error promptly instead of hanging.
+#[tokio::test]
+async fn redis_connect_to_unreachable_server_fails() {
+    // Port 1 (tcpmux) has no listener on test machines, so the connection is refused.
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        RedisStore::connect("redis://127.0.0.1:1", "test:", Clock::system()),
+    )
+    .await
+    .expect("connect gives up within its own timeout");
+    assert!(result.is_err());
+}
