@@ -114,6 +114,11 @@ impl App {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
+        // Ids are 1–64 visible ASCII characters; anything else cannot exist, and must not reach
+        // the database (PostgreSQL refuses NUL bytes in text).
+        if !crate::oidc::client::valid_client_id(client_id) {
+            return Ok(None);
+        }
         let now = self.clock.unix_ms();
         if let Some(c) = self.clients.get(&client_id.to_string(), now) {
             return Ok(Some(c));

@@ -46,7 +46,7 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints its id and (once) its secret as JSON.
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List clients as JSON.
     List,
     /// Remove a client with its consents and refresh tokens.
@@ -219,7 +219,7 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             println!("removed {client_id}");
         }
         ClientCommand::Add(add) => {
-            let (client, secret) = new_client(&config, add)?;
+            let (client, secret) = new_client(&config, *add)?;
             db.insert_client(&client, clock.now())
                 .await
                 .map_err(|e| match e {
@@ -253,6 +253,11 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         if parsed.fragment().is_some() {
             anyhow::bail!("{uri}: a redirect URI must not have a fragment");
         }
+    }
+    if let Some(id) = &add.client_id
+        && !crate::oidc::client::valid_client_id(id)
+    {
+        anyhow::bail!("--client-id must be 1 to 64 visible ASCII characters");
     }
     let acr = crate::oidc::acr::AcrPolicy::new(&config.acr);
     let min_ial = match &add.min_acr {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -123,6 +123,9 @@ pub struct PasswordHashConfig {
     pub max_failed_logins: u64,
     /// Seconds the failed-login counter window lasts.
     pub failed_login_window_seconds: i64,
+    /// Failed logins from one client IP per window before that IP is throttled (behind a
+    /// proxy every user shares the proxy's address: raise it there).
+    pub max_failed_logins_per_ip: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -141,22 +144,6 @@ pub struct ThemeConfig {
 pub struct SandboxConfig {
     /// Mount the simulators of external systems and the demo portal under /sandbox.
     pub enabled: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            store: StoreConfig::default(),
-            keys: KeysConfig::default(),
-            tokens: TokensConfig::default(),
-            acr: AcrConfig::default(),
-            passwords: PasswordHashConfig::default(),
-            theme: ThemeConfig::default(),
-            sandbox: SandboxConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -235,6 +222,7 @@ impl Default for PasswordHashConfig {
             argon2_parallelism: 1,
             max_failed_logins: 5,
             failed_login_window_seconds: 900,
+            max_failed_logins_per_ip: 50,
         }
     }
 }

@@ -15,7 +15,10 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error("wrong ID number or password")]
-    InvalidCredentials,
+    InvalidCredentials {
+        /// For the audit log only; never shown.
+        account_id: Option<String>,
+    },
     #[error("too many failed attempts for this account")]
     Locked,
     #[error("too many failed attempts from this address")]
@@ -23,9 +26,6 @@ pub enum LoginError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-/// Failures from one IP address per window before it is throttled.
-const MAX_FAILURES_PER_IP: u64 = 50;
 
 fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
     let params = Params::new(
@@ -60,7 +60,9 @@ fn dummy_hash(cfg: &PasswordHashConfig) -> &'static str {
     DUMMY.get_or_init(|| hash(cfg, "not a real password").unwrap_or_default())
 }
 
-/// Checks an ID number and password. Throttles by IP and locks by account before verifying.
+/// Checks an ID number and password. Throttles by IP and locks by the submitted login name
+/// before verifying. The lock is keyed by the name, not the account, so a locked response does
+/// not reveal whether an account exists.
 pub async fn authenticate(
     app: &App,
     username: &str,
@@ -70,19 +72,19 @@ pub async fn authenticate(
     let cfg = &app.config.passwords;
     let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
     let ip_key = format!("login_fail_ip:{ip}");
-    if app.store.count(&ip_key).await.map_err(StoreError::from)? >= MAX_FAILURES_PER_IP {
+    if app.store.count(&ip_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins_per_ip {
         return Err(LoginError::Throttled);
     }
-    let account = match IdNumber::parse(username) {
-        Ok(id) => app.db.find_account_by_id_number(id.as_str()).await?,
-        Err(_) => None,
-    };
-    let account_key = account.as_ref().map(|a| format!("login_fail:{}", a.id));
-    if let Some(key) = &account_key
-        && app.store.count(key).await.map_err(StoreError::from)? >= cfg.max_failed_logins
-    {
+    let id_number = IdNumber::parse(username).ok();
+    let name = id_number.as_ref().map(|i| i.as_str()).unwrap_or(username);
+    let name_key = format!("login_fail:{}", crate::random::sha256_hex(name));
+    if app.store.count(&name_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins {
         return Err(LoginError::Locked);
     }
+    let account = match &id_number {
+        Some(id) => app.db.find_account_by_id_number(id.as_str()).await?,
+        None => None,
+    };
     let stored = match &account {
         Some(a) => app.db.password_hash(&a.id).await?,
         None => None,
@@ -96,23 +98,22 @@ pub async fn authenticate(
         .unwrap_or(false);
     match account {
         Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
-            if let Some(key) = &account_key {
-                app.store.delete(key).await.map_err(StoreError::from)?;
-            }
-            Ok(a)
-        }
-        _ => {
             app.store
-                .increment(&ip_key, window)
+                .delete(&name_key)
                 .await
                 .map_err(StoreError::from)?;
-            if let Some(key) = &account_key {
+            Ok(a)
+        }
+        other => {
+            for key in [&ip_key, &name_key] {
                 app.store
                     .increment(key, window)
                     .await
                     .map_err(StoreError::from)?;
             }
-            Err(LoginError::InvalidCredentials)
+            Err(LoginError::InvalidCredentials {
+                account_id: other.map(|a| a.id),
+            })
         }
     }
 }

@@ -213,7 +213,7 @@ async fn login_submit(
         Err(e) => {
             Metrics::inc(&app.metrics.logins_failed);
             let key = match &e {
-                LoginError::InvalidCredentials => "error_invalid_credentials",
+                LoginError::InvalidCredentials { .. } => "error_invalid_credentials",
                 LoginError::Locked => "error_account_locked",
                 LoginError::Throttled => "error_too_many_attempts",
                 LoginError::Store(err) => {
@@ -227,13 +227,19 @@ async fn login_submit(
                     );
                 }
             };
-            let event = Event::new("login.failed")
+            let mut event = Event::new("login.failed")
                 .ip(Some(&ip))
                 .detail(json!({ "reason": e.to_string() }));
+            if let LoginError::InvalidCredentials {
+                account_id: Some(id),
+            } = &e
+            {
+                event = event.account(id);
+            }
             if let Err(err) = app.audit.record(event).await {
                 tracing::error!(error = %err, "audit write failed");
             }
-            let status = if matches!(e, LoginError::InvalidCredentials) {
+            let status = if matches!(e, LoginError::InvalidCredentials { .. }) {
                 StatusCode::UNAUTHORIZED
             } else {
                 StatusCode::TOO_MANY_REQUESTS
@@ -241,7 +247,7 @@ async fn login_submit(
             return login_form(&app, &req, status, pending.as_ref(), form(key));
         }
     };
-    let session = match interaction::start_session(
+    let (session, cookie_secret) = match interaction::start_session(
         &app,
         &account.id,
         account.ial,
@@ -286,7 +292,7 @@ async fn login_submit(
         }
         None => Redirect::to("/").into_response(),
     };
-    super::set_session_cookie(&app, resp.headers_mut(), &session.sid);
+    super::set_session_cookie(&app, resp.headers_mut(), &cookie_secret);
     resp
 }
 

@@ -468,9 +468,14 @@ async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
             );
         }
     };
+    // Only our own ID tokens (expired ones too) are acceptable hints.
     let hint = params
         .get("id_token_hint")
         .and_then(|t| app.keys.verify(t))
+        .filter(|(c, typ)| {
+            typ.as_deref() == Some("JWT")
+                && c.get("iss").and_then(Value::as_str) == Some(app.issuer.as_str())
+        })
         .map(|(c, _)| c);
     if params.get("id_token_hint").is_some() && hint.is_none() {
         return page::error(
@@ -519,15 +524,20 @@ async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
             }
         },
     };
-    let current_sid = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    let session_cookie = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    let current = match &session_cookie {
+        Some(c) => interaction::load_session(&app, c).await.ok().flatten(),
+        None => None,
+    };
     let hint_sid = hint
         .as_ref()
         .and_then(|c| c.get("sid"))
         .and_then(Value::as_str);
     let confirmed = is_post && page::csrf_ok(&headers, params.get("csrf"));
-    let hint_matches =
-        current_sid.is_some() && hint_sid.is_some() && current_sid.as_deref() == hint_sid;
-    if current_sid.is_some() && !hint_matches && !confirmed {
+    let hint_matches = current
+        .as_ref()
+        .is_some_and(|s| Some(s.sid.as_str()) == hint_sid);
+    if current.is_some() && !hint_matches && !confirmed {
         let mut hidden = Vec::new();
         for name in [
             "id_token_hint",
@@ -553,7 +563,7 @@ async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
             None,
         );
     }
-    if let Some(sid) = &current_sid {
+    if let Some(sid) = &session_cookie {
         let ip = None;
         if let Err(e) = logout::end_session(&app, sid, ip).await {
             tracing::error!(error = %e, "logout failed");

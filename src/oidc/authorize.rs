@@ -348,3 +348,84 @@ fn unmet() -> OAuthError {
         "the account's assurance level is below what this request requires",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(required: Option<Ial>, prompt: &[&str]) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            response_mode: ResponseMode::Query,
+            scopes: vec!["openid".into()],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: prompt.iter().map(|p| p.to_string()).collect(),
+            max_age: None,
+            acr_values: vec![],
+            claims: None,
+            login_hint: None,
+            ui_locales: vec![],
+            required_ial: required,
+        }
+    }
+
+    fn session(ial: Ial, account_ial: Ial) -> SessionFacts {
+        SessionFacts {
+            ial,
+            auth_time: 1_000,
+            account_ial,
+            account_active: true,
+        }
+    }
+
+    #[test]
+    fn a_session_never_satisfies_more_than_it_was_made_with() {
+        // The account was upgraded to IAL3 after this IAL2 session began: log in again.
+        let s = session(Ial::Ial2, Ial::Ial3);
+        let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, false);
+        assert_eq!(d, Ok(Decision::Login));
+        // After that fresh login the session is IAL3 and the code is issued.
+        let s = session(Ial::Ial3, Ial::Ial3);
+        let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, true);
+        assert_eq!(d, Ok(Decision::IssueCode));
+    }
+
+    #[test]
+    fn an_ial2_account_cannot_reach_ial3_by_logging_in_again() {
+        let s = session(Ial::Ial2, Ial::Ial2);
+        let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, true);
+        assert_eq!(
+            d.unwrap_err().code,
+            ErrorCode::UnmetAuthenticationRequirements
+        );
+    }
+
+    #[test]
+    fn prompt_none_never_shows_a_page() {
+        let s = session(Ial::Ial2, Ial::Ial2);
+        let none = request(None, &["none"]);
+        assert_eq!(
+            decide(&none, None, true, 0, false).unwrap_err().code,
+            ErrorCode::LoginRequired
+        );
+        assert_eq!(
+            decide(&none, Some(&s), false, 1_010, false)
+                .unwrap_err()
+                .code,
+            ErrorCode::ConsentRequired
+        );
+    }
+
+    #[test]
+    fn disabled_accounts_must_log_in_again() {
+        let mut s = session(Ial::Ial2, Ial::Ial2);
+        s.account_active = false;
+        assert_eq!(
+            decide(&request(None, &[]), Some(&s), true, 1_010, false),
+            Ok(Decision::Login)
+        );
+    }
+}

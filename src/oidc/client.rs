@@ -75,3 +75,8 @@ impl Client {
         self.post_logout_redirect_uris.iter().any(|u| u == uri)
     }
 }
+
+/// The shape of a client id: 1 to 64 visible ASCII characters.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic())
+}

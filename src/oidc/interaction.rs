@@ -156,28 +156,39 @@ pub async fn save_session(app: &App, session: &SsoSession) -> Result<(), OAuthEr
     let bytes = serde_json::to_vec(session)
         .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
     app.store
-        .put(&session_key(&session.sid), &bytes, Duration::from_secs(ttl))
+        .put(
+            &session_key(&session.handle),
+            &bytes,
+            Duration::from_secs(ttl),
+        )
         .await
         .map_err(internal)
 }
 
-/// The live session named by a cookie value.
-pub async fn load_session(app: &App, sid: &str) -> Result<Option<SsoSession>, OAuthError> {
-    let bytes = app.store.get(&session_key(sid)).await.map_err(internal)?;
+/// The live session of a browser, by its cookie secret.
+pub async fn load_session(app: &App, cookie: &str) -> Result<Option<SsoSession>, OAuthError> {
+    let handle = random::sha256_hex(cookie);
+    let bytes = app
+        .store
+        .get(&session_key(&handle))
+        .await
+        .map_err(internal)?;
     Ok(bytes
         .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
         .filter(|s| s.expires_at > app.clock.unix()))
 }
 
-/// Starts a new SSO session after a successful login.
+/// Starts a new SSO session after a successful login; returns it with the cookie secret.
 pub async fn start_session(
     app: &App,
     account_id: &str,
     ial: crate::domain::Ial,
     amr: Vec<String>,
-) -> Result<SsoSession, OAuthError> {
+) -> Result<(SsoSession, String), OAuthError> {
     let now = app.clock.unix();
+    let secret = random::token();
     let session = SsoSession {
+        handle: random::sha256_hex(&secret),
         sid: random::token(),
         account_id: account_id.to_string(),
         ial,
@@ -187,5 +198,5 @@ pub async fn start_session(
         clients: Vec::new(),
     };
     save_session(app, &session).await?;
-    Ok(session)
+    Ok((session, secret))
 }

@@ -13,14 +13,16 @@ use crate::app::App;
 use crate::audit::Event;
 use crate::metrics::Metrics;
 
-/// Ends session `sid`: forgets it, revokes its tokens, notifies its clients. Back-channel
-/// deliveries run in the background so a slow client cannot hold the user's logout.
-pub async fn end_session(app: &App, sid: &str, ip: Option<&str>) -> Result<(), OAuthError> {
-    let Some(session) = load_session(app, sid).await? else {
+/// Ends the session of the browser holding `cookie`: forgets it, revokes its tokens, notifies
+/// its clients. Back-channel deliveries run in the background so a slow client cannot hold the
+/// user's logout.
+pub async fn end_session(app: &App, cookie: &str, ip: Option<&str>) -> Result<(), OAuthError> {
+    let Some(session) = load_session(app, cookie).await? else {
         return Ok(());
     };
+    let sid = session.sid.as_str();
     app.store
-        .delete(&session_key(sid))
+        .delete(&session_key(&session.handle))
         .await
         .map_err(internal)?;
     revocation::revoke_session_tokens(app, sid)

@@ -1,5 +1,6 @@
-//! SSO sessions: made at login, kept in the ephemeral store (so any node can read them), named
-//! by an opaque 256-bit id in a cookie.
+//! SSO sessions: made at login, kept in the ephemeral store (so any node can read them). The
+//! browser holds a 256-bit secret in a cookie; the store key is its SHA-256, and the `sid` that
+//! tokens carry is a separate public value, so no token can be replayed as a session cookie.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +8,9 @@ use crate::domain::Ial;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SsoSession {
+    /// SHA-256 of the cookie secret: the store key.
+    pub handle: String,
+    /// Public session id (the `sid` claim; back-channel logout).
     pub sid: String,
     pub account_id: String,
     /// The level this session was made with (the account's level at login).
@@ -20,6 +24,6 @@ pub struct SsoSession {
     pub clients: Vec<String>,
 }
 
-pub fn session_key(sid: &str) -> String {
-    format!("sso:{sid}")
+pub fn session_key(handle: &str) -> String {
+    format!("sso:{handle}")
 }

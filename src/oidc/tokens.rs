@@ -153,7 +153,8 @@ pub async fn refresh_token(app: &App, g: &Grant<'_>) -> Result<String, StoreErro
             account_id: g.account.id.clone(),
             sid: g.sid.map(str::to_string),
             scope: g.scopes.join(" "),
-            acr: app.acr.acr(g.ial).to_string(),
+            // The level, not the configurable acr string, so renaming acr values keeps grants valid.
+            acr: g.ial.level().to_string(),
             amr: g.amr.to_vec(),
             auth_time: crate::clock::Clock::from_unix(g.auth_time),
             claims: g.claims.map(Value::to_string),

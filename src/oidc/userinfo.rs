@@ -153,7 +153,7 @@ pub async fn introspect(app: &App, client_id: &str, token: &str) -> Result<Value
             "exp": g.expires_at.timestamp(),
             "iat": g.created_at.timestamp(),
             "iss": app.issuer,
-            "acr": g.acr,
+            "acr": g.acr.parse::<i16>().ok().and_then(crate::domain::Ial::from_level).map(|i| app.acr.acr(i)),
         }));
     }
     Ok(json!({ "active": false }))

@@ -131,7 +131,7 @@ async fn login(State(app): State<App>, uri: Uri) -> Response {
         )
         .await;
     if stored.is_err() {
-        return Redirect::to("/sandbox/demo-portal?error=token").into_response();
+        return Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response();
     }
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
@@ -163,13 +163,13 @@ async fn callback(State(app): State<App>, uri: Uri) -> Response {
         None => None,
     };
     let Some(flow) = flow.and_then(|b| serde_json::from_slice::<Flow>(&b).ok()) else {
-        return Redirect::to("/sandbox/demo-portal?error=state").into_response();
+        return Redirect::to(&app.url("/sandbox/demo-portal?error=state")).into_response();
     };
     if params.get("error").is_some() {
-        return Redirect::to("/sandbox/demo-portal?error=denied").into_response();
+        return Redirect::to(&app.url("/sandbox/demo-portal?error=denied")).into_response();
     }
     let Some(code) = params.get("code") else {
-        return Redirect::to("/sandbox/demo-portal?error=token").into_response();
+        return Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response();
     };
     match complete(&app, code, &flow).await {
         Ok(session) => {
@@ -183,9 +183,9 @@ async fn callback(State(app): State<App>, uri: Uri) -> Response {
                 )
                 .await;
             if stored.is_err() {
-                return Redirect::to("/sandbox/demo-portal?error=token").into_response();
+                return Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response();
             }
-            let mut resp = Redirect::to(BASE).into_response();
+            let mut resp = Redirect::to(&app.url(BASE)).into_response();
             append_cookie(
                 resp.headers_mut(),
                 COOKIE,
@@ -198,7 +198,7 @@ async fn callback(State(app): State<App>, uri: Uri) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = %e, "demo portal: login failed");
-            Redirect::to("/sandbox/demo-portal?error=token").into_response()
+            Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response()
         }
     }
 }
@@ -287,7 +287,7 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
         let _ = app.store.delete(&format!("demo_session:{id}")).await;
     }
     let Some(session) = session else {
-        return Redirect::to(BASE).into_response();
+        return Redirect::to(&app.url(BASE)).into_response();
     };
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("id_token_hint", &session.id_token)

@@ -179,34 +179,27 @@ impl Database {
     // ----- clients --------------------------------------------------------------------------
 
     pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
-        client::ActiveModel {
-            client_id: Set(c.client_id.clone()),
-            name: Set(c.name.clone()),
-            secret_hash: Set(c.secret_hash.clone()),
-            auth_method: Set(c.auth_method.as_str().to_string()),
-            redirect_uris: Set(to_json(&c.redirect_uris)),
-            post_logout_redirect_uris: Set(to_json(&c.post_logout_redirect_uris)),
-            backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
-            grant_types: Set(to_json(&c.grant_types)),
-            allowed_scopes: Set(to_json(&c.allowed_scopes)),
-            jwks: Set(c.jwks.as_ref().map(|j| j.to_string())),
-            skip_consent: Set(c.skip_consent),
-            min_acr: Set(c.min_ial.map(|i| i.level().to_string())),
-            id_token_alg: Set(c.id_token_alg.clone()),
-            created_at: Set(now),
-        }
-        .insert(&self.conn)
-        .await
-        .map_err(map_conflict)?;
+        client_row(c, Set(now))
+            .insert(&self.conn)
+            .await
+            .map_err(map_conflict)?;
         Ok(())
     }
 
-    /// Replaces a client's registration (the demo portal is re-registered at each start).
+    /// Creates or updates a client's registration in place (the demo portal is re-registered
+    /// at each start; its consents and grants survive).
     pub async fn upsert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
-        client::Entity::delete_by_id(c.client_id.clone())
-            .exec(&self.conn)
+        let exists = client::Entity::find_by_id(c.client_id.clone())
+            .one(&self.conn)
+            .await?
+            .is_some();
+        if !exists {
+            return self.insert_client(c, now).await;
+        }
+        client_row(c, sea_orm::ActiveValue::NotSet)
+            .update(&self.conn)
             .await?;
-        self.insert_client(c, now).await
+        Ok(())
     }
 
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -534,6 +527,25 @@ fn account_from_row(m: account::Model) -> Result<Account, StoreError> {
         registration_method: m.registration_method,
         updated_at: m.updated_at,
     })
+}
+
+fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> client::ActiveModel {
+    client::ActiveModel {
+        client_id: Set(c.client_id.clone()),
+        name: Set(c.name.clone()),
+        secret_hash: Set(c.secret_hash.clone()),
+        auth_method: Set(c.auth_method.as_str().to_string()),
+        redirect_uris: Set(to_json(&c.redirect_uris)),
+        post_logout_redirect_uris: Set(to_json(&c.post_logout_redirect_uris)),
+        backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
+        grant_types: Set(to_json(&c.grant_types)),
+        allowed_scopes: Set(to_json(&c.allowed_scopes)),
+        jwks: Set(c.jwks.as_ref().map(|j| j.to_string())),
+        skip_consent: Set(c.skip_consent),
+        min_acr: Set(c.min_ial.map(|i| i.level().to_string())),
+        id_token_alg: Set(c.id_token_alg.clone()),
+        created_at,
+    }
 }
 
 fn client_from_row(m: client::Model) -> Result<Client, StoreError> {

@@ -1,7 +1,7 @@
 //! The ephemeral-store contract, run against both backends. Each contract is one async fn; the
 //! `contracts!` macro turns it into a test on `MemoryStore` and one on `RedisStore`.
 //!
-//! Redis tests use `REDIS_URL` (default `redis://127.0.0.1:6379`) and a random key prefix per
+//! Redis tests run when `REDIS_URL` is set (`.ci/run` sets it) and use a random key prefix per
 //! test, so they can share one server. Expiry is tested by advancing the `Clock`, never sleeping.
 
 use std::sync::Arc;
@@ -19,14 +19,14 @@ fn memory_store() -> (Store, Clock) {
     (Arc::new(MemoryStore::new(clock.clone())), clock)
 }
 
-async fn redis_store() -> (Store, Clock) {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+async fn redis_store() -> Option<(Store, Clock)> {
+    let url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())?;
     let prefix = format!("test:{}:", uuid::Uuid::new_v4());
     let clock = Clock::system();
     let store = RedisStore::connect(&url, &prefix, clock.clone())
         .await
         .expect("connect to redis");
-    (Arc::new(store), clock)
+    Some((Arc::new(store), clock))
 }
 
 macro_rules! contracts {
@@ -45,7 +45,10 @@ macro_rules! contracts {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let (store, clock) = super::redis_store().await;
+                    let Some((store, clock)) = super::redis_store().await else {
+                        eprintln!("REDIS_URL is not set: Redis contract skipped");
+                        return;
+                    };
                     super::$name(&store, &clock).await;
                 }
             )+

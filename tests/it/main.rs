@@ -1,1 +1,14 @@
+//! The one integration-test binary. Each test spawns its own server on port 0 with its own
+//! database: SQLite + in-memory store by default, PostgreSQL + Redis when DATABASE_URL and
+//! REDIS_URL are set.
 
+mod helpers;
+
+mod authorize_errors;
+mod bad_input;
+mod code_flow;
+mod config_defaults;
+mod ephemeral_store;
+mod keys;
+mod logout;
+mod token_endpoint;

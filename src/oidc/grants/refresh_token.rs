@@ -27,13 +27,7 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         return Err(invalid());
     }
     let now = app.clock.now();
-    if grant.used_at.is_some()
-        || !app
-            .db
-            .mark_refresh_token_used(&grant.id, now)
-            .await
-            .map_err(internal)?
-    {
+    if grant.used_at.is_some() {
         reuse_detected(app, client, &grant.family_id).await?;
         return Err(invalid());
     }
@@ -63,6 +57,17 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
             requested
         }
     };
+    // Only a request that is going to succeed consumes the token; of two racing uses one
+    // wins and the other counts as reuse.
+    if !app
+        .db
+        .mark_refresh_token_used(&grant.id, now)
+        .await
+        .map_err(internal)?
+    {
+        reuse_detected(app, client, &grant.family_id).await?;
+        return Err(invalid());
+    }
     let account = app
         .db
         .find_account(&grant.account_id)
@@ -70,7 +75,12 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         .map_err(internal)?
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or_else(invalid)?;
-    let ial = app.acr.ial(&grant.acr).ok_or_else(invalid)?;
+    let ial = grant
+        .acr
+        .parse::<i16>()
+        .ok()
+        .and_then(crate::domain::Ial::from_level)
+        .ok_or_else(invalid)?;
     let claims: Option<Value> = grant
         .claims
         .as_deref()

@@ -16,6 +16,7 @@ pub struct Model {
     pub sid: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub scope: String,
+    /// The assurance level (2 or 3) of the authentication behind the grant.
     pub acr: String,
     /// JSON array.
     #[sea_orm(column_type = "Text")]

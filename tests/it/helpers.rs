@@ -1,0 +1,382 @@
+//! Test harness: `spawn_app()` and a browser-like HTTP client.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use xacthuc::app::App;
+use xacthuc::cli::ClientAdd;
+use xacthuc::clock::Clock;
+use xacthuc::config::{Config, StoreBackend};
+use xacthuc::domain::{Ial, SubjectType};
+use xacthuc::store::NewAccount;
+
+pub const PASSWORD: &str = "Aa@123456";
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub clock: Clock,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    xacthuc::app::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+
+    let mut config = Config::default();
+    config.server.public_url = base.clone();
+    config.database.url = database_url(&dir).await;
+    config.database.max_connections = 5;
+    if let Ok(url) = std::env::var("REDIS_URL")
+        && !url.is_empty()
+    {
+        config.store.backend = StoreBackend::Redis;
+        config.store.redis_url = url;
+        config.store.key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    }
+    config.keys.encryption_key = Some(xacthuc::keys::KeyEncryptionKey::generate_base64());
+    config.theme.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into();
+    // Cheap hashes keep the suite fast; production parameters are tested by config defaults.
+    config.passwords.argon2_memory_kib = 1024;
+    config.passwords.argon2_iterations = 1;
+    tweak(&mut config);
+
+    let clock = Clock::system();
+    let app = App::build(config, clock.clone()).await.expect("app builds");
+    xacthuc::sandbox::demo_portal::register(&app)
+        .await
+        .expect("demo portal");
+    let served = app.clone();
+    tokio::spawn(async move {
+        let _ = xacthuc::http::serve(served, listener, std::future::pending()).await;
+    });
+    TestApp {
+        app,
+        base,
+        clock,
+        _dir: dir,
+    }
+}
+
+/// A fresh database for one test: a SQLite file, or a new PostgreSQL database on the server
+/// named by DATABASE_URL.
+async fn database_url(dir: &tempfile::TempDir) -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            use sea_orm::ConnectionTrait;
+            let name = format!("xt_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&url)
+                .await
+                .expect("postgres reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (server, _) = url.rsplit_once('/').expect("DATABASE_URL has a database");
+            format!("{server}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A confidential client (client_secret_basic) with a redirect URI on a port nobody
+    /// listens on; returns (client_id, secret).
+    pub async fn add_client(&self, tweak: impl FnOnce(&mut ClientAdd)) -> (String, Option<String>) {
+        let mut add = ClientAdd {
+            name: "Cổng dịch vụ công tỉnh Khánh Hòa".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+            backchannel_logout_uri: None,
+            public: false,
+            jwks_file: None,
+            skip_consent: false,
+            min_acr: None,
+            id_token_alg: None,
+            grants: vec![],
+            scopes: vec![],
+            client_id: None,
+        };
+        tweak(&mut add);
+        let (client, secret) =
+            xacthuc::cli::new_client(&self.app.config, add).expect("valid client");
+        self.app
+            .db
+            .insert_client(&client, self.clock.now())
+            .await
+            .expect("insert client");
+        (client.client_id, secret)
+    }
+
+    /// A citizen account with password [`PASSWORD`]; returns its `sub`.
+    pub async fn add_account(&self, id_number: &str, ial: Ial) -> String {
+        let hash =
+            xacthuc::authenticators::password::hash(&self.app.config.passwords, PASSWORD).unwrap();
+        let account = self
+            .app
+            .db
+            .create_account(
+                &NewAccount {
+                    subject_type: SubjectType::Citizen,
+                    id_number: Some(id_number.into()),
+                    tax_code: None,
+                    full_name: "Nguyễn Văn An".into(),
+                    birthdate: chrono::NaiveDate::from_ymd_opt(1990, 6, 12),
+                    email: Some("an@example.vn".into()),
+                    ial,
+                    registration_method: "test".into(),
+                    phones: vec!["+84823628899".into()],
+                    password_hash: Some(hash),
+                },
+                self.clock.now(),
+            )
+            .await
+            .expect("account");
+        account.id
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+/// A browser: keeps cookies, does not follow redirects (tests look at each hop).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A plain HTTP client for back-channel calls.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Query parameters of a URL.
+pub fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// The value of hidden input `name` in an HTML page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].replace("&#x3D;", "="))
+}
+
+pub fn pkce() -> (String, String) {
+    let verifier = xacthuc::random::token();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Follows an authorization URL through login (and consent, approving) as a user would,
+/// returning the final redirect to the client (its Location).
+pub async fn authorize_as(
+    t: &TestApp,
+    b: &reqwest::Client,
+    authorize_url: &str,
+    id_number: &str,
+) -> String {
+    let resp = b.get(authorize_url).send().await.unwrap();
+    let mut loc = location(&resp);
+    if loc.contains("/login?") {
+        loc = login(t, b, &loc, id_number, PASSWORD).await;
+    }
+    if loc.contains("/consent?") {
+        loc = consent(b, &loc, true).await;
+    }
+    loc
+}
+
+/// Submits the login form at `login_url`; returns the redirect that follows.
+pub async fn login(
+    t: &TestApp,
+    b: &reqwest::Client,
+    login_url: &str,
+    id_number: &str,
+    password: &str,
+) -> String {
+    let page = b.get(login_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf").expect("csrf field");
+    let ar = hidden(&html, "ar").expect("ar field");
+    let resp = b
+        .post(t.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ar", ar.as_str()),
+            ("username", id_number),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_redirection(),
+        "login refused: {}",
+        resp.status()
+    );
+    location(&resp)
+}
+
+/// Answers the consent page at `consent_url`.
+pub async fn consent(b: &reqwest::Client, consent_url: &str, allow: bool) -> String {
+    let page = b.get(consent_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let ar = hidden(&html, "ar").expect("ar");
+    let base = consent_url.split("/consent").next().unwrap();
+    let decision = if allow { "allow" } else { "deny" };
+    let resp = b
+        .post(format!("{base}/consent"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ar", ar.as_str()),
+            ("decision", decision),
+            ("remember", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection() || resp.status() == StatusCode::OK);
+    location(&resp)
+}
+
+/// A plain authorization URL for a confidential client with PKCE.
+pub fn authorize_url(
+    t: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("scope", "openid profile phone id_number")
+        .append_pair("state", "st-123")
+        .append_pair("nonce", "n-456")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    t.url(&format!("/authorize?{}", q.finish()))
+}
+
+/// POSTs to the token endpoint with Basic auth; returns (status, JSON body).
+pub async fn token_request(
+    t: &TestApp,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let resp = http()
+        .post(t.url("/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+/// Redeems `code` at the token endpoint (Basic auth).
+pub async fn exchange_code(
+    t: &TestApp,
+    client_id: &str,
+    secret: &str,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> (StatusCode, serde_json::Value) {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    token_request(t, client_id, secret, &form).await
+}
+
+/// Uses a refresh token (Basic auth).
+pub async fn refresh(
+    t: &TestApp,
+    client_id: &str,
+    secret: &str,
+    token: &str,
+) -> (StatusCode, serde_json::Value) {
+    token_request(
+        t,
+        client_id,
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+/// Runs a full login for a confidential client and returns the token response.
+pub async fn tokens_for(
+    t: &TestApp,
+    client_id: &str,
+    secret: &str,
+    id_number: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let b = browser();
+    let loc = authorize_as(
+        t,
+        &b,
+        &authorize_url(t, client_id, &challenge, &[]),
+        id_number,
+    )
+    .await;
+    let code = query(&loc).get("code").cloned().expect("code in redirect");
+    let (status, body) = exchange_code(
+        t,
+        client_id,
+        secret,
+        &code,
+        "http://127.0.0.1:9/callback",
+        &verifier,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}

@@ -1,0 +1,511 @@
+//! The token endpoint and its neighbours: grants, client authentication, introspection,
+//! revocation — each failure with its exact OAuth error.
+
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jws::{ES256, JwsHeader};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use xacthuc::domain::Ial;
+
+use crate::helpers::*;
+
+const CB: &str = "http://127.0.0.1:9/callback";
+
+async fn code_for(t: &TestApp, client_id: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let loc = authorize_as(
+        t,
+        &browser(),
+        &authorize_url(t, client_id, &challenge, &[]),
+        "001090012345",
+    )
+    .await;
+    (query(&loc)["code"].clone(), verifier)
+}
+
+async fn introspect(t: &TestApp, id: &str, secret: &str, token: &str) -> Value {
+    let resp = http()
+        .post(t.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let first = tokens_for(&t, &id, &secret, "001090012345").await;
+    let r1 = first["refresh_token"].as_str().unwrap();
+
+    let (status, second) = refresh(&t, &id, &secret, r1).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let r2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(r1, r2, "rotated");
+    assert!(second["id_token"].is_string());
+    let at2 = second["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&t, &id, &secret, at2).await["active"], true);
+
+    // The rotated token comes back: reuse → refused, and the family (r2, its access token) dies.
+    let (status, err) = refresh(&t, &id, &secret, r1).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    let (_, err) = refresh(&t, &id, &secret, r2).await;
+    assert_eq!(
+        err["error"], "invalid_grant",
+        "the newer token is revoked too"
+    );
+    assert_eq!(introspect(&t, &id, &secret, at2).await["active"], false);
+    let audit = t.app.db.audit_events(20).await.unwrap();
+    assert!(audit.iter().any(|e| e.kind == "token.refresh_reused"));
+}
+
+#[tokio::test]
+async fn refresh_token_cannot_widen_scope_or_cross_clients() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let (other, other_secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let tokens = tokens_for(&t, &id, &secret, "001090012345").await;
+    let r = tokens["refresh_token"].as_str().unwrap();
+    let (_, err) = refresh(&t, &other, other_secret.as_deref().unwrap(), r).await;
+    assert_eq!(err["error"], "invalid_grant");
+    let wider = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r),
+        ("scope", "openid email"),
+    ];
+    let (_, err) = token_request(&t, &id, &secret, &wider).await;
+    assert_eq!(err["error"], "invalid_scope");
+    let narrower = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r),
+        ("scope", "openid"),
+    ];
+    let (status, narrowed) = token_request(&t, &id, &secret, &narrower).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(narrowed["scope"], "openid");
+}
+
+#[tokio::test]
+async fn a_reused_code_is_refused_and_revokes_what_it_issued() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let (code, verifier) = code_for(&t, &id).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, first) = token_request(&t, &id, &secret, &form).await;
+    assert_eq!(status, StatusCode::OK);
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&t, &id, &secret, at).await["active"], true);
+
+    let (status, err) = token_request(&t, &id, &secret, &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(
+        introspect(&t, &id, &secret, at).await["active"],
+        false,
+        "access token revoked"
+    );
+    let (_, err) = token_request(
+        &t,
+        &id,
+        &secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(err["error"], "invalid_grant", "refresh token revoked");
+}
+
+#[tokio::test]
+async fn wrong_code_verifier_is_invalid_grant() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let (code, _) = code_for(&t, &id).await;
+    let (other_verifier, _) = pkce();
+    let (status, err) = exchange_code(
+        &t,
+        &id,
+        secret.as_deref().unwrap(),
+        &code,
+        CB,
+        &other_verifier,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn missing_code_verifier_is_invalid_grant() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let (code, _) = code_for(&t, &id).await;
+    let (_, err) = token_request(
+        &t,
+        &id,
+        secret.as_deref().unwrap(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
+    )
+    .await;
+    assert_eq!(err["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn an_expired_code_is_invalid_grant() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let (code, verifier) = code_for(&t, &id).await;
+    t.advance(61);
+    let (status, err) =
+        exchange_code(&t, &id, secret.as_deref().unwrap(), &code, CB, &verifier).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn redirect_uri_must_match_the_authorization_request() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t
+        .add_client(|c| c.redirect_uris.push("http://127.0.0.1:9/other".into()))
+        .await;
+    let (code, verifier) = code_for(&t, &id).await;
+    let (_, err) = exchange_code(
+        &t,
+        &id,
+        secret.as_deref().unwrap(),
+        &code,
+        "http://127.0.0.1:9/other",
+        &verifier,
+    )
+    .await;
+    assert_eq!(err["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_code_of_another_client_is_invalid_grant() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, _) = t.add_client(|_| {}).await;
+    let (other, other_secret) = t.add_client(|_| {}).await;
+    let (code, verifier) = code_for(&t, &id).await;
+    let (_, err) = exchange_code(
+        &t,
+        &other,
+        other_secret.as_deref().unwrap(),
+        &code,
+        CB,
+        &verifier,
+    )
+    .await;
+    assert_eq!(err["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn client_authentication_failures_are_invalid_client() {
+    let t = spawn_app().await;
+    let (id, _) = t
+        .add_client(|c| c.grants = vec!["client_credentials".into()])
+        .await;
+    let (status, err) = token_request(
+        &t,
+        &id,
+        "wrong-secret",
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"], "invalid_client");
+    let (status, err) = token_request(
+        &t,
+        "unknown-client",
+        "x",
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"], "invalid_client");
+    // No credentials at all.
+    let resp = http()
+        .post(t.url("/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A confidential client pretending to be public.
+    let resp = http()
+        .post(t.url("/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn client_credentials_issues_an_access_token_and_post_auth_works() {
+    let t = spawn_app().await;
+    let (id, secret) = t
+        .add_client(|c| {
+            c.grants = vec!["client_credentials".into()];
+            c.scopes = vec!["profile".into()];
+        })
+        .await;
+    let secret = secret.unwrap();
+    let resp = http()
+        .post(t.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("scope", "profile"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let info = introspect(&t, &id, &secret, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["sub"], id.as_str());
+    let (_, err) = token_request(
+        &t,
+        &id,
+        &secret,
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+    )
+    .await;
+    assert_eq!(err["error"], "invalid_scope");
+    let (_, err) = token_request(
+        &t,
+        &id,
+        &secret,
+        &[("grant_type", "authorization_code"), ("code", "x")],
+    )
+    .await;
+    assert_eq!(err["error"], "unauthorized_client");
+    let (_, err) = token_request(&t, &id, &secret, &[("grant_type", "password")]).await;
+    assert_eq!(err["error"], "unsupported_grant_type");
+}
+
+/// A private_key_jwt client with an ES256 key; returns (client_id, signer-producing closure).
+async fn jwt_client(t: &TestApp) -> (String, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
+    let pair = ES256.generate_key_pair().unwrap();
+    let mut jwk = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
+    jwk.set_key_id("k1");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(
+        &path,
+        json!({ "keys": [serde_json::to_value(jwk.as_ref()).unwrap()] }).to_string(),
+    )
+    .unwrap();
+    let (id, secret) = t
+        .add_client(|c| {
+            c.grants = vec!["client_credentials".into()];
+            c.jwks_file = Some(path.clone());
+        })
+        .await;
+    assert!(secret.is_none());
+    let signer = ES256
+        .signer_from_jwk(&josekit::jwk::KeyPair::to_jwk_private_key(&pair))
+        .unwrap();
+    (id, signer)
+}
+
+fn assertion(signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner, claims: Value) -> String {
+    let mut header = JwsHeader::new();
+    header.set_key_id("k1");
+    josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, signer).unwrap()
+}
+
+async fn jwt_token(t: &TestApp, jwt: &str) -> (StatusCode, Value) {
+    let resp = http()
+        .post(t.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_once_per_jti() {
+    let t = spawn_app().await;
+    let _ = EcCurve::P256;
+    let (id, signer) = jwt_client(&t).await;
+    let now = t.clock.unix();
+    let claims = |aud: &str, exp: i64, jti: &str| json!({ "iss": id, "sub": id, "aud": aud, "exp": exp, "iat": now, "jti": jti });
+    let token_url = t.url("/token");
+
+    let good = assertion(&signer, claims(&token_url, now + 60, "j1"));
+    let (status, body) = jwt_token(&t, &good).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = jwt_token(&t, &good).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "replayed jti"
+    );
+
+    let (_, body) = jwt_token(&t, &assertion(&signer, claims(&t.base, now + 60, "j2"))).await;
+    assert!(
+        body["access_token"].is_string(),
+        "the issuer is an accepted audience"
+    );
+    for (bad, why) in [
+        (
+            assertion(
+                &signer,
+                claims("https://other.example/token", now + 60, "j3"),
+            ),
+            "wrong aud",
+        ),
+        (
+            assertion(&signer, claims(&token_url, now + 3600, "j4")),
+            "exp too far ahead",
+        ),
+        (
+            assertion(&signer, claims(&token_url, now - 10, "j5")),
+            "expired",
+        ),
+        (
+            assertion(
+                &signer,
+                json!({ "iss": id, "sub": id, "aud": token_url, "exp": now + 60 }),
+            ),
+            "no jti",
+        ),
+    ] {
+        let (status, body) = jwt_token(&t, &bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{why}"
+        );
+    }
+    // A tampered signature.
+    let mut tampered = assertion(&signer, claims(&token_url, now + 60, "j6"));
+    let i = tampered.len() - 20;
+    let flipped = if &tampered[i..=i] == "A" { "B" } else { "A" };
+    tampered.replace_range(i..=i, flipped);
+    let (status, _) = jwt_token(&t, &tampered).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn revocation_deactivates_access_and_refresh_tokens() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let tokens = tokens_for(&t, &id, &secret, "001090012345").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let info = introspect(&t, &id, &secret, rt).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["token_type"], "refresh_token");
+
+    let revoke = |token: String| {
+        let (id, secret, url) = (id.clone(), secret.clone(), t.url("/revoke"));
+        async move {
+            http()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke(at.to_string()).await, StatusCode::OK);
+    assert_eq!(introspect(&t, &id, &secret, at).await["active"], false);
+    let resp = http()
+        .get(t.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    assert_eq!(revoke(rt.to_string()).await, StatusCode::OK);
+    let (_, err) = refresh(&t, &id, &secret, rt).await;
+    assert_eq!(err["error"], "invalid_grant");
+    // Unknown tokens are acknowledged too (RFC 7009 §2.2).
+    assert_eq!(revoke("not-a-token".into()).await, StatusCode::OK);
+    assert_eq!(
+        introspect(&t, &id, &secret, "not-a-token").await,
+        json!({ "active": false })
+    );
+}
+
+#[tokio::test]
+async fn userinfo_requires_a_valid_bearer_token() {
+    let t = spawn_app().await;
+    let resp = http().get(t.url("/userinfo")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().contains_key("www-authenticate"));
+    let resp = http()
+        .get(t.url("/userinfo"))
+        .bearer_auth("eyJhbGciOiJub25lIn0.e30.")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_inactive() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let tokens = tokens_for(&t, &id, &secret, "001090012345").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&t, &id, &secret, at).await["active"], true);
+    t.advance(301);
+    assert_eq!(introspect(&t, &id, &secret, at).await["active"], false);
+}
