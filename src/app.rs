@@ -10,11 +10,14 @@ use crate::audit::Audit;
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreBackend};
+use crate::connectors::Connectors;
 use crate::http::render::Theme;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
+use crate::sandbox::seed::SandboxSeed;
+use crate::sandbox::simulators::Simulators;
 use crate::store::Database;
 use crate::store::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 
@@ -34,6 +37,10 @@ pub struct AppInner {
     pub metrics: Metrics,
     /// Outbound HTTP (back-channel logout, the demo portal's calls to us).
     pub http: reqwest::Client,
+    /// Carrier, SMS gateway and BHXH registry (real endpoints or the sandbox).
+    pub connectors: Connectors,
+    /// The in-process simulators, when the sandbox is on.
+    pub simulators: Option<Arc<Simulators>>,
     clients: TtlCache<String, Arc<Client>>,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
@@ -91,7 +98,17 @@ impl App {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| StartError::Refused(format!("http client: {e}")))?;
+        let simulators = if config.sandbox.enabled {
+            let seed = SandboxSeed::load(config.sandbox.seed_file.as_deref())
+                .map_err(|e| StartError::Refused(e.to_string()))?;
+            Some(Arc::new(Simulators::new(seed, clock.clone())))
+        } else {
+            None
+        };
+        let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
         Ok(Self(Arc::new(AppInner {
+            connectors,
+            simulators,
             issuer: config.issuer(),
             acr: AcrPolicy::new(&config.acr),
             audit: Audit::new(db.clone(), clock.clone()),

@@ -32,6 +32,15 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the simulators of external systems alone (carrier, SMS gateway, BHXH).
+    Sandbox {
+        /// Seed file (TOML; format in config/sandbox-seed.toml, the built-in default).
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: String,
+    },
     /// Manage relying parties.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -142,6 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
+        Command::Sandbox { seed, bind } => sandbox(seed, &bind).await,
         Command::Key(KeyCommand::GenerateKek) => {
             use secrecy::ExposeSecret;
             println!(
@@ -184,6 +194,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    Ok(())
+}
+
+async fn sandbox(seed: Option<PathBuf>, bind: &str) -> anyhow::Result<()> {
+    use crate::sandbox::{seed::SandboxSeed, simulators};
+    let seed = SandboxSeed::load(seed.as_deref())?;
+    let sim = std::sync::Arc::new(simulators::Simulators::new(seed, Clock::system()));
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    println!("xacthuc sandbox listening on http://{bind}/sandbox");
+    axum::serve(listener, simulators::standalone_router(sim))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }
 

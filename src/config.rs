@@ -17,6 +17,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub acr: AcrConfig,
     pub passwords: PasswordHashConfig,
+    pub otp: OtpConfig,
+    pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
 }
@@ -130,6 +132,19 @@ pub struct PasswordHashConfig {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct OtpConfig {
+    /// Lifetime of an SMS code (at most 600).
+    pub ttl_seconds: i64,
+    /// Wrong tries before a code is dead.
+    pub max_attempts: u64,
+    /// Seconds before "Gửi lại OTP" may send another code to the same phone.
+    pub resend_cooldown_seconds: i64,
+    /// Codes sent to one phone per hour, at most (SMS cost protection).
+    pub max_per_phone_per_hour: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct ThemeConfig {
     /// The default theme (templates, strings, static assets).
     pub dir: PathBuf,
@@ -144,6 +159,9 @@ pub struct ThemeConfig {
 pub struct SandboxConfig {
     /// Mount the simulators of external systems and the demo portal under /sandbox.
     pub enabled: bool,
+    /// The simulators' identities (TOML; format in config/sandbox-seed.toml, which is also the
+    /// built-in default).
+    pub seed_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -227,6 +245,17 @@ impl Default for PasswordHashConfig {
     }
 }
 
+impl Default for OtpConfig {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: 300,
+            max_attempts: 5,
+            resend_cooldown_seconds: 60,
+            max_per_phone_per_hour: 5,
+        }
+    }
+}
+
 impl Default for ThemeConfig {
     fn default() -> Self {
         Self {
@@ -239,7 +268,10 @@ impl Default for ThemeConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            seed_file: None,
+        }
     }
 }
 
@@ -303,6 +335,17 @@ impl Config {
         if !(1..=600).contains(&self.tokens.code_ttl_seconds) {
             return Err(ConfigError::Invalid(
                 "tokens.code_ttl_seconds must be 1..=600 (RFC 6749 recommends ≤ 600)".into(),
+            ));
+        }
+        self.connectors.validate().map_err(ConfigError::Invalid)?;
+        if !self.sandbox.enabled && self.connectors.uses_sandbox() {
+            return Err(ConfigError::Invalid(
+                "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
+            ));
+        }
+        if !(1..=600).contains(&self.otp.ttl_seconds) {
+            return Err(ConfigError::Invalid(
+                "otp.ttl_seconds must be 1..=600".into(),
             ));
         }
         if self.theme.default_locale != "vi" && self.theme.default_locale != "en" {

@@ -5,6 +5,7 @@
 //! - `domain`: validated newtypes and rules, pure.
 //! - `oidc`: protocol rules — authorize checks, grants, client auth, claims, acr, tokens, logout.
 //! - `authenticators`: one module per login/registration method.
+//! - `connectors`: clients of external systems (carrier, SMS gateway, BHXH), a trait each.
 //! - `keys`: signing keys — generation, encryption at rest, rotation, JWKS.
 //! - `store`: the database (sea-orm) and the ephemeral store (memory / Redis).
 //! - `http`: the only place axum appears (besides the sandbox's own small app).
@@ -18,6 +19,7 @@ pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod domain;
 pub mod http;
 pub mod keys;

@@ -1,7 +1,15 @@
 //! Validated newtypes and rules, pure: no I/O, no framework types.
 
 mod account;
+mod bhxh;
 mod id_number;
+mod password_policy;
+mod phone;
+mod provinces;
 
 pub use account::{Account, AccountStatus, Ial, SubjectType};
-pub use id_number::{IdNumber, IdNumberError};
+pub use bhxh::{BhxhCode, BhxhCodeError};
+pub use id_number::{Gender, IdKind, IdNumber, IdNumberError};
+pub use password_policy::{PasswordError, PasswordPolicy};
+pub use phone::{PhoneNumber, PhoneNumberError};
+pub use provinces::{PROVINCES, province_name};

@@ -1,6 +1,7 @@
 //! The only place axum appears: one router per feature, merged here, with the cross-cutting
 //! layers (security headers, body limit, timeouts, panic safety).
 
+pub mod captcha;
 pub mod login;
 pub mod oidc;
 pub mod page;
@@ -42,11 +43,12 @@ fn routes(app: &App) -> Router<App> {
     let mut r = Router::new()
         .merge(oidc::router())
         .merge(login::router())
+        .merge(captcha::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));
     if app.config.sandbox.enabled {
-        r = r.merge(crate::sandbox::router());
+        r = r.merge(crate::sandbox::router(app));
     }
     r
 }

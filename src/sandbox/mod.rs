@@ -1,12 +1,36 @@
-//! The sandbox: simulators of external systems and a demo portal, mounted under /sandbox in
-//! the embedded default. Issue 3 adds the carrier, SMS and BHXH simulators.
+//! The sandbox: simulators of the external systems (carrier, SMS gateway, BHXH) and a demo
+//! portal, mounted under /sandbox in the embedded default; `xacthuc sandbox` runs the
+//! simulators alone.
 
 pub mod demo_portal;
+pub mod seed;
+pub mod simulators;
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::app::App;
 
-pub fn router() -> Router<App> {
-    Router::new().merge(demo_portal::router())
+pub fn router(app: &App) -> Router<App> {
+    let mut r = Router::new()
+        .merge(demo_portal::router())
+        .route("/sandbox/captcha/{id}", get(captcha_answer));
+    if let Some(sim) = &app.simulators {
+        r = r.nest("/sandbox", simulators::router(sim.clone()));
+    }
+    r
+}
+
+/// ⚓ Test contract: the answer of a live captcha, readable only because the sandbox is on.
+async fn captcha_answer(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match crate::authenticators::captcha::peek_answer(&app, &id).await {
+        Ok(Some(answer)) => {
+            axum::Json(serde_json::json!({ "id": id, "answer": answer })).into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use crate::domain::{Account, AccountStatus, Ial, SubjectType};
@@ -60,12 +60,16 @@ impl Database {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // WAL lets readers proceed while one writer commits; with WAL, synchronous=NORMAL
+            // cannot corrupt the database (a power cut may lose the last commits) and saves an
+            // fsync per transaction. Both are per-connection settings, hence set on each.
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+            });
         let conn = sea_orm::Database::connect(opts).await?;
-        if url.starts_with("sqlite:") {
-            // WAL lets readers proceed while one writer commits.
-            conn.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-        }
         Migrator::up(&conn, None).await?;
         Ok(Self { conn })
     }

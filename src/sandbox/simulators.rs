@@ -1,0 +1,327 @@
+//! Simulators of the carrier subscriber check, the SMS gateway and the BHXH registry, serving
+//! the HTTP contracts documented in `connectors::{carrier, sms, bhxh}` from the sandbox seed.
+//!
+//! Routes, relative to where the router is nested (`/sandbox` in the embedded default):
+//! - `POST /carrier/v1/subscriber-check` → `{"result": "match" | "mismatch" | "unknown_number"}`
+//! - `POST /sms/v1/messages` `{"to","text"}` → 202; the message goes to the outbox
+//! - `GET  /sms/outbox?to=PHONE` (⚓ contract) → `[{"to","text","sent_at"}, …]`, newest last,
+//!   only messages to PHONE (any accepted form: `0…`, `+84…`, `84…`); all without `to`
+//! - `GET  /bhxh/v1/insured/{code}` → the record, or 404
+//!
+//! Seeded entries with a `fault` make the carrier or BHXH answer 500, answer too late, or send
+//! a body that is not JSON. Bad input gets a 400, never a panic.
+//!
+//! The outbox is in this process's memory: with several nodes behind a load balancer, point
+//! every node's `connectors.sms_url` at one sandbox (e.g. a standalone `xacthuc sandbox`), and
+//! read the outbox there.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use unicode_normalization::UnicodeNormalization;
+
+use super::seed::{Fault, SandboxSeed, SeedBhxh, SeedSubscriber, normalize_phone};
+use crate::clock::Clock;
+
+/// Messages kept in the outbox; older ones are dropped first.
+pub const OUTBOX_CAPACITY: usize = 1000;
+/// How long a `timeout` fault waits before answering: longer than any sane client timeout.
+pub const DEFAULT_FAULT_DELAY: Duration = Duration::from_secs(30);
+/// Longest SMS text accepted (ten concatenated segments).
+const MAX_SMS_CHARS: usize = 1600;
+/// What a `malformed` fault sends: a 200 whose body is cut-off JSON.
+const GARBAGE: &str = "{\"result\": 42";
+
+/// A message the SMS simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessage {
+    /// E.164.
+    pub to: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+pub struct Simulators {
+    subscribers: HashMap<String, SeedSubscriber>,
+    bhxh: HashMap<String, SeedBhxh>,
+    outbox: Mutex<VecDeque<SmsMessage>>,
+    clock: Clock,
+    fault_delay: Duration,
+    carrier_calls: AtomicU64,
+    sms_calls: AtomicU64,
+    bhxh_calls: AtomicU64,
+}
+
+impl Simulators {
+    pub fn new(seed: SandboxSeed, clock: Clock) -> Self {
+        Self {
+            subscribers: seed
+                .subscribers
+                .into_iter()
+                .map(|s| (s.phone.clone(), s))
+                .collect(),
+            bhxh: seed
+                .bhxh
+                .into_iter()
+                .map(|b| (b.bhxh_code.clone(), b))
+                .collect(),
+            outbox: Mutex::new(VecDeque::new()),
+            clock,
+            fault_delay: DEFAULT_FAULT_DELAY,
+            carrier_calls: AtomicU64::new(0),
+            sms_calls: AtomicU64::new(0),
+            bhxh_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// How long `timeout` faults wait (tests use a couple of seconds).
+    pub fn with_fault_delay(mut self, delay: Duration) -> Self {
+        self.fault_delay = delay;
+        self
+    }
+
+    /// Messages sent to `phone` (any accepted form), oldest first; none for an invalid number.
+    pub fn messages_to(&self, phone: &str) -> Vec<SmsMessage> {
+        let Some(to) = normalize_phone(phone) else {
+            return Vec::new();
+        };
+        self.lock_outbox()
+            .iter()
+            .filter(|m| m.to == to)
+            .cloned()
+            .collect()
+    }
+
+    /// Every message in the outbox, oldest first.
+    pub fn messages(&self) -> Vec<SmsMessage> {
+        self.lock_outbox().iter().cloned().collect()
+    }
+
+    /// Requests the carrier simulator received (including refused and faulty ones).
+    pub fn carrier_calls(&self) -> u64 {
+        self.carrier_calls.load(Ordering::Relaxed)
+    }
+
+    /// Requests the SMS send endpoint received.
+    pub fn sms_calls(&self) -> u64 {
+        self.sms_calls.load(Ordering::Relaxed)
+    }
+
+    /// Requests the BHXH simulator received.
+    pub fn bhxh_calls(&self) -> u64 {
+        self.bhxh_calls.load(Ordering::Relaxed)
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<SmsMessage>> {
+        // A panic elsewhere while holding the lock leaves a still-consistent queue; keep going.
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push_message(&self, to: String, text: String) {
+        let mut outbox = self.lock_outbox();
+        while outbox.len() >= OUTBOX_CAPACITY {
+            outbox.pop_front();
+        }
+        outbox.push_back(SmsMessage {
+            to,
+            text,
+            sent_at: self.clock.now(),
+        });
+    }
+
+    /// The response a faulty entry gets instead of its answer, if any.
+    async fn fault_response(&self, fault: Fault) -> Option<Response> {
+        match fault {
+            Fault::None => None,
+            Fault::Error => Some(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "simulated upstream failure",
+            )),
+            Fault::Timeout => {
+                tokio::time::sleep(self.fault_delay).await;
+                Some(error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "simulated slow upstream",
+                ))
+            }
+            Fault::Malformed => Some(
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    GARBAGE,
+                )
+                    .into_response(),
+            ),
+        }
+    }
+}
+
+/// The simulators' routes with their state applied, to be nested by the caller:
+/// `Router::<App>::new().nest("/sandbox", simulators::router(sim))` in the main app, or
+/// `standalone_router` for `xacthuc sandbox`.
+pub fn router<S>(sim: Arc<Simulators>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/carrier/v1/subscriber-check", post(carrier_check))
+        .route("/sms/v1/messages", post(sms_send))
+        .route("/sms/outbox", get(sms_outbox))
+        .route("/bhxh/v1/insured/{code}", get(bhxh_lookup))
+        .with_state(sim)
+}
+
+/// The simulators alone under `/sandbox`, as `xacthuc sandbox` serves them.
+pub fn standalone_router(sim: Arc<Simulators>) -> Router {
+    Router::new().nest("/sandbox", router(sim))
+}
+
+fn error(status: StatusCode, detail: &str) -> Response {
+    (status, axum::Json(json!({ "error": detail }))).into_response()
+}
+
+fn bad_request(detail: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, detail)
+}
+
+/// Names as the carrier and our BHXH comparison see them: Unicode NFC (so "ễ" typed as one
+/// code point or as "e" + two combining marks is the same), trimmed, inner whitespace runs
+/// collapsed to one space, lower case. Diacritics stay significant: "Hùng" is not "Hưng".
+fn fold_name(name: &str) -> String {
+    let collapsed = name.nfc().collect::<String>();
+    let collapsed = collapsed.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Lower-casing can, rarely, produce a non-NFC sequence; normalise again.
+    collapsed.to_lowercase().nfc().collect()
+}
+
+#[derive(Deserialize)]
+struct CarrierRequest {
+    msisdn: String,
+    id_number: String,
+    full_name: String,
+    birthdate: String,
+}
+
+async fn carrier_check(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response {
+    sim.carrier_calls.fetch_add(1, Ordering::Relaxed);
+    let Ok(req) = serde_json::from_slice::<CarrierRequest>(&body) else {
+        return bad_request(
+            "body must be JSON {\"msisdn\", \"id_number\", \"full_name\", \"birthdate\"}",
+        );
+    };
+    let Some(msisdn) = normalize_phone(&req.msisdn) else {
+        return bad_request("msisdn is not a Vietnamese mobile number");
+    };
+    let Ok(birthdate) = NaiveDate::parse_from_str(req.birthdate.trim(), "%Y-%m-%d") else {
+        return bad_request("birthdate must be YYYY-MM-DD");
+    };
+    let Some(sub) = sim.subscribers.get(&msisdn) else {
+        return axum::Json(json!({ "result": "unknown_number" })).into_response();
+    };
+    if let Some(response) = sim.fault_response(sub.fault).await {
+        return response;
+    }
+    let same_person = sub.id_number == req.id_number.trim()
+        && sub.birthdate == birthdate
+        && fold_name(&sub.full_name) == fold_name(&req.full_name);
+    let result = if same_person { "match" } else { "mismatch" };
+    axum::Json(json!({ "result": result })).into_response()
+}
+
+#[derive(Deserialize)]
+struct SmsRequest {
+    to: String,
+    text: String,
+}
+
+async fn sms_send(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response {
+    sim.sms_calls.fetch_add(1, Ordering::Relaxed);
+    let Ok(req) = serde_json::from_slice::<SmsRequest>(&body) else {
+        return bad_request("body must be JSON {\"to\", \"text\"}");
+    };
+    let Some(to) = normalize_phone(&req.to) else {
+        return bad_request("to is not a Vietnamese mobile number");
+    };
+    if req.text.trim().is_empty() || req.text.chars().count() > MAX_SMS_CHARS {
+        return bad_request("text must be 1 to 1600 characters");
+    }
+    sim.push_message(to, req.text);
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "accepted" })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    to: Option<String>,
+}
+
+async fn sms_outbox(
+    State(sim): State<Arc<Simulators>>,
+    query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return bad_request("invalid query string");
+    };
+    // `?to=+84…` unencoded arrives as " 84…" ('+' means space in a query); the normaliser's
+    // "84…" form and its whitespace tolerance accept it, so callers need not encode the '+'.
+    let messages = match query.to.as_deref().map(str::trim) {
+        None | Some("") => sim.messages(),
+        Some(to) => {
+            if normalize_phone(to).is_none() {
+                return bad_request("to is not a Vietnamese mobile number");
+            }
+            sim.messages_to(to)
+        }
+    };
+    axum::Json(messages).into_response()
+}
+
+async fn bhxh_lookup(
+    State(sim): State<Arc<Simulators>>,
+    code: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    sim.bhxh_calls.fetch_add(1, Ordering::Relaxed);
+    let Ok(Path(code)) = code else {
+        return bad_request("invalid BHXH code");
+    };
+    let Some(record) = sim.bhxh.get(code.trim()) else {
+        return error(StatusCode::NOT_FOUND, "no such insured person");
+    };
+    if let Some(response) = sim.fault_response(record.fault).await {
+        return response;
+    }
+    axum::Json(json!({
+        "bhxh_code": record.bhxh_code,
+        "id_number": record.id_number,
+        "full_name": record.full_name,
+        "birthdate": record.birthdate.format("%Y-%m-%d").to_string(),
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold_name;
+
+    #[test]
+    fn folding_ignores_case_spacing_and_normal_form() {
+        let nfd = "Nguye\u{0302}\u{0303}n Va\u{0306}n An";
+        assert_eq!(fold_name("  NGUYỄN  văn\tan "), fold_name("Nguyễn Văn An"));
+        assert_eq!(fold_name(nfd), fold_name("Nguyễn Văn An"));
+        assert_ne!(fold_name("Lê Văn Hùng"), fold_name("Lê Văn Hưng"));
+    }
+}

@@ -1,0 +1,155 @@
+//! SMS one-time passwords and the image captcha, against the sandbox SMS gateway.
+
+use reqwest::StatusCode;
+use xacthuc::authenticators::{captcha, otp};
+
+use crate::helpers::*;
+
+const PHONE: &str = "+84823628899";
+
+fn text(code: &str, minutes: i64) -> String {
+    format!("Ma xac thuc: {code}. Hieu luc {minutes} phut.")
+}
+
+/// The code in the newest SMS to `phone`.
+fn last_code(t: &TestApp, phone: &str) -> String {
+    let messages = t.app.simulators.as_ref().unwrap().messages_to(phone);
+    let text = &messages.last().expect("an SMS was sent").text;
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("6-digit code")
+        .to_string()
+}
+
+#[tokio::test]
+async fn otp_is_six_digits_single_use_and_dies_after_five_wrong_tries() {
+    let t = spawn_app().await;
+    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let code = last_code(&t, PHONE);
+    assert!(code.chars().all(|c| c.is_ascii_digit()) && code.len() == 6);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for left in (1..=4).rev() {
+        match otp::verify(&t.app, &challenge, wrong).await {
+            Err(otp::OtpError::Wrong { attempts_left }) => assert_eq!(attempts_left, left),
+            other => panic!("expected Wrong, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        otp::verify(&t.app, &challenge, wrong).await,
+        Err(otp::OtpError::Exhausted)
+    ));
+    // Dead: even the right code is refused now.
+    assert!(matches!(
+        otp::verify(&t.app, &challenge, &code).await,
+        Err(otp::OtpError::Exhausted)
+    ));
+}
+
+#[tokio::test]
+async fn otp_verifies_once_and_expires() {
+    let t = spawn_app().await;
+    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let code = last_code(&t, PHONE);
+    assert!(otp::verify(&t.app, &challenge, &code).await.is_ok());
+    assert!(
+        otp::verify(&t.app, &challenge, &code).await.is_err(),
+        "single use"
+    );
+
+    t.advance(61);
+    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let code = last_code(&t, PHONE);
+    t.advance(301);
+    assert!(matches!(
+        otp::verify(&t.app, &challenge, &code).await,
+        Err(otp::OtpError::Expired)
+    ));
+}
+
+#[tokio::test]
+async fn otp_resend_waits_for_the_cooldown_and_is_capped_per_hour() {
+    let t = spawn_app().await;
+    otp::send(&t.app, PHONE, text).await.unwrap();
+    match otp::send(&t.app, PHONE, text).await {
+        Err(otp::OtpError::Cooldown { wait_seconds }) => assert!((1..=60).contains(&wait_seconds)),
+        other => panic!("expected Cooldown, got {other:?}"),
+    }
+    for _ in 0..4 {
+        t.advance(61);
+        otp::send(&t.app, PHONE, text).await.unwrap();
+    }
+    t.advance(61);
+    assert!(matches!(
+        otp::send(&t.app, PHONE, text).await,
+        Err(otp::OtpError::HourlyCap)
+    ));
+    assert_eq!(
+        t.app.simulators.as_ref().unwrap().messages_to(PHONE).len(),
+        5,
+        "no SMS beyond the cap"
+    );
+    // Another phone is not affected.
+    assert!(otp::send(&t.app, "+84912345678", text).await.is_ok());
+}
+
+#[tokio::test]
+async fn captcha_is_single_use_and_served_as_image_and_audio() {
+    let t = spawn_app().await;
+    let id = captcha::create(&t.app).await.unwrap();
+    let png = http()
+        .get(t.url(&format!("/captcha/{id}/image.png")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.status(), StatusCode::OK);
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    let wav = http()
+        .get(t.url(&format!("/captcha/{id}/audio.wav")))
+        .send()
+        .await
+        .unwrap();
+    assert!(wav.bytes().await.unwrap().starts_with(b"RIFF"));
+
+    let answer: serde_json::Value = http()
+        .get(t.url(&format!("/sandbox/captcha/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = answer["answer"].as_str().unwrap().to_string();
+    assert_eq!(answer.len(), 5);
+    assert!(
+        captcha::verify(&t.app, &id, &answer.to_uppercase())
+            .await
+            .unwrap(),
+        "case-insensitive"
+    );
+    assert!(
+        !captcha::verify(&t.app, &id, &answer).await.unwrap(),
+        "single use"
+    );
+
+    let id = captcha::create(&t.app).await.unwrap();
+    assert!(!captcha::verify(&t.app, &id, "wrong").await.unwrap());
+    let gone = http()
+        .get(t.url(&format!("/sandbox/captcha/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "a wrong answer consumes the challenge"
+    );
+}
+
+#[tokio::test]
+async fn captcha_expires() {
+    let t = spawn_app().await;
+    let id = captcha::create(&t.app).await.unwrap();
+    let answer = captcha::peek_answer(&t.app, &id).await.unwrap().unwrap();
+    t.advance(301);
+    assert!(!captcha::verify(&t.app, &id, &answer).await.unwrap());
+}
