@@ -160,6 +160,10 @@ impl App {
             .clone()
     }
 
+    pub fn password_policy(&self) -> crate::domain::PasswordPolicy {
+        crate::domain::PasswordPolicy::from_name(&self.config.passwords.policy).unwrap_or_default()
+    }
+
     /// A URL under the public base URL (never derived from request headers).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)

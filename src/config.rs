@@ -125,6 +125,12 @@ pub struct PasswordHashConfig {
     pub max_failed_logins: u64,
     /// Seconds the failed-login counter window lasts.
     pub failed_login_window_seconds: i64,
+    /// `portal` (≥ 8 characters with lower, upper, digit and special — the national portal's
+    /// rule) or `nist` (NIST SP 800-63B: length and blocklist, no composition rules).
+    pub policy: String,
+    /// Require an SMS code after the password (accounts without a verified phone log in with
+    /// the password alone).
+    pub login_otp: bool,
     /// Failed logins from one client IP per window before that IP is throttled (behind a
     /// proxy every user shares the proxy's address: raise it there).
     pub max_failed_logins_per_ip: u64,
@@ -241,6 +247,8 @@ impl Default for PasswordHashConfig {
             max_failed_logins: 5,
             failed_login_window_seconds: 900,
             max_failed_logins_per_ip: 50,
+            policy: "portal".into(),
+            login_otp: true,
         }
     }
 }
@@ -338,6 +346,11 @@ impl Config {
             ));
         }
         self.connectors.validate().map_err(ConfigError::Invalid)?;
+        if crate::domain::PasswordPolicy::from_name(&self.passwords.policy).is_none() {
+            return Err(ConfigError::Invalid(
+                "passwords.policy must be portal or nist".into(),
+            ));
+        }
         if !self.sandbox.enabled && self.connectors.uses_sandbox() {
             return Err(ConfigError::Invalid(
                 "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),

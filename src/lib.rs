@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod domain;
+pub mod flow;
 pub mod http;
 pub mod keys;
 pub mod metrics;

@@ -48,7 +48,8 @@ fn hash(challenge_id: &str, code: &str) -> String {
 }
 
 /// Sends a fresh code to `phone` (E.164). `text` renders the SMS from the code and lifetime
-/// in minutes (the words live in the theme).
+/// in minutes (the words live in the theme). The hourly cap per phone bounds what any number of
+/// flows can send to one number.
 pub async fn send(
     app: &App,
     phone: &str,
@@ -56,23 +57,6 @@ pub async fn send(
 ) -> Result<OtpChallenge, OtpError> {
     let cfg = &app.config.otp;
     let now = app.clock.unix();
-    let cooldown = Duration::from_secs(cfg.resend_cooldown_seconds.max(1) as u64);
-    let cooldown_key = format!("otp_cooldown:{phone}");
-    if !app
-        .store
-        .put_if_absent(&cooldown_key, &now.to_be_bytes(), cooldown)
-        .await?
-    {
-        let since = app
-            .store
-            .get(&cooldown_key)
-            .await?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(i64::from_be_bytes)
-            .unwrap_or(now);
-        let wait_seconds = (since + cfg.resend_cooldown_seconds - now).max(1);
-        return Err(OtpError::Cooldown { wait_seconds });
-    }
     let sent = app
         .store
         .increment(&format!("otp_hour:{phone}"), Duration::from_secs(3600))
@@ -89,17 +73,37 @@ pub async fn send(
         expires_at: now + cfg.ttl_seconds,
         resend_at: now + cfg.resend_cooldown_seconds,
     };
-    if let Err(e) = app
-        .connectors
+    app.connectors
         .sms
-        .send(phone, &text(&code, cfg.ttl_seconds / 60))
-        .await
-    {
-        // Nothing was sent: let the user try again at once.
-        let _ = app.store.delete(&cooldown_key).await;
-        return Err(e.into());
-    }
+        .send(phone, &text(&code, (cfg.ttl_seconds / 60).max(1)))
+        .await?;
     Ok(challenge)
+}
+
+/// A challenge that no code satisfies and for which no SMS is sent: password recovery shows
+/// the same OTP screen whether or not the details matched an account.
+pub fn decoy(app: &App, phone: &str) -> OtpChallenge {
+    let now = app.clock.unix();
+    OtpChallenge {
+        id: random::token(),
+        phone: phone.to_string(),
+        code_hash: random::token(),
+        expires_at: now + app.config.otp.ttl_seconds,
+        resend_at: now + app.config.otp.resend_cooldown_seconds,
+    }
+}
+
+/// "Gửi lại OTP": a new code to the same phone, once the previous one's cooldown has passed.
+pub async fn resend(
+    app: &App,
+    previous: &OtpChallenge,
+    text: impl Fn(&str, i64) -> String,
+) -> Result<OtpChallenge, OtpError> {
+    let wait_seconds = previous.resend_at - app.clock.unix();
+    if wait_seconds > 0 {
+        return Err(OtpError::Cooldown { wait_seconds });
+    }
+    send(app, &previous.phone, text).await
 }
 
 /// Checks `input` against the challenge. Succeeds once; wrong tries are counted across nodes.

@@ -26,7 +26,6 @@ pub fn router() -> Router<App> {
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/consent", get(consent_page).post(consent_submit))
-        .route("/register", get(register_page))
 }
 
 async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
@@ -39,19 +38,6 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
         vars["account_name"] = json!(account.full_name);
     }
     page::render(&app, &req, StatusCode::OK, "home", "title_home", vars, None)
-}
-
-async fn register_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    page::render(
-        &app,
-        &req,
-        StatusCode::OK,
-        "register",
-        "title_register",
-        json!({}),
-        None,
-    )
 }
 
 /// The pending request named by `ar`, with its client's name.
@@ -247,52 +233,83 @@ async fn login_submit(
             return login_form(&app, &req, status, pending.as_ref(), form(key));
         }
     };
-    let (session, cookie_secret) = match interaction::start_session(
-        &app,
-        &account.id,
-        account.ial,
-        vec!["pwd".into()],
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(_) => {
-            return login_form(
+    let ar_owned = ar.map(str::to_string);
+    let text = super::flows::sms_text(&app, req.locale);
+    match crate::flow::login::second_step(&app, &account, ar_owned, text).await {
+        Ok(Some(flow)) => super::flows::start_login_otp(&app, &req, &flow).await,
+        Ok(None) => {
+            let amr = crate::flow::login::AMR_PASSWORD.map(String::from).to_vec();
+            finish_login(&app, &req, &account, amr, ar, &ip).await
+        }
+        Err(e) => {
+            let key = super::flows::otp_failure_key(&e);
+            login_form(
                 &app,
                 &req,
                 StatusCode::SERVICE_UNAVAILABLE,
                 pending.as_ref(),
-                form("error_temporarily_unavailable"),
-            );
+                form(key),
+            )
         }
+    }
+}
+
+/// The last step of every login: the SSO session, the audit record, and on to the portal that
+/// asked (or home).
+pub async fn finish_login(
+    app: &App,
+    req: &PageRequest,
+    account: &crate::domain::Account,
+    amr: Vec<String>,
+    ar: Option<&str>,
+    ip: &str,
+) -> Response {
+    let unavailable = || {
+        page::error(
+            app,
+            req,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_temporarily_unavailable",
+            None,
+        )
     };
+    let (session, cookie_secret) =
+        match interaction::start_session(app, &account.id, account.ial, amr.clone()).await {
+            Ok(s) => s,
+            Err(_) => return unavailable(),
+        };
     Metrics::inc(&app.metrics.logins_succeeded);
     let event = Event::new("login.succeeded")
         .account(&account.id)
-        .ip(Some(&ip))
-        .detail(json!({ "amr": ["pwd"] }));
+        .ip(Some(ip))
+        .detail(json!({ "amr": amr }));
     if let Err(e) = app.audit.record(event).await {
         tracing::error!(error = %e, "audit write failed");
-        return login_form(
-            &app,
-            &req,
-            StatusCode::SERVICE_UNAVAILABLE,
-            pending.as_ref(),
-            form("error_temporarily_unavailable"),
-        );
+        return unavailable();
     }
+    let pending = match ar {
+        Some(ar) => interaction::pending(app, ar).await.ok().flatten(),
+        None => None,
+    };
     let mut resp = match pending {
-        Some((auth_req, _)) => {
+        Some(auth_req) => {
             let how = Interaction {
                 fresh_login: true,
                 consent_given: false,
             };
-            let next = interaction::advance(&app, &auth_req, ar, Some(&session), how).await;
-            respond(&app, &auth_req, next, &req)
+            let next = interaction::advance(app, &auth_req, ar, Some(&session), how).await;
+            respond(app, &auth_req, next, req)
         }
-        None => Redirect::to("/").into_response(),
+        None if ar.is_some() => page::error(
+            app,
+            req,
+            StatusCode::BAD_REQUEST,
+            "error_session_expired",
+            None,
+        ),
+        None => Redirect::to(&app.url("/")).into_response(),
     };
-    super::set_session_cookie(&app, resp.headers_mut(), &cookie_secret);
+    super::set_session_cookie(app, resp.headers_mut(), &cookie_secret);
     resp
 }
 

@@ -2,6 +2,7 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
+pub mod flows;
 pub mod login;
 pub mod oidc;
 pub mod page;
@@ -44,6 +45,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(oidc::router())
         .merge(login::router())
         .merge(captcha::router())
+        .merge(flows::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -165,7 +165,8 @@ pub async fn save_session(app: &App, session: &SsoSession) -> Result<(), OAuthEr
         .map_err(internal)
 }
 
-/// The live session of a browser, by its cookie secret.
+/// The live session of a browser, by its cookie secret. Sessions older than the account's
+/// last "end all sessions" (password reset) are gone.
 pub async fn load_session(app: &App, cookie: &str) -> Result<Option<SsoSession>, OAuthError> {
     let handle = random::sha256_hex(cookie);
     let bytes = app
@@ -173,9 +174,39 @@ pub async fn load_session(app: &App, cookie: &str) -> Result<Option<SsoSession>,
         .get(&session_key(&handle))
         .await
         .map_err(internal)?;
-    Ok(bytes
+    let Some(session) = bytes
         .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
-        .filter(|s| s.expires_at > app.clock.unix()))
+        .filter(|s| s.expires_at > app.clock.unix())
+    else {
+        return Ok(None);
+    };
+    let not_before = app
+        .store
+        .get(&not_before_key(&session.account_id))
+        .await
+        .map_err(internal)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_be_bytes);
+    Ok(match not_before {
+        Some(t) if session.auth_time < t => None,
+        _ => Some(session),
+    })
+}
+
+fn not_before_key(account_id: &str) -> String {
+    format!("sessions_not_before:{account_id}")
+}
+
+/// Ends every SSO session of an account made up to now (on every node).
+pub async fn end_all_sessions(app: &App, account_id: &str) -> Result<(), crate::store::StoreError> {
+    let ttl = Duration::from_secs(app.config.tokens.sso_session_ttl_seconds.max(1) as u64);
+    // Second granularity (auth_time is in seconds): a session begun in the very second of the
+    // reset survives, so a login right after a reset works.
+    let cutoff = app.clock.unix();
+    app.store
+        .put(&not_before_key(account_id), &cutoff.to_be_bytes(), ttl)
+        .await?;
+    Ok(())
 }
 
 /// Starts a new SSO session after a successful login; returns it with the cookie secret.

@@ -29,7 +29,6 @@ use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use unicode_normalization::UnicodeNormalization;
 
 use super::seed::{Fault, SandboxSeed, SeedBhxh, SeedSubscriber, normalize_phone};
 use crate::clock::Clock;
@@ -195,15 +194,7 @@ fn bad_request(detail: &str) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
 
-/// Names as the carrier and our BHXH comparison see them: Unicode NFC (so "ễ" typed as one
-/// code point or as "e" + two combining marks is the same), trimmed, inner whitespace runs
-/// collapsed to one space, lower case. Diacritics stay significant: "Hùng" is not "Hưng".
-fn fold_name(name: &str) -> String {
-    let collapsed = name.nfc().collect::<String>();
-    let collapsed = collapsed.split_whitespace().collect::<Vec<_>>().join(" ");
-    // Lower-casing can, rarely, produce a non-NFC sequence; normalise again.
-    collapsed.to_lowercase().nfc().collect()
-}
+use crate::domain::fold_name;
 
 #[derive(Deserialize)]
 struct CarrierRequest {

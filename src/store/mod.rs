@@ -180,6 +180,103 @@ impl Database {
             .map(|p| p.e164))
     }
 
+    /// The account's verified phones, default first.
+    pub async fn verified_phones(&self, account_id: &str) -> Result<Vec<Phone>, StoreError> {
+        Ok(phone::Entity::find()
+            .filter(phone::Column::AccountId.eq(account_id))
+            .filter(phone::Column::Verified.eq(true))
+            .order_by_desc(phone::Column::IsDefault)
+            .order_by_asc(phone::Column::CreatedAt)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|p| Phone {
+                id: p.id,
+                e164: p.e164,
+                is_default: p.is_default,
+            })
+            .collect())
+    }
+
+    /// Adds a phone to an account (not the default); a phone already there is a conflict.
+    pub async fn add_phone(
+        &self,
+        account_id: &str,
+        e164: &str,
+        verified: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Phone, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        phone::ActiveModel {
+            id: Set(id.clone()),
+            account_id: Set(account_id.to_string()),
+            e164: Set(e164.to_string()),
+            verified: Set(verified),
+            is_default: Set(false),
+            created_at: Set(now),
+        }
+        .insert(&self.conn)
+        .await
+        .map_err(map_conflict)?;
+        Ok(Phone {
+            id,
+            e164: e164.to_string(),
+            is_default: false,
+        })
+    }
+
+    /// Replaces the account's password hash.
+    pub async fn set_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let txn = self.conn.begin().await?;
+        credential::Entity::delete_many()
+            .filter(credential::Column::AccountId.eq(account_id))
+            .filter(credential::Column::Kind.eq(CREDENTIAL_PASSWORD))
+            .exec(&txn)
+            .await?;
+        credential::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            account_id: Set(account_id.to_string()),
+            kind: Set(CREDENTIAL_PASSWORD.to_string()),
+            secret: Set(hash.to_string()),
+            label: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes every refresh token of an account (password reset); returns their families.
+    pub async fn revoke_refresh_by_account(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let families: Vec<String> = refresh_token::Entity::find()
+            .select_only()
+            .column(refresh_token::Column::FamilyId)
+            .filter(refresh_token::Column::AccountId.eq(account_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .distinct()
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_token::Column::AccountId.eq(account_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.conn)
+            .await?;
+        Ok(families)
+    }
+
     // ----- clients --------------------------------------------------------------------------
 
     pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -466,6 +563,14 @@ pub struct NewAccount {
     /// Verified phones in E.164; the first is the default.
     pub phones: Vec<String>,
     pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    pub id: String,
+    /// E.164.
+    pub e164: String,
+    pub is_default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -85,7 +85,7 @@ async fn certified_rp_library_logs_in_with_code_and_pkce() {
         .iter()
         .map(|a| a.as_str())
         .collect();
-    assert_eq!(amr, ["pwd"]);
+    assert_eq!(amr, ["pwd", "sms", "mfa"], "password + SMS code");
     assert!(claims.auth_time().is_some());
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),

@@ -50,6 +50,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     // Cheap hashes keep the suite fast; production parameters are tested by config defaults.
     config.passwords.argon2_memory_kib = 1024;
     config.passwords.argon2_iterations = 1;
+    // Tests log the same sandbox phone in many times; the cap has its own test.
+    config.otp.max_per_phone_per_hour = 1000;
     tweak(&mut config);
 
     let clock = Clock::system();
@@ -248,6 +250,59 @@ pub async fn login(
     assert!(
         resp.status().is_redirection(),
         "login refused: {}",
+        resp.status()
+    );
+    let next = location(&resp);
+    if next.ends_with("/login/otp") {
+        return submit_otp(t, b, &next, PHONE_E164).await;
+    }
+    next
+}
+
+/// The sandbox phone of accounts made by [`TestApp::add_account`].
+pub const PHONE_E164: &str = "+84823628899";
+
+/// The code in the newest SMS to `phone`, read from the sandbox outbox (⚓ contract).
+pub async fn latest_otp(t: &TestApp, phone: &str) -> String {
+    let outbox: serde_json::Value = http()
+        .get(t.url(&format!(
+            "/sandbox/sms/outbox?to={}",
+            form_urlencoded::byte_serialize(phone.as_bytes()).collect::<String>()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = outbox
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["text"].as_str())
+        .expect("an SMS was sent")
+        .to_string();
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("6-digit code")
+        .to_string()
+}
+
+/// Answers the OTP screen at `otp_url` with the code just sent to `phone`.
+pub async fn submit_otp(t: &TestApp, b: &reqwest::Client, otp_url: &str, phone: &str) -> String {
+    let page = b.get(otp_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let code = latest_otp(t, phone).await;
+    let resp = b
+        .post(otp_url)
+        .form(&[("csrf", csrf.as_str()), ("otp", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_redirection(),
+        "OTP refused: {}",
         resp.status()
     );
     location(&resp)

@@ -13,4 +13,5 @@ mod ephemeral_store;
 mod keys;
 mod logout;
 mod otp_captcha;
+mod registration;
 mod token_endpoint;

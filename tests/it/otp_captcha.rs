@@ -56,7 +56,6 @@ async fn otp_verifies_once_and_expires() {
         "single use"
     );
 
-    t.advance(61);
     let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
     let code = last_code(&t, PHONE);
     t.advance(301);
@@ -68,21 +67,28 @@ async fn otp_verifies_once_and_expires() {
 
 #[tokio::test]
 async fn otp_resend_waits_for_the_cooldown_and_is_capped_per_hour() {
-    let t = spawn_app().await;
-    otp::send(&t.app, PHONE, text).await.unwrap();
-    match otp::send(&t.app, PHONE, text).await {
+    let t = spawn_app_with(|c| c.otp.max_per_phone_per_hour = 5).await;
+    let mut challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    match otp::resend(&t.app, &challenge, text).await {
         Err(otp::OtpError::Cooldown { wait_seconds }) => assert!((1..=60).contains(&wait_seconds)),
         other => panic!("expected Cooldown, got {other:?}"),
     }
     for _ in 0..4 {
         t.advance(61);
-        otp::send(&t.app, PHONE, text).await.unwrap();
+        challenge = otp::resend(&t.app, &challenge, text).await.unwrap();
     }
     t.advance(61);
     assert!(matches!(
-        otp::send(&t.app, PHONE, text).await,
+        otp::resend(&t.app, &challenge, text).await,
         Err(otp::OtpError::HourlyCap)
     ));
+    assert!(
+        matches!(
+            otp::send(&t.app, PHONE, text).await,
+            Err(otp::OtpError::HourlyCap)
+        ),
+        "across flows too"
+    );
     assert_eq!(
         t.app.simulators.as_ref().unwrap().messages_to(PHONE).len(),
         5,

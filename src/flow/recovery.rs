@@ -1,0 +1,148 @@
+//! "Quên mật khẩu": ID number + registered phone → SMS code → new password; every session and
+//! refresh token of the account is then revoked. When the details match no account, the user
+//! sees the same screens but no code is sent and none can succeed, so the flow reveals nothing
+//! about which ID numbers have accounts.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::registration::{FieldErrors, check_new_password};
+use crate::app::App;
+use crate::audit::Event;
+use crate::authenticators::otp::{self, OtpChallenge, OtpError};
+use crate::authenticators::password;
+use crate::domain::{IdNumber, PhoneNumber};
+use crate::oidc::{interaction, revocation};
+use crate::store::StoreError;
+
+pub const KIND: &str = "recovery";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryFlow {
+    /// `None` for a decoy flow.
+    pub account_id: Option<String>,
+    pub otp: OtpChallenge,
+    pub otp_verified: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid new password")]
+    Fields(FieldErrors),
+    #[error("the flow is not at this step")]
+    OutOfOrder,
+}
+
+pub async fn start(
+    app: &App,
+    id_number: &IdNumber,
+    phone: &PhoneNumber,
+    text: impl Fn(&str, i64) -> String,
+) -> Result<RecoveryFlow, RecoveryError> {
+    let account = app.db.find_account_by_id_number(id_number.as_str()).await?;
+    let owner = match &account {
+        Some(a) => app
+            .db
+            .verified_phones(&a.id)
+            .await?
+            .iter()
+            .any(|p| p.e164 == phone.e164())
+            .then(|| a.id.clone()),
+        None => None,
+    };
+    let otp = match &owner {
+        Some(_) => otp::send(app, phone.e164(), text).await?,
+        None => otp::decoy(app, phone.e164()),
+    };
+    Ok(RecoveryFlow {
+        account_id: owner,
+        otp,
+        otp_verified: false,
+    })
+}
+
+pub async fn resend(
+    app: &App,
+    flow: &mut RecoveryFlow,
+    text: impl Fn(&str, i64) -> String,
+) -> Result<(), RecoveryError> {
+    flow.otp = match flow.account_id {
+        Some(_) => otp::resend(app, &flow.otp, text).await?,
+        None => {
+            let wait_seconds = flow.otp.resend_at - app.clock.unix();
+            if wait_seconds > 0 {
+                return Err(OtpError::Cooldown { wait_seconds }.into());
+            }
+            otp::decoy(app, &flow.otp.phone)
+        }
+    };
+    Ok(())
+}
+
+/// Sets the new password and ends every session and refresh token of the account.
+pub async fn complete(
+    app: &App,
+    flow: &RecoveryFlow,
+    new_password: &str,
+    confirm: &str,
+    ip: Option<&str>,
+) -> Result<(), RecoveryError> {
+    let account_id = match (&flow.account_id, flow.otp_verified) {
+        (Some(id), true) => id.clone(),
+        _ => return Err(RecoveryError::OutOfOrder),
+    };
+    let account = app
+        .db
+        .find_account(&account_id)
+        .await?
+        .ok_or(RecoveryError::OutOfOrder)?;
+    let mut words = vec![account.id_number.clone().unwrap_or_default()];
+    words.extend(account.full_name.split_whitespace().map(str::to_string));
+    if let Ok(p) = PhoneNumber::parse(&flow.otp.phone) {
+        words.push(p.national());
+    }
+    let context: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !w.is_empty())
+        .collect();
+    check_new_password(app.password_policy(), new_password, confirm, &context)
+        .map_err(RecoveryError::Fields)?;
+    let cfg = app.config.passwords.clone();
+    let secret = new_password.to_string();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&cfg, &secret))
+        .await
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .map_err(StoreError::Corrupt)?;
+    app.db
+        .set_password(&account_id, &hash, app.clock.now())
+        .await?;
+    end_everything(app, &account_id).await?;
+    app.audit
+        .record(
+            Event::new("account.password_reset")
+                .account(&account_id)
+                .ip(ip)
+                .detail(json!({ "via": "sms_otp" })),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Revokes every SSO session, refresh token and (through their families) access token of an
+/// account.
+pub async fn end_everything(app: &App, account_id: &str) -> Result<(), StoreError> {
+    interaction::end_all_sessions(app, account_id).await?;
+    for family in app
+        .db
+        .revoke_refresh_by_account(account_id, app.clock.now())
+        .await?
+    {
+        revocation::revoke_family(app, &family).await?;
+    }
+    Ok(())
+}
