@@ -114,7 +114,7 @@ pub enum KeyCommand {
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
-    /// Create a citizen account (registration by the web flows comes with issue 3).
+    /// Create a citizen account directly (for operators; citizens register on the web).
     Add(AccountAdd),
 }
 
@@ -151,7 +151,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
-        Command::Sandbox { seed, bind } => sandbox(seed, &bind).await,
+        Command::Sandbox { seed, bind } => {
+            sandbox(seed.or(config.sandbox.seed_file.clone()), &bind).await
+        }
         Command::Key(KeyCommand::GenerateKek) => {
             use secrecy::ExposeSecret;
             println!(
@@ -363,10 +365,17 @@ async fn account_add(config: Config, a: AccountAdd) -> anyhow::Result<()> {
     let phone = match &a.phone {
         None => None,
         Some(p) => Some(
-            e164(p).ok_or_else(|| anyhow::anyhow!("--phone must be 0xxxxxxxxx or +84xxxxxxxxx"))?,
+            crate::domain::PhoneNumber::parse(p)
+                .map(|n| n.e164().to_string())
+                .map_err(|e| anyhow::anyhow!("--phone: {e}"))?,
         ),
     };
     let ial = Ial::from_level(a.ial).ok_or_else(|| anyhow::anyhow!("--ial must be 2 or 3"))?;
+    let policy =
+        crate::domain::PasswordPolicy::from_name(&config.passwords.policy).unwrap_or_default();
+    policy
+        .check(&a.password, &[id.as_str()])
+        .map_err(|e| anyhow::anyhow!("--password: {e}"))?;
     let db = Database::connect(&config.database.url, 1).await?;
     let password_hash = crate::authenticators::password::hash(&config.passwords, &a.password)
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -403,14 +412,4 @@ async fn account_add(config: Config, a: AccountAdd) -> anyhow::Result<()> {
         .await?;
     println!("{}", json!({ "sub": account.id, "id_number": id.as_str() }));
     Ok(())
-}
-
-/// A Vietnamese mobile number in E.164 (issue 3 brings the full PhoneNumber type).
-fn e164(input: &str) -> Option<String> {
-    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
-    let national = digits
-        .strip_prefix("+84")
-        .or_else(|| digits.strip_prefix('0'))?;
-    (national.len() == 9 && national.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| format!("+84{national}"))
 }

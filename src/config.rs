@@ -356,6 +356,17 @@ impl Config {
                 "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
             ));
         }
+        if self.otp.max_attempts == 0 || self.otp.max_per_phone_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "otp.max_attempts and otp.max_per_phone_per_hour must be at least 1".into(),
+            ));
+        }
+        let worst_ms = self.connectors.timeout_ms * (u64::from(self.connectors.retries) + 1);
+        if worst_ms > 20_000 {
+            return Err(ConfigError::Invalid(
+                "connectors.timeout_ms × (retries + 1) must stay within 20 s (requests are cut at 30 s)".into(),
+            ));
+        }
         if !(1..=600).contains(&self.otp.ttl_seconds) {
             return Err(ConfigError::Invalid(
                 "otp.ttl_seconds must be 1..=600".into(),

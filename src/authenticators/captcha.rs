@@ -23,39 +23,30 @@ const CHARS: &[char] = &[
 fn answer_key(id: &str) -> String {
     format!("captcha:{id}")
 }
-fn image_key(id: &str) -> String {
-    format!("captcha_png:{id}")
-}
-fn audio_key(id: &str) -> String {
-    format!("captcha_wav:{id}")
-}
-
-/// Creates a challenge; returns its id. The image and audio are stored for their URLs.
+/// Creates a challenge; returns its id. Only the answer is stored (a few bytes); the image
+/// and the audio are drawn from it on request, so showing forms costs the store almost nothing.
 pub async fn create(app: &App) -> Result<String, EphemeralError> {
-    let (answer, png, wav) = tokio::task::spawn_blocking(render)
-        .await
-        .map_err(|e| EphemeralError::Unavailable(format!("captcha rendering: {e}")))?;
+    let answer: String = (0..5)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())])
+        .collect();
     let id = random::token();
     app.store
         .put(&answer_key(&id), answer.as_bytes(), TTL)
         .await?;
-    app.store.put(&image_key(&id), &png, TTL).await?;
-    app.store.put(&audio_key(&id), &wav, TTL).await?;
     Ok(id)
 }
 
-fn render() -> (String, Vec<u8>, Vec<u8>) {
+/// Draws `answer` (each letter from its own one-letter set, so the text is exactly the answer).
+fn drawn(answer: &str) -> Captcha {
     let mut c = Captcha::new();
-    c.set_chars(CHARS)
-        .add_chars(5)
-        .apply_filter(Noise::new(0.15))
+    for ch in answer.chars() {
+        c.set_chars(&[ch]).add_char();
+    }
+    c.apply_filter(Noise::new(0.15))
         .apply_filter(Wave::new(2.0, 12.0))
         .view(200, 70)
         .apply_filter(Dots::new(8));
-    let answer = c.chars_as_string().to_lowercase();
-    let png = c.as_png().unwrap_or_default();
-    let wav = join_wavs(&c.as_wav());
-    (answer, png, wav)
+    c
 }
 
 /// The per-letter recordings as one WAV, with a short pause between letters.
@@ -85,11 +76,23 @@ fn join_wavs(parts: &[Option<Vec<u8>>]) -> Vec<u8> {
 }
 
 pub async fn image(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-    app.store.get(&image_key(id)).await
+    let Some(answer) = peek_answer(app, id).await? else {
+        return Ok(None);
+    };
+    let png = tokio::task::spawn_blocking(move || drawn(&answer).as_png())
+        .await
+        .map_err(|e| EphemeralError::Unavailable(format!("captcha rendering: {e}")))?;
+    Ok(png)
 }
 
 pub async fn audio(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-    app.store.get(&audio_key(id)).await
+    let Some(answer) = peek_answer(app, id).await? else {
+        return Ok(None);
+    };
+    let wav = tokio::task::spawn_blocking(move || join_wavs(&drawn(&answer).as_wav()))
+        .await
+        .map_err(|e| EphemeralError::Unavailable(format!("captcha rendering: {e}")))?;
+    Ok(Some(wav))
 }
 
 /// Checks an answer. The challenge is consumed whatever the outcome: one try per image.
@@ -97,8 +100,6 @@ pub async fn verify(app: &App, id: &str, input: &str) -> Result<bool, EphemeralE
     let Some(answer) = app.store.take(&answer_key(id)).await? else {
         return Ok(false);
     };
-    let _ = app.store.delete(&image_key(id)).await;
-    let _ = app.store.delete(&audio_key(id)).await;
     let input = input.trim().to_lowercase();
     Ok(random::constant_time_eq(input.as_bytes(), &answer))
 }

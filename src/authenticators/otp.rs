@@ -57,13 +57,7 @@ pub async fn send(
 ) -> Result<OtpChallenge, OtpError> {
     let cfg = &app.config.otp;
     let now = app.clock.unix();
-    let sent = app
-        .store
-        .increment(&format!("otp_hour:{phone}"), Duration::from_secs(3600))
-        .await?;
-    if sent > cfg.max_per_phone_per_hour {
-        return Err(OtpError::HourlyCap);
-    }
+    count_send(app, phone).await?;
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
     let id = random::token();
     let challenge = OtpChallenge {
@@ -81,16 +75,28 @@ pub async fn send(
 }
 
 /// A challenge that no code satisfies and for which no SMS is sent: password recovery shows
-/// the same OTP screen whether or not the details matched an account.
-pub fn decoy(app: &App, phone: &str) -> OtpChallenge {
+/// the same OTP screen whether or not the details matched an account. It counts against the
+/// phone's hourly cap like a real send, so the cap reveals nothing either.
+pub async fn decoy(app: &App, phone: &str) -> Result<OtpChallenge, OtpError> {
+    count_send(app, phone).await?;
     let now = app.clock.unix();
-    OtpChallenge {
+    Ok(OtpChallenge {
         id: random::token(),
         phone: phone.to_string(),
         code_hash: random::token(),
         expires_at: now + app.config.otp.ttl_seconds,
         resend_at: now + app.config.otp.resend_cooldown_seconds,
+    })
+}
+
+/// Counts a send against the phone's hourly cap (the phone is hashed in the key).
+async fn count_send(app: &App, phone: &str) -> Result<(), OtpError> {
+    let key = format!("otp_hour:{}", random::sha256_hex(phone));
+    let sent = app.store.increment(&key, Duration::from_secs(3600)).await?;
+    if sent > app.config.otp.max_per_phone_per_hour {
+        return Err(OtpError::HourlyCap);
     }
+    Ok(())
 }
 
 /// "Gửi lại OTP": a new code to the same phone, once the previous one's cooldown has passed.

@@ -60,9 +60,33 @@ fn dummy_hash(cfg: &PasswordHashConfig) -> &'static str {
     DUMMY.get_or_init(|| hash(cfg, "not a real password").unwrap_or_default())
 }
 
-/// Checks an ID number and password. Throttles by IP and locks by the submitted login name
-/// before verifying. The lock is keyed by the name, not the account, so a locked response does
-/// not reveal whether an account exists.
+/// Consecutive failures after which a login name stays locked until its password is reset.
+pub const MAX_CONSECUTIVE_FAILURES: u64 = 100;
+/// Longest single lock.
+const MAX_LOCK: Duration = Duration::from_secs(24 * 3600);
+/// How long a run of failures is remembered without a success.
+const CONSECUTIVE_MEMORY: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn name_hash(username: &str) -> String {
+    let name = IdNumber::parse(username)
+        .map(|i| i.as_str().to_string())
+        .unwrap_or_else(|_| username.to_string());
+    crate::random::sha256_hex(&name)
+}
+
+fn consecutive_key(hash: &str) -> String {
+    format!("login_fail:{hash}")
+}
+
+fn lock_key(hash: &str) -> String {
+    format!("login_lock:{hash}")
+}
+
+/// Checks an ID number and password. Throttles by IP, then applies the lock of the submitted
+/// login name: every `max_failed_logins` consecutive failures lock the name for a period that
+/// doubles each time (from `failed_login_window_seconds`, at most a day); after
+/// [`MAX_CONSECUTIVE_FAILURES`] it stays locked until the password is reset. The lock is keyed by
+/// the name, not the account, so it reveals nothing about which ID numbers have accounts.
 pub async fn authenticate(
     app: &App,
     username: &str,
@@ -75,12 +99,21 @@ pub async fn authenticate(
     if app.store.count(&ip_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins_per_ip {
         return Err(LoginError::Throttled);
     }
-    let id_number = IdNumber::parse(username).ok();
-    let name = id_number.as_ref().map(|i| i.as_str()).unwrap_or(username);
-    let name_key = format!("login_fail:{}", crate::random::sha256_hex(name));
-    if app.store.count(&name_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins {
+    let hash = name_hash(username);
+    let consecutive = app
+        .store
+        .count(&consecutive_key(&hash))
+        .await
+        .map_err(StoreError::from)?;
+    let locked = app
+        .store
+        .exists_any(&[lock_key(&hash)])
+        .await
+        .map_err(StoreError::from)?;
+    if locked || consecutive >= MAX_CONSECUTIVE_FAILURES {
         return Err(LoginError::Locked);
     }
+    let id_number = IdNumber::parse(username).ok();
     let account = match &id_number {
         Some(id) => app.db.find_account_by_id_number(id.as_str()).await?,
         None => None,
@@ -99,15 +132,27 @@ pub async fn authenticate(
     match account {
         Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
             app.store
-                .delete(&name_key)
+                .delete(&consecutive_key(&hash))
                 .await
                 .map_err(StoreError::from)?;
             Ok(a)
         }
         other => {
-            for key in [&ip_key, &name_key] {
+            app.store
+                .increment(&ip_key, window)
+                .await
+                .map_err(StoreError::from)?;
+            let n = app
+                .store
+                .increment(&consecutive_key(&hash), CONSECUTIVE_MEMORY)
+                .await
+                .map_err(StoreError::from)?;
+            let step = cfg.max_failed_logins.max(1);
+            if n % step == 0 {
+                let doublings = (n / step).saturating_sub(1).min(16) as u32;
+                let lock = window.saturating_mul(1 << doublings).min(MAX_LOCK);
                 app.store
-                    .increment(key, window)
+                    .put(&lock_key(&hash), b"1", lock)
                     .await
                     .map_err(StoreError::from)?;
             }
@@ -116,4 +161,12 @@ pub async fn authenticate(
             })
         }
     }
+}
+
+/// Forgets a login name's failures and lock (after a password reset).
+pub async fn clear_failures(app: &App, username: &str) -> Result<(), StoreError> {
+    let hash = name_hash(username);
+    app.store.delete(&consecutive_key(&hash)).await?;
+    app.store.delete(&lock_key(&hash)).await?;
+    Ok(())
 }

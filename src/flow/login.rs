@@ -67,6 +67,11 @@ pub async fn switch_phone(
     phone_id: &str,
     text: impl Fn(&str, i64) -> String,
 ) -> Result<(), LoginFlowError> {
+    // Choosing another phone is a resend: the same cooldown applies.
+    let wait_seconds = flow.otp.resend_at - app.clock.unix();
+    if wait_seconds > 0 {
+        return Err(OtpError::Cooldown { wait_seconds }.into());
+    }
     let phone = app
         .db
         .verified_phones(&flow.account_id)

@@ -56,7 +56,7 @@ pub async fn start(
     };
     let otp = match &owner {
         Some(_) => otp::send(app, phone.e164(), text).await?,
-        None => otp::decoy(app, phone.e164()),
+        None => otp::decoy(app, phone.e164()).await?,
     };
     Ok(RecoveryFlow {
         account_id: owner,
@@ -77,7 +77,7 @@ pub async fn resend(
             if wait_seconds > 0 {
                 return Err(OtpError::Cooldown { wait_seconds }.into());
             }
-            otp::decoy(app, &flow.otp.phone)
+            otp::decoy(app, &flow.otp.phone).await?
         }
     };
     Ok(())

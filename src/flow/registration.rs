@@ -249,6 +249,15 @@ pub async fn submit(
 ) -> Result<RegistrationFlow, Refusal> {
     let id_number = match method {
         Method::MobileSubscriber => {
+            // The seeds' order: the duplicate check, then the carrier.
+            if app
+                .db
+                .find_account_by_id_number(form.id_number.as_str())
+                .await?
+                .is_some()
+            {
+                return Err(Refusal::Duplicate);
+            }
             let query = SubscriberQuery {
                 msisdn: form.phone.e164().to_string(),
                 id_number: form.id_number.as_str().to_string(),

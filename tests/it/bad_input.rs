@@ -326,3 +326,48 @@ async fn pages_carry_strict_security_headers() {
         && c.contains("HttpOnly")
         && c.contains("SameSite=Strict")));
 }
+
+#[tokio::test]
+async fn lockout_grows_and_never_allows_more_than_100_consecutive_failures() {
+    use xacthuc::authenticators::password::{LoginError, authenticate};
+    let t = spawn_app_with(|c| c.passwords.max_failed_logins_per_ip = 1_000_000).await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let attempt = |pw: &'static str| authenticate(&t.app, "001090012345", pw, "127.0.0.1");
+    for _ in 0..5 {
+        assert!(matches!(
+            attempt("Wrong@123").await,
+            Err(LoginError::InvalidCredentials { .. })
+        ));
+    }
+    assert!(
+        matches!(attempt(PASSWORD).await, Err(LoginError::Locked)),
+        "locked after 5"
+    );
+    t.advance(901);
+    for _ in 0..5 {
+        assert!(matches!(
+            attempt("Wrong@123").await,
+            Err(LoginError::InvalidCredentials { .. })
+        ));
+    }
+    t.advance(901);
+    assert!(
+        matches!(attempt(PASSWORD).await, Err(LoginError::Locked)),
+        "the second lock is longer"
+    );
+    t.advance(900);
+    // Keep failing, waiting out each lock: the 100th consecutive failure locks for good.
+    let mut failures = 10;
+    while failures < 100 {
+        match attempt("Wrong@123").await {
+            Err(LoginError::InvalidCredentials { .. }) => failures += 1,
+            Err(LoginError::Locked) => t.advance(24 * 3600),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    t.advance(2 * 24 * 3600);
+    assert!(
+        matches!(attempt(PASSWORD).await, Err(LoginError::Locked)),
+        "stays locked after 100"
+    );
+}

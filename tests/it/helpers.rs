@@ -160,6 +160,7 @@ impl TestApp {
 
 /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
 pub fn browser() -> reqwest::Client {
+    xacthuc::app::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -169,6 +170,7 @@ pub fn browser() -> reqwest::Client {
 
 /// A plain HTTP client for back-channel calls.
 pub fn http() -> reqwest::Client {
+    xacthuc::app::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

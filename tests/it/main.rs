@@ -6,6 +6,7 @@ mod helpers;
 
 mod authorize_errors;
 mod bad_input;
+mod browser;
 mod code_flow;
 mod config_defaults;
 mod connectors;

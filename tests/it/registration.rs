@@ -536,6 +536,8 @@ async fn login_code_can_go_to_another_verified_phone() {
         .await
         .unwrap();
     assert!(phones.contains("091****678"));
+    // Choosing another phone waits for the resend cooldown, like "Gửi lại OTP".
+    t.advance(61);
     let second = t
         .app
         .db

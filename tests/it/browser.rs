@@ -1,0 +1,485 @@
+//! The seeds' screens walked in real headless Chromium (Debian's chromium + chromium-driver,
+//! which `.ci/run` installs), through WebDriver. Skipped with a note when chromedriver is absent.
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use xacthuc::domain::Ial;
+
+use crate::helpers::*;
+
+/// Chromium is heavy on two cores: at most two at once.
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A chromedriver with one Chromium session; both are killed when dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    _slot: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The driver leads its own process group, which holds Chromium too.
+        let _ = Command::new("kill")
+            .args(["-9", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn open() -> Option<Browser> {
+        let Some(driver_bin) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+        else {
+            eprintln!(
+                "chromedriver is not installed (apt-get install chromium chromium-driver): browser test skipped"
+            );
+            return None;
+        };
+        let slot = SLOTS.acquire().await.expect("semaphore");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        use std::os::unix::process::CommandExt;
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http().get(format!("{url}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display())],
+            }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("WebDriver session");
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+            _slot: slot,
+        })
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    async fn fill(&self, name: &str, value: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(&format!("[name='{name}']")))
+            .await
+            .unwrap_or_else(|_| panic!("field {name}"));
+        field.clear().await.ok();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks the page's primary button (the main form's submit) and waits for the next page.
+    async fn submit(&self) {
+        self.click("form button.btn-primary").await;
+    }
+
+    /// Clicks something that navigates, and waits until the new page has loaded.
+    async fn click(&self, css: &str) {
+        let old = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("a page");
+        self.click_only(css).await;
+        for _ in 0..200 {
+            // The old document's element goes stale once the next page replaces it.
+            if old.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        for _ in 0..200 {
+            let state = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await;
+            if state
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .as_deref()
+                == Some("complete")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Clicks without expecting a navigation (a radio button).
+    async fn click_only(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    async fn input_value(&self, name: &str) -> String {
+        let field = self
+            .client
+            .find(Locator::Css(&format!("[name='{name}']")))
+            .await
+            .unwrap();
+        field.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Answers the captcha the way a tester may: through the sandbox contract.
+    async fn solve_captcha(&self, t: &TestApp) {
+        let id = self.input_value("captcha_id").await;
+        let answer: serde_json::Value = http()
+            .get(t.url(&format!("/sandbox/captcha/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        self.fill("captcha", answer["answer"].as_str().unwrap())
+            .await;
+    }
+
+    async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// Opens the registration form of `method` from the home page, like a citizen would.
+async fn open_registration(b: &Browser, t: &TestApp, method_link: &str) {
+    b.goto(&t.url("/")).await;
+    b.click("a[href='/register']").await;
+    assert!(b.text().await.contains("Vui lòng chọn phương thức đăng ký"));
+    b.click(&format!("a[href='{method_link}']")).await;
+}
+
+async fn fill_identity(b: &Browser, t: &TestApp, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        b.fill(name, value).await;
+    }
+    b.solve_captcha(t).await;
+    b.submit().await;
+}
+
+async fn enter_otp(b: &Browser, t: &TestApp, phone: &str) {
+    let code = latest_otp(t, phone).await;
+    b.fill("otp", &code).await;
+    b.submit().await;
+}
+
+const AN: [(&str, &str); 4] = [
+    ("id_number", "001090012345"),
+    ("full_name", "Nguyễn Văn An"),
+    ("birthdate", "12/06/1990"),
+    ("phone", "0823456088"),
+];
+const AN_PHONE: &str = "+84823456088";
+const STRONG: &str = "Hà-Nội@2024!";
+
+async fn set_password(b: &Browser, password: &str) {
+    b.fill("password", password).await;
+    b.fill("password_confirm", password).await;
+    b.submit().await;
+}
+
+#[tokio::test]
+async fn a_citizen_registers_by_mobile_subscription_and_logs_in_to_the_demo_portal_at_ial2() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app().await;
+    open_registration(&b, &t, "/register/mobile").await;
+    fill_identity(&b, &t, &AN).await;
+    assert!(
+        b.text().await.contains("823****088") || b.text().await.contains("082****088"),
+        "masked number shown"
+    );
+    enter_otp(&b, &t, AN_PHONE).await;
+    set_password(&b, STRONG).await;
+    assert!(b.text().await.contains("Đăng ký thành công"));
+
+    b.goto(&t.url("/sandbox/demo-portal")).await;
+    b.click("a[href='/sandbox/demo-portal/login']").await;
+    b.fill("username", "001090012345").await;
+    b.fill("password", STRONG).await;
+    b.submit().await;
+    enter_otp(&b, &t, AN_PHONE).await;
+    assert!(b.url().await.contains("/consent"), "consent asked");
+    b.submit().await;
+    let page = b.text().await;
+    assert!(
+        page.contains("IAL2"),
+        "acr=IAL2 shown by the relying party: {page}"
+    );
+    assert!(page.contains("001090012345"));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn bhxh_registration_and_its_mismatch() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app().await;
+    open_registration(&b, &t, "/register/bhxh").await;
+    let wrong = [
+        ("id_number", "079188003344"),
+        ("bhxh_code", "7912345678"),
+        ("full_name", "Phan Thị Mai"),
+        ("birthdate", "08/07/1988"),
+        ("phone", "0912345678"),
+    ];
+    fill_identity(&b, &t, &wrong).await;
+    assert!(b.text().await.contains("BHXH"), "the BHXH mismatch message");
+    assert_eq!(
+        b.input_value("full_name").await,
+        "Phan Thị Mai",
+        "inputs kept"
+    );
+
+    b.fill("birthdate", "07/07/1988").await;
+    b.solve_captcha(&t).await;
+    b.submit().await;
+    enter_otp(&b, &t, "+84912345678").await;
+    set_password(&b, STRONG).await;
+    assert!(b.text().await.contains("Đăng ký thành công"));
+    let account = t
+        .app
+        .db
+        .find_account_by_id_number("079188003344")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.registration_method, "bhxh");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn duplicate_account_and_carrier_mismatch_are_explained() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    open_registration(&b, &t, "/register/mobile").await;
+    fill_identity(&b, &t, &AN).await;
+    let page = b.text().await;
+    assert!(
+        page.contains("Quên mật khẩu"),
+        "points to password recovery: {page}"
+    );
+
+    b.goto(&t.url("/register/mobile")).await;
+    let someone_else = [
+        ("id_number", "079195004821"),
+        ("full_name", "Trần Thị Bích Ngọc"),
+        ("birthdate", "03/11/1995"),
+        ("phone", "0823456088"),
+    ];
+    fill_identity(&b, &t, &someone_else).await;
+    assert!(b.text().await.contains("Thông tin đăng ký không khớp với thông tin thuê bao tại nhà mạng, vui lòng kiểm tra/đăng ký lại với nhà mạng"));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn wrong_codes_resend_cooldown_expiry_and_weak_passwords() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app().await;
+    open_registration(&b, &t, "/register/mobile").await;
+    fill_identity(&b, &t, &AN).await;
+    let code = latest_otp(&t, AN_PHONE).await;
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    for _ in 0..5 {
+        b.fill("otp", wrong).await;
+        b.submit().await;
+    }
+    b.fill("otp", &code).await;
+    b.submit().await;
+    assert!(
+        b.url().await.ends_with("/register/otp"),
+        "a dead code leads nowhere"
+    );
+    assert!(b.text().await.contains("Gửi lại OTP"));
+
+    // Too early to resend (the button is enabled without JS; the server refuses politely).
+    b.client
+        .execute(
+            "document.getElementById('resend-button').disabled = false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click("#resend-button").await;
+    assert!(b.text().await.contains("giây"), "asked to wait");
+    t.advance(61);
+    b.client
+        .execute(
+            "document.getElementById('resend-button').disabled = false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click("#resend-button").await;
+    let fresh = latest_otp(&t, AN_PHONE).await;
+    assert_ne!(fresh, code);
+    t.advance(301);
+    b.fill("otp", &fresh).await;
+    b.submit().await;
+    assert!(b.text().await.contains("hết hạn"), "expired");
+
+    t.advance(61);
+    b.client
+        .execute(
+            "document.getElementById('resend-button').disabled = false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click("#resend-button").await;
+    enter_otp(&b, &t, AN_PHONE).await;
+    set_password(&b, "password").await;
+    assert!(
+        b.url().await.ends_with("/register/password"),
+        "weak password refused"
+    );
+    assert!(
+        t.app
+            .db
+            .find_account_by_id_number("001090012345")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    set_password(&b, STRONG).await;
+    assert!(b.text().await.contains("Đăng ký thành công"));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn upstream_failures_leave_nothing_half_created() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app_with(|c| c.connectors.timeout_ms = 300).await;
+    for (phone, id, name, birthdate) in [
+        ("0900000500", "048080001111", "Bùi Văn Cường", "01/01/1980"),
+        ("0900000504", "092192002222", "Đặng Thị Hoa", "10/10/1992"),
+    ] {
+        b.goto(&t.url("/register/mobile")).await;
+        fill_identity(
+            &b,
+            &t,
+            &[
+                ("id_number", id),
+                ("full_name", name),
+                ("birthdate", birthdate),
+                ("phone", phone),
+            ],
+        )
+        .await;
+        let page = b.text().await;
+        assert!(
+            page.contains("nhà mạng"),
+            "the carrier is named in the message: {page}"
+        );
+        assert!(
+            t.app
+                .db
+                .find_account_by_id_number(id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    b.close().await;
+}
+
+#[tokio::test]
+async fn login_code_to_another_phone_and_forgot_password() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let t = spawn_app().await;
+    let sub = t.add_account("001090012345", Ial::Ial2).await;
+    t.app
+        .db
+        .add_phone(&sub, "+84912345678", true, t.clock.now())
+        .await
+        .unwrap();
+    b.goto(&t.url("/login")).await;
+    b.fill("username", "001090012345").await;
+    b.fill("password", PASSWORD).await;
+    b.submit().await;
+    t.advance(61); // choosing another phone waits for the resend cooldown
+    b.click("a[href$='/login/otp/phones']").await;
+    b.click_only("input[name='phone_id']:not(:checked)").await;
+    b.submit().await;
+    enter_otp(&b, &t, "+84912345678").await;
+    assert!(b.text().await.contains("Nguyễn Văn An"), "logged in");
+
+    let other = Browser::open().await.expect("second browser");
+    other.goto(&t.url("/login")).await;
+    other.click("a[href='/forgot-password']").await;
+    other.fill("id_number", "001090012345").await;
+    other.fill("phone", "0823628899").await;
+    other.solve_captcha(&t).await;
+    other.submit().await;
+    enter_otp(&other, &t, PHONE_E164).await;
+    set_password(&other, STRONG).await;
+    assert!(other.text().await.contains("mật khẩu"), "reset confirmed");
+    other.close().await;
+
+    // The first browser's session ended with the reset.
+    b.goto(&t.url("/")).await;
+    assert!(!b.text().await.contains("Nguyễn Văn An"));
+    b.close().await;
+}
