@@ -69,11 +69,11 @@ pub fn router() -> Router<App> {
 
 // ----- shared helpers ---------------------------------------------------------------------------
 
-fn flow_cookie(kind: &str) -> String {
+pub(super) fn flow_cookie(kind: &str) -> String {
     format!("{}_{kind}", crate::flow::FLOW_COOKIE)
 }
 
-fn set_flow_cookie(app: &App, resp: &mut Response, kind: &str, secret: &str) {
+pub(super) fn set_flow_cookie(app: &App, resp: &mut Response, kind: &str, secret: &str) {
     let secure = app.issuer.starts_with("https://");
     page::append_cookie(
         resp.headers_mut(),
@@ -85,7 +85,7 @@ fn set_flow_cookie(app: &App, resp: &mut Response, kind: &str, secret: &str) {
     );
 }
 
-fn clear_flow_cookie(app: &App, resp: &mut Response, kind: &str) {
+pub(super) fn clear_flow_cookie(app: &App, resp: &mut Response, kind: &str) {
     let secure = app.issuer.starts_with("https://");
     page::append_cookie(
         resp.headers_mut(),
@@ -108,7 +108,7 @@ pub fn sms_text(app: &App, locale: &str) -> impl Fn(&str, i64) -> String + use<>
 }
 
 /// A theme message with its placeholders filled.
-fn text(app: &App, req: &PageRequest, m: &Message) -> String {
+pub(super) fn text(app: &App, req: &PageRequest, m: &Message) -> String {
     let mut s = req.t(app, m.key);
     for (name, value) in &m.args {
         s = s.replace(&format!("{{{name}}}"), value);
@@ -116,7 +116,7 @@ fn text(app: &App, req: &PageRequest, m: &Message) -> String {
     s
 }
 
-fn errors_json(app: &App, req: &PageRequest, errors: &FieldErrors) -> Value {
+pub(super) fn errors_json(app: &App, req: &PageRequest, errors: &FieldErrors) -> Value {
     Value::Object(
         errors
             .iter()
@@ -125,7 +125,7 @@ fn errors_json(app: &App, req: &PageRequest, errors: &FieldErrors) -> Value {
     )
 }
 
-fn otp_message(e: &OtpError) -> Message {
+pub(super) fn otp_message(e: &OtpError) -> Message {
     match e {
         OtpError::Cooldown { wait_seconds } => {
             Message::new("err_otp_resend_wait").with("seconds", wait_seconds)
@@ -150,7 +150,7 @@ pub fn otp_failure_key(e: &LoginFlowError) -> &'static str {
     }
 }
 
-fn unavailable(app: &App, req: &PageRequest) -> Response {
+pub(super) fn unavailable(app: &App, req: &PageRequest) -> Response {
     page::error(
         app,
         req,
@@ -160,12 +160,12 @@ fn unavailable(app: &App, req: &PageRequest) -> Response {
     )
 }
 
-fn flow_expired(app: &App, req: &PageRequest) -> Response {
+pub(super) fn flow_expired(app: &App, req: &PageRequest) -> Response {
     page::error(app, req, StatusCode::BAD_REQUEST, "err_flow_expired", None)
 }
 
 /// Reads a POSTed form and checks its CSRF token; on failure, the page to show instead.
-async fn posted(
+pub(super) async fn posted(
     app: &App,
     request: Request<Body>,
 ) -> Result<(HeaderMap, PageRequest, Params), Response> {
@@ -197,15 +197,20 @@ async fn posted(
 }
 
 /// The OTP screen: masked number, resend countdown, per-field error, optional notice.
-struct OtpScreen<'a> {
-    base: &'a str,
-    challenge: &'a OtpChallenge,
-    error: Option<Message>,
-    notice: Option<&'static str>,
-    other_methods: bool,
+pub(super) struct OtpScreen<'a> {
+    pub base: &'a str,
+    pub challenge: &'a OtpChallenge,
+    pub error: Option<Message>,
+    pub notice: Option<&'static str>,
+    pub other_methods: bool,
 }
 
-fn render_otp(app: &App, req: &PageRequest, status: StatusCode, s: OtpScreen<'_>) -> Response {
+pub(super) fn render_otp(
+    app: &App,
+    req: &PageRequest,
+    status: StatusCode,
+    s: OtpScreen<'_>,
+) -> Response {
     let masked = PhoneNumber::parse(&s.challenge.phone)
         .map(|p| p.masked())
         .unwrap_or_default();
@@ -252,7 +257,7 @@ fn allow_own_scripts(resp: &mut Response) {
     }
 }
 
-fn render_new_password(
+pub(super) fn render_new_password(
     app: &App,
     req: &PageRequest,
     status: StatusCode,
@@ -328,7 +333,7 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-fn client_ip(peer: &SocketAddr) -> String {
+pub(super) fn client_ip(peer: &SocketAddr) -> String {
     peer.ip().to_string()
 }
 

@@ -6,6 +6,7 @@ pub mod flows;
 pub mod login;
 pub mod oidc;
 pub mod page;
+pub mod profile;
 pub mod render;
 pub mod request;
 
@@ -46,6 +47,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(login::router())
         .merge(captcha::router())
         .merge(flows::router())
+        .merge(profile::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -168,7 +168,15 @@ pub async fn save_session(app: &App, session: &SsoSession) -> Result<(), OAuthEr
 /// The live session of a browser, by its cookie secret. Sessions older than the account's
 /// last "end all sessions" (password reset) are gone.
 pub async fn load_session(app: &App, cookie: &str) -> Result<Option<SsoSession>, OAuthError> {
-    let handle = random::sha256_hex(cookie);
+    load_session_by_handle(app, &random::sha256_hex(cookie)).await
+}
+
+/// A live session by its store handle (the SHA-256 of its cookie secret).
+pub async fn load_session_by_handle(
+    app: &App,
+    handle: &str,
+) -> Result<Option<SsoSession>, OAuthError> {
+    let handle = handle.to_string();
     let bytes = app
         .store
         .get(&session_key(&handle))
@@ -229,5 +237,60 @@ pub async fn start_session(
         clients: Vec::new(),
     };
     save_session(app, &session).await?;
+    index_session(app, &session).await?;
     Ok((session, secret))
+}
+
+/// One entry of an account's session list ("Thông tin cá nhân" → active sessions).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SessionRef {
+    pub handle: String,
+    pub sid: String,
+    pub started: i64,
+    pub expires_at: i64,
+}
+
+fn index_key(account_id: &str) -> String {
+    format!("account_sessions:{account_id}")
+}
+
+async fn read_index(app: &App, account_id: &str) -> Result<Vec<SessionRef>, OAuthError> {
+    Ok(app
+        .store
+        .get(&index_key(account_id))
+        .await
+        .map_err(internal)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default())
+}
+
+/// Adds a session to its account's list (read-modify-write: two logins of one account in the
+/// same instant may lose an entry from the list, never a session itself).
+async fn index_session(app: &App, session: &SsoSession) -> Result<(), OAuthError> {
+    let now = app.clock.unix();
+    let mut list = read_index(app, &session.account_id).await?;
+    list.retain(|r| r.expires_at > now);
+    list.push(SessionRef {
+        handle: session.handle.clone(),
+        sid: session.sid.clone(),
+        started: session.auth_time,
+        expires_at: session.expires_at,
+    });
+    let ttl = Duration::from_secs(app.config.tokens.sso_session_ttl_seconds.max(1) as u64);
+    let bytes = serde_json::to_vec(&list).unwrap_or_default();
+    app.store
+        .put(&index_key(&session.account_id), &bytes, ttl)
+        .await
+        .map_err(internal)
+}
+
+/// The account's live sessions, oldest first.
+pub async fn sessions_of(app: &App, account_id: &str) -> Result<Vec<SessionRef>, OAuthError> {
+    let mut live = Vec::new();
+    for r in read_index(app, account_id).await? {
+        if load_session_by_handle(app, &r.handle).await?.is_some() {
+            live.push(r);
+        }
+    }
+    Ok(live)
 }

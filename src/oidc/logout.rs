@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::error::OAuthError;
 use super::grants::internal;
-use super::interaction::load_session;
+use super::interaction::load_session_by_handle;
 use super::revocation;
 use super::session::session_key;
 use super::tokens;
@@ -17,7 +17,16 @@ use crate::metrics::Metrics;
 /// its clients. Back-channel deliveries run in the background so a slow client cannot hold the
 /// user's logout.
 pub async fn end_session(app: &App, cookie: &str, ip: Option<&str>) -> Result<(), OAuthError> {
-    let Some(session) = load_session(app, cookie).await? else {
+    end_session_by_handle(app, &crate::random::sha256_hex(cookie), ip).await
+}
+
+/// Ends the session stored under `handle` (the profile's "Đăng xuất phiên này").
+pub async fn end_session_by_handle(
+    app: &App,
+    handle: &str,
+    ip: Option<&str>,
+) -> Result<(), OAuthError> {
+    let Some(session) = load_session_by_handle(app, handle).await? else {
         return Ok(());
     };
     let sid = session.sid.as_str();

@@ -225,6 +225,53 @@ impl Database {
         })
     }
 
+    pub async fn update_email(
+        &self,
+        account_id: &str,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        account::Entity::update_many()
+            .col_expr(
+                account::Column::Email,
+                Expr::value(email.map(str::to_string)),
+            )
+            .col_expr(account::Column::UpdatedAt, Expr::value(now))
+            .filter(account::Column::Id.eq(account_id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes one verified phone of the account its default; false if it is not theirs.
+    pub async fn set_default_phone(
+        &self,
+        account_id: &str,
+        phone_id: &str,
+    ) -> Result<bool, StoreError> {
+        let txn = self.conn.begin().await?;
+        let owned = phone::Entity::find_by_id(phone_id.to_string())
+            .filter(phone::Column::AccountId.eq(account_id))
+            .filter(phone::Column::Verified.eq(true))
+            .one(&txn)
+            .await?
+            .is_some();
+        if owned {
+            phone::Entity::update_many()
+                .col_expr(phone::Column::IsDefault, Expr::value(false))
+                .filter(phone::Column::AccountId.eq(account_id))
+                .exec(&txn)
+                .await?;
+            phone::Entity::update_many()
+                .col_expr(phone::Column::IsDefault, Expr::value(true))
+                .filter(phone::Column::Id.eq(phone_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(owned)
+    }
+
     /// Replaces the account's password hash.
     pub async fn set_password(
         &self,

@@ -14,5 +14,6 @@ mod ephemeral_store;
 mod keys;
 mod logout;
 mod otp_captcha;
+mod profile;
 mod registration;
 mod token_endpoint;
