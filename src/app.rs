@@ -160,6 +160,15 @@ impl App {
             .clone()
     }
 
+    /// Whether an online registration method is offered (`registration.methods`).
+    pub fn registration_enabled(&self, method: crate::flow::registration::Method) -> bool {
+        self.config
+            .registration
+            .methods
+            .iter()
+            .any(|m| m == method.as_str())
+    }
+
     pub fn password_policy(&self) -> crate::domain::PasswordPolicy {
         crate::domain::PasswordPolicy::from_name(&self.config.passwords.policy).unwrap_or_default()
     }

@@ -18,6 +18,7 @@ pub struct Config {
     pub acr: AcrConfig,
     pub passwords: PasswordHashConfig,
     pub otp: OtpConfig,
+    pub registration: RegistrationConfig,
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
@@ -147,6 +148,22 @@ pub struct OtpConfig {
     pub resend_cooldown_seconds: i64,
     /// Codes sent to one phone per hour, at most (SMS cost protection).
     pub max_per_phone_per_hour: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Online registration methods offered: `mobile_subscriber` ("Thuê bao di động") and
+    /// `bhxh` ("Bảo hiểm xã hội").
+    pub methods: Vec<String>,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            methods: vec!["mobile_subscriber".into(), "bhxh".into()],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -355,6 +372,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
             ));
+        }
+        if let Some(m) = self
+            .registration
+            .methods
+            .iter()
+            .find(|m| *m != "mobile_subscriber" && *m != "bhxh")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "registration.methods: unknown method {m} (mobile_subscriber, bhxh)"
+            )));
         }
         if self.otp.max_attempts == 0 || self.otp.max_per_phone_per_hour == 0 {
             return Err(ConfigError::Invalid(

@@ -341,7 +341,12 @@ pub(super) fn client_ip(peer: &SocketAddr) -> String {
 
 async fn register_choice(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let mut vars = json!({});
+    let mut vars = json!({
+        "methods": {
+            "mobile_subscriber": app.registration_enabled(Method::MobileSubscriber),
+            "bhxh": app.registration_enabled(Method::Bhxh),
+        }
+    });
     if let Some(ar) = query_params(&uri)
         .ok()
         .and_then(|p| p.get("ar").map(str::to_string))
@@ -422,6 +427,9 @@ async fn render_register_form(
 
 async fn register_form(app: App, headers: HeaderMap, uri: Uri, method: Method) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
+    if !app.registration_enabled(method) {
+        return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
+    }
     let ar = query_params(&uri)
         .ok()
         .and_then(|p| p.get("ar").map(str::to_string))
@@ -458,6 +466,9 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
         Ok(x) => x,
         Err(resp) => return resp,
     };
+    if !app.registration_enabled(method) {
+        return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
+    }
     let field = |name: &str| params.get(name).unwrap_or_default().to_string();
     let raw = RawForm {
         id_number: field("id_number"),

@@ -143,29 +143,33 @@ pub fn id_token(
 /// Creates and stores a refresh token of `g.family_id`; returns the token (stored hashed).
 pub async fn refresh_token(app: &App, g: &Grant<'_>) -> Result<String, StoreError> {
     let token = random::token();
-    let now = app.clock.now();
     app.db
-        .insert_refresh_token(&RefreshGrant {
-            id: uuid::Uuid::now_v7().to_string(),
-            family_id: g.family_id.to_string(),
-            token_hash: random::sha256_hex(&token),
-            client_id: g.client.client_id.clone(),
-            account_id: g.account.id.clone(),
-            sid: g.sid.map(str::to_string),
-            scope: g.scopes.join(" "),
-            // The level, not the configurable acr string, so renaming acr values keeps grants valid.
-            acr: g.ial.level().to_string(),
-            amr: g.amr.to_vec(),
-            auth_time: crate::clock::Clock::from_unix(g.auth_time),
-            claims: g.claims.map(Value::to_string),
-            expires_at: now
-                + chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds),
-            created_at: now,
-            used_at: None,
-            revoked_at: None,
-        })
+        .insert_refresh_token(&refresh_row(app, g, &token))
         .await?;
     Ok(token)
+}
+
+/// The stored form of a new refresh token `token` for grant `g`.
+fn refresh_row(app: &App, g: &Grant<'_>, token: &str) -> RefreshGrant {
+    let now = app.clock.now();
+    RefreshGrant {
+        id: uuid::Uuid::now_v7().to_string(),
+        family_id: g.family_id.to_string(),
+        token_hash: random::sha256_hex(token),
+        client_id: g.client.client_id.clone(),
+        account_id: g.account.id.clone(),
+        sid: g.sid.map(str::to_string),
+        scope: g.scopes.join(" "),
+        // The level, not the configurable acr string, so renaming acr values keeps grants valid.
+        acr: g.ial.level().to_string(),
+        amr: g.amr.to_vec(),
+        auth_time: crate::clock::Clock::from_unix(g.auth_time),
+        claims: g.claims.map(Value::to_string),
+        expires_at: now + chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds),
+        created_at: now,
+        used_at: None,
+        revoked_at: None,
+    }
 }
 
 pub fn logout_token(app: &App, client_id: &str, sub: &str, sid: &str) -> Result<String, KeyError> {

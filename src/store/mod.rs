@@ -431,26 +431,10 @@ impl Database {
     // ----- refresh tokens -------------------------------------------------------------------
 
     pub async fn insert_refresh_token(&self, g: &RefreshGrant) -> Result<(), StoreError> {
-        refresh_token::ActiveModel {
-            id: Set(g.id.clone()),
-            family_id: Set(g.family_id.clone()),
-            token_hash: Set(g.token_hash.clone()),
-            client_id: Set(g.client_id.clone()),
-            account_id: Set(g.account_id.clone()),
-            sid: Set(g.sid.clone()),
-            scope: Set(g.scope.clone()),
-            acr: Set(g.acr.clone()),
-            amr: Set(to_json(&g.amr)),
-            auth_time: Set(g.auth_time),
-            claims: Set(g.claims.clone()),
-            expires_at: Set(g.expires_at),
-            created_at: Set(g.created_at),
-            used_at: Set(None),
-            revoked_at: Set(None),
-        }
-        .insert(&self.conn)
-        .await
-        .map_err(map_conflict)?;
+        refresh_row(g)
+            .insert(&self.conn)
+            .await
+            .map_err(map_conflict)?;
         Ok(())
     }
 
@@ -466,21 +450,42 @@ impl Database {
             .transpose()
     }
 
-    /// Marks a refresh token used, only if it was neither used nor revoked: of two concurrent
-    /// exchanges of one token exactly one wins (a conditional update, not read-then-write).
-    pub async fn mark_refresh_token_used(
+    /// Rotates a refresh token in one transaction: claims the live token (a conditional
+    /// `UPDATE … RETURNING`, so of two racing uses exactly one wins), lets `next` check it and
+    /// build its successor, and inserts that. When `next` refuses, nothing changes (rollback):
+    /// a request that fails consumes nothing.
+    pub async fn rotate_refresh_token<E>(
         &self,
-        id: &str,
+        token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let res = refresh_token::Entity::update_many()
+        next: impl FnOnce(&RefreshGrant) -> Result<RefreshGrant, E>,
+    ) -> Result<Rotation<E>, StoreError> {
+        let txn = self.conn.begin().await?;
+        let claimed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-            .filter(refresh_token::Column::Id.eq(id))
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
             .filter(refresh_token::Column::UsedAt.is_null())
             .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.conn)
+            .exec_with_returning(&txn)
             .await?;
-        Ok(res.rows_affected == 1)
+        let Some(row) = claimed.into_iter().next() else {
+            txn.rollback().await?;
+            return Ok(Rotation::NotLive);
+        };
+        let old = refresh_from_row(row)?;
+        let new = match next(&old) {
+            Ok(new) => new,
+            Err(e) => {
+                txn.rollback().await?;
+                return Ok(Rotation::Refused(e));
+            }
+        };
+        refresh_row(&new).insert(&txn).await.map_err(map_conflict)?;
+        txn.commit().await?;
+        Ok(Rotation::Rotated {
+            old: Box::new(old),
+            new: Box::new(new),
+        })
     }
 
     /// Revokes every token of a grant family; returns how many were live.
@@ -620,6 +625,19 @@ pub struct Phone {
     pub is_default: bool,
 }
 
+/// The outcome of [`Database::rotate_refresh_token`].
+#[derive(Debug)]
+pub enum Rotation<E> {
+    /// Unknown, already used, or revoked.
+    NotLive,
+    /// The token is live but `next` refused it; it was left untouched.
+    Refused(E),
+    Rotated {
+        old: Box<RefreshGrant>,
+        new: Box<RefreshGrant>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshGrant {
     pub id: String,
@@ -733,6 +751,26 @@ fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
         skip_consent: m.skip_consent,
         id_token_alg: m.id_token_alg,
     })
+}
+
+fn refresh_row(g: &RefreshGrant) -> refresh_token::ActiveModel {
+    refresh_token::ActiveModel {
+        id: Set(g.id.clone()),
+        family_id: Set(g.family_id.clone()),
+        token_hash: Set(g.token_hash.clone()),
+        client_id: Set(g.client_id.clone()),
+        account_id: Set(g.account_id.clone()),
+        sid: Set(g.sid.clone()),
+        scope: Set(g.scope.clone()),
+        acr: Set(g.acr.clone()),
+        amr: Set(to_json(&g.amr)),
+        auth_time: Set(g.auth_time),
+        claims: Set(g.claims.clone()),
+        expires_at: Set(g.expires_at),
+        created_at: Set(g.created_at),
+        used_at: Set(g.used_at),
+        revoked_at: Set(g.revoked_at),
+    }
 }
 
 fn refresh_from_row(m: refresh_token::Model) -> Result<RefreshGrant, StoreError> {

@@ -700,3 +700,24 @@ async fn forgot_password_reveals_nothing_about_unknown_id_numbers() {
         "the password step is out of reach"
     );
 }
+
+#[tokio::test]
+async fn a_method_switched_off_in_config_is_not_offered() {
+    let t = spawn_app_with(|c| c.registration.methods = vec!["bhxh".into()]).await;
+    let choice = browser()
+        .get(t.url("/register"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!choice.contains("href=\"/register/mobile"));
+    assert!(choice.contains("href=\"/register/bhxh"));
+    let resp = browser()
+        .get(t.url("/register/mobile"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
