@@ -45,7 +45,7 @@ fn drawn(answer: &str) -> Captcha {
     c.apply_filter(Noise::new(0.15))
         .apply_filter(Wave::new(2.0, 12.0))
         .view(200, 70)
-        .apply_filter(Dots::new(8));
+        .apply_filter(Dots::new(3));
     c
 }
 
