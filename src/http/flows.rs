@@ -196,6 +196,22 @@ pub(super) async fn posted(
     Ok((headers, req, params))
 }
 
+/// Checks a typed code: six digits, then the challenge (single use, tries counted).
+pub(super) async fn check_code(
+    app: &App,
+    challenge: &OtpChallenge,
+    input: Option<&str>,
+) -> Result<(), Message> {
+    let input = input.unwrap_or_default();
+    if input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()) {
+        crate::authenticators::otp::verify(app, challenge, input)
+            .await
+            .map_err(|e| otp_message(&e))
+    } else {
+        Err(Message::new("err_otp_format"))
+    }
+}
+
 /// The OTP screen: masked number, resend countdown, per-field error, optional notice.
 pub(super) struct OtpScreen<'a> {
     pub base: &'a str,
@@ -613,14 +629,7 @@ async fn register_otp_submit(State(app): State<App>, request: Request<Body>) -> 
     let Some((secret, mut flow)) = registration_flow(&app, &headers).await else {
         return flow_expired(&app, &req);
     };
-    let input = params.get("otp").unwrap_or_default();
-    let result = if input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()) {
-        crate::authenticators::otp::verify(&app, &flow.otp, input)
-            .await
-            .map_err(|e| otp_message(&e))
-    } else {
-        Err(Message::new("err_otp_format"))
-    };
+    let result = check_code(&app, &flow.otp, params.get("otp")).await;
     if let Err(m) = result {
         let screen = OtpScreen {
             base: "/register/otp",
@@ -816,14 +825,7 @@ async fn login_otp_submit(
     let Some((secret, flow)) = login_flow(&app, &headers).await else {
         return flow_expired(&app, &req);
     };
-    let input = params.get("otp").unwrap_or_default();
-    let result = if input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()) {
-        crate::authenticators::otp::verify(&app, &flow.otp, input)
-            .await
-            .map_err(|e| otp_message(&e))
-    } else {
-        Err(Message::new("err_otp_format"))
-    };
+    let result = check_code(&app, &flow.otp, params.get("otp")).await;
     if let Err(m) = result {
         return render_otp(
             &app,
@@ -1104,14 +1106,7 @@ async fn recovery_otp_submit(State(app): State<App>, request: Request<Body>) -> 
     let Some((secret, mut flow)) = recovery_flow(&app, &headers).await else {
         return flow_expired(&app, &req);
     };
-    let input = params.get("otp").unwrap_or_default();
-    let result = if input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()) {
-        crate::authenticators::otp::verify(&app, &flow.otp, input)
-            .await
-            .map_err(|e| otp_message(&e))
-    } else {
-        Err(Message::new("err_otp_format"))
-    };
+    let result = check_code(&app, &flow.otp, params.get("otp")).await;
     if let Err(m) = result {
         return render_otp(
             &app,

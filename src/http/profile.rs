@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::flows::{
-    OtpScreen, clear_flow_cookie, client_ip, errors_json, flow_cookie, flow_expired, otp_message,
-    posted, render_otp, set_flow_cookie, sms_text, text, unavailable,
+    OtpScreen, check_code, clear_flow_cookie, client_ip, errors_json, flow_cookie, flow_expired,
+    otp_message, posted, render_otp, set_flow_cookie, sms_text, text, unavailable,
 };
 use super::page::{self, PageRequest};
 use super::request::{SESSION_COOKIE, cookie, query_params};
@@ -289,14 +289,7 @@ async fn verify_phone(State(app): State<App>, request: Request<Body>) -> Respons
     let Some((secret, flow)) = phone_flow(&app, &headers, &me).await else {
         return flow_expired(&app, &req);
     };
-    let input = params.get("otp").unwrap_or_default();
-    let result = if input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()) {
-        otp::verify(&app, &flow.otp, input)
-            .await
-            .map_err(|e| otp_message(&e))
-    } else {
-        Err(Message::new("err_otp_format"))
-    };
+    let result = check_code(&app, &flow.otp, params.get("otp")).await;
     if let Err(m) = result {
         return render_otp(
             &app,
