@@ -47,6 +47,37 @@ pub fn hash(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> 
         .map_err(|e| e.to_string())
 }
 
+/// [`hash`] on a blocking thread (Argon2id is deliberately slow).
+pub async fn hash_blocking(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
+    let (cfg, password) = (cfg.clone(), password.to_string());
+    tokio::task::spawn_blocking(move || hash(&cfg, &password))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// [`verify`] on a blocking thread.
+pub async fn verify_blocking(stored: &str, password: &str) -> bool {
+    let (stored, password) = (stored.to_string(), password.to_string());
+    tokio::task::spawn_blocking(move || verify(&stored, &password))
+        .await
+        .unwrap_or(false)
+}
+
+/// Words a new password must not contain: the ID number, the phone (national form) and the
+/// parts of the name (the password policy ignores the short ones).
+pub fn personal_words(
+    id_number: Option<&str>,
+    full_name: &str,
+    phone_e164: Option<&str>,
+) -> Vec<String> {
+    let mut words: Vec<String> = id_number.into_iter().map(str::to_string).collect();
+    if let Some(p) = phone_e164.and_then(|p| crate::domain::PhoneNumber::parse(p).ok()) {
+        words.push(p.national());
+    }
+    words.extend(full_name.split_whitespace().map(str::to_string));
+    words
+}
+
 /// Constant-time verification (inside argon2); parameters come from the stored hash.
 pub fn verify(stored: &str, password: &str) -> bool {
     Argon2::default()
@@ -122,13 +153,8 @@ pub async fn authenticate(
         Some(a) => app.db.password_hash(&a.id).await?,
         None => None,
     };
-    let candidate = stored
-        .clone()
-        .unwrap_or_else(|| dummy_hash(cfg).to_string());
-    let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || verify(&candidate, &password))
-        .await
-        .unwrap_or(false);
+    let candidate = stored.as_deref().unwrap_or_else(|| dummy_hash(cfg));
+    let matches = verify_blocking(candidate, password).await;
     match account {
         Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
             app.store

@@ -100,23 +100,15 @@ pub async fn complete(
         .find_account(&account_id)
         .await?
         .ok_or(RecoveryError::OutOfOrder)?;
-    let mut words = vec![account.id_number.clone().unwrap_or_default()];
-    words.extend(account.full_name.split_whitespace().map(str::to_string));
-    if let Ok(p) = PhoneNumber::parse(&flow.otp.phone) {
-        words.push(p.national());
-    }
-    let context: Vec<&str> = words
-        .iter()
-        .map(String::as_str)
-        .filter(|w| !w.is_empty())
-        .collect();
-    check_new_password(app.password_policy(), new_password, confirm, &context)
+    let words = password::personal_words(
+        account.id_number.as_deref(),
+        &account.full_name,
+        Some(&flow.otp.phone),
+    );
+    check_new_password(app.password_policy(), new_password, confirm, &words)
         .map_err(RecoveryError::Fields)?;
-    let cfg = app.config.passwords.clone();
-    let secret = new_password.to_string();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&cfg, &secret))
+    let hash = password::hash_blocking(&app.config.passwords, new_password)
         .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?
         .map_err(StoreError::Corrupt)?;
     app.db
         .set_password(&account_id, &hash, app.clock.now())

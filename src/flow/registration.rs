@@ -297,17 +297,17 @@ pub async fn submit(
                 return Err(Refusal::BhxhMismatch);
             }
             // The seeds: the duplicate check uses the ID number from the BHXH record.
+            if app
+                .db
+                .find_account_by_id_number(&record.id_number)
+                .await?
+                .is_some()
+            {
+                return Err(Refusal::Duplicate);
+            }
             record.id_number
         }
     };
-    if app
-        .db
-        .find_account_by_id_number(&id_number)
-        .await?
-        .is_some()
-    {
-        return Err(Refusal::Duplicate);
-    }
     let challenge = otp::send(app, form.phone.e164(), sms_text)
         .await
         .map_err(|e| match e {
@@ -349,14 +349,20 @@ pub fn password_message(e: &PasswordError) -> Message {
 }
 
 /// Checks a new password and its confirmation against the configured policy.
+/// `personal` are the user's own words ([`password::personal_words`]).
 pub fn check_new_password(
     policy: PasswordPolicy,
     password: &str,
     confirm: &str,
-    context: &[&str],
+    personal: &[String],
 ) -> Result<(), FieldErrors> {
+    let context: Vec<&str> = personal
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !w.is_empty())
+        .collect();
     let mut errors = FieldErrors::new();
-    if let Err(e) = policy.check(password, context) {
+    if let Err(e) = policy.check(password, &context) {
         errors.insert("password", password_message(&e));
     } else if password != confirm {
         errors.insert("password_confirm", Message::new("err_password_mismatch"));
@@ -368,16 +374,6 @@ pub fn check_new_password(
     }
 }
 
-/// Words a password must not contain: the ID number, the phone, the parts of the name.
-pub fn personal_words(applicant: &Applicant) -> Vec<String> {
-    let mut words = vec![applicant.id_number.clone()];
-    if let Ok(p) = PhoneNumber::parse(&applicant.phone) {
-        words.push(p.national());
-    }
-    words.extend(applicant.full_name.split_whitespace().map(str::to_string));
-    words
-}
-
 /// Creates the account after the OTP was verified. Two concurrent completions for one ID
 /// number create exactly one account (the unique constraint decides).
 pub async fn complete(
@@ -387,17 +383,13 @@ pub async fn complete(
     confirm: &str,
     ip: Option<&str>,
 ) -> Result<Account, Refusal> {
-    let words = personal_words(&flow.applicant);
-    let context: Vec<&str> = words.iter().map(String::as_str).collect();
-    check_new_password(app.password_policy(), password, confirm, &context)
-        .map_err(Refusal::Fields)?;
-    let cfg = app.config.passwords.clone();
-    let secret = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&cfg, &secret))
-        .await
-        .map_err(|e| Refusal::Store(StoreError::Corrupt(e.to_string())))?
-        .map_err(|e| Refusal::Store(StoreError::Corrupt(e)))?;
     let a = &flow.applicant;
+    let words = password::personal_words(Some(&a.id_number), &a.full_name, Some(&a.phone));
+    check_new_password(app.password_policy(), password, confirm, &words)
+        .map_err(Refusal::Fields)?;
+    let hash = password::hash_blocking(&app.config.passwords, password)
+        .await
+        .map_err(|e| Refusal::Store(StoreError::Corrupt(e)))?;
     let account = app
         .db
         .create_account(

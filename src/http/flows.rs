@@ -507,10 +507,8 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
         ar: ar.clone().unwrap_or_default(),
     };
     let today = app.clock.now().date_naive();
-    let mut errors = match registration::validate(method, &raw, today) {
-        Ok(_) => FieldErrors::new(),
-        Err(e) => e,
-    };
+    let validated = registration::validate(method, &raw, today);
+    let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
     // The captcha is checked (and consumed) on every submission.
     let captcha_ok = match (params.get("captcha_id"), params.get("captcha")) {
         (Some(id), Some(answer)) => captcha::verify(&app, id, answer).await.unwrap_or(false),
@@ -530,7 +528,7 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
         )
         .await;
     }
-    let Ok(form) = registration::validate(method, &raw, today) else {
+    let Ok(form) = validated else {
         return unavailable(&app, &req);
     };
     let outcome =

@@ -316,14 +316,14 @@ pub async fn finish_login(
 async fn consent_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let (pending, session) = match consent_context(&app, &headers, ar).await {
+    // The session only has to exist: consent is given by a logged-in user.
+    let (pending, _session) = match consent_context(&app, &headers, ar).await {
         Ok(x) => x,
         Err(key) => {
             let req = PageRequest::new(&app, &headers, &uri, &[]);
             return page::error(&app, &req, StatusCode::BAD_REQUEST, key, None);
         }
     };
-    let _ = session;
     let req = PageRequest::new(&app, &headers, &uri, &pending.0.ui_locales);
     consent_form(&app, &req, &pending, ar.unwrap_or_default())
 }
@@ -417,7 +417,6 @@ async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Respo
             if let Some(ar) = ar {
                 interaction::forget_pending(&app, ar).await;
             }
-            let _ = client_name;
             return error_redirect(
                 &app,
                 &target,

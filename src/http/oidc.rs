@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -451,11 +451,14 @@ async fn revoke_token(app: &App, client_id: &str, token: &str) -> Result<(), OAu
 
 /// RP-initiated logout. With a valid `id_token_hint` for the current session the user is
 /// logged out at once; otherwise they confirm on a page (a GET alone must not log anyone out).
-async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
+async fn end_session(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     let is_post = req.method() == Method::POST;
     let (headers, uri, params) = params_of(req, app.config.server.max_body_bytes).await;
-    let ui_locales: Vec<String> = Vec::new();
-    let page_req = PageRequest::new(&app, &headers, &uri, &ui_locales);
+    let page_req = PageRequest::new(&app, &headers, &uri, &[]);
     let params = match params {
         Ok(p) => p,
         Err(_) => {
@@ -564,8 +567,8 @@ async fn end_session(State(app): State<App>, req: Request<Body>) -> Response {
         );
     }
     if let Some(sid) = &session_cookie {
-        let ip = None;
-        if let Err(e) = logout::end_session(&app, sid, ip).await {
+        let ip = peer.ip().to_string();
+        if let Err(e) = logout::end_session(&app, sid, Some(&ip)).await {
             tracing::error!(error = %e, "logout failed");
             return page::error(
                 &app,

@@ -423,15 +423,9 @@ async fn change_password(
     let Some(me) = me(&app, &headers).await else {
         return to_login(&app);
     };
-    let current = params
-        .get("current_password")
-        .unwrap_or_default()
-        .to_string();
-    let stored = app.db.password_hash(&me.account.id).await.ok().flatten();
-    let ok = match stored {
-        Some(hash) => tokio::task::spawn_blocking(move || password::verify(&hash, &current))
-            .await
-            .unwrap_or(false),
+    let current = params.get("current_password").unwrap_or_default();
+    let ok = match app.db.password_hash(&me.account.id).await.ok().flatten() {
+        Some(hash) => password::verify_blocking(&hash, current).await,
         None => false,
     };
     if !ok {
@@ -448,19 +442,10 @@ async fn change_password(
         );
     }
     let new = params.get("password").unwrap_or_default();
-    let mut words = vec![me.account.id_number.clone().unwrap_or_default()];
-    words.extend(me.account.full_name.split_whitespace().map(str::to_string));
-    let context: Vec<&str> = words
-        .iter()
-        .map(String::as_str)
-        .filter(|w| !w.is_empty())
-        .collect();
-    if let Err(errors) = check_new_password(
-        app.password_policy(),
-        new,
-        params.get("password_confirm").unwrap_or_default(),
-        &context,
-    ) {
+    let confirm = params.get("password_confirm").unwrap_or_default();
+    let words =
+        password::personal_words(me.account.id_number.as_deref(), &me.account.full_name, None);
+    if let Err(errors) = check_new_password(app.password_policy(), new, confirm, &words) {
         return render_password(
             &app,
             &req,
@@ -468,10 +453,7 @@ async fn change_password(
             errors_json(&app, &req, &errors),
         );
     }
-    let cfg = app.config.passwords.clone();
-    let secret = new.to_string();
-    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || password::hash(&cfg, &secret)).await
-    else {
+    let Ok(hash) = password::hash_blocking(&app.config.passwords, new).await else {
         return unavailable(&app, &req);
     };
     if app

@@ -306,10 +306,21 @@ impl Database {
         account_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
+        self.revoke_refresh_where(refresh_token::Column::AccountId, account_id, now)
+            .await
+    }
+
+    /// Revokes the live refresh tokens whose `column` equals `value`; returns their families.
+    async fn revoke_refresh_where(
+        &self,
+        column: refresh_token::Column,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
         let families: Vec<String> = refresh_token::Entity::find()
             .select_only()
             .column(refresh_token::Column::FamilyId)
-            .filter(refresh_token::Column::AccountId.eq(account_id))
+            .filter(column.eq(value))
             .filter(refresh_token::Column::RevokedAt.is_null())
             .distinct()
             .into_tuple()
@@ -317,7 +328,7 @@ impl Database {
             .await?;
         refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::AccountId.eq(account_id))
+            .filter(column.eq(value))
             .filter(refresh_token::Column::RevokedAt.is_null())
             .exec(&self.conn)
             .await?;
@@ -509,22 +520,8 @@ impl Database {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let families: Vec<String> = refresh_token::Entity::find()
-            .select_only()
-            .column(refresh_token::Column::FamilyId)
-            .filter(refresh_token::Column::Sid.eq(sid))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .distinct()
-            .into_tuple()
-            .all(&self.conn)
-            .await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::Sid.eq(sid))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.conn)
-            .await?;
-        Ok(families)
+        self.revoke_refresh_where(refresh_token::Column::Sid, sid, now)
+            .await
     }
 
     // ----- signing keys ---------------------------------------------------------------------

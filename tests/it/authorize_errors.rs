@@ -6,12 +6,11 @@ use xacthuc::domain::Ial;
 
 use crate::helpers::*;
 
-async fn error_of(t: &TestApp, url: &str) -> std::collections::HashMap<String, String> {
+async fn error_of(url: &str) -> std::collections::HashMap<String, String> {
     let resp = browser().get(url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND, "an error redirect");
     let loc = location(&resp);
     assert!(loc.starts_with("http://127.0.0.1:9/callback?"), "{loc}");
-    let _ = t;
     query(&loc)
 }
 
@@ -64,7 +63,7 @@ async fn public_client_without_pkce_is_refused() {
     let url = t.url(&format!(
         "/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=s1"
     ));
-    let q = error_of(&t, &url).await;
+    let q = error_of(&url).await;
     assert_eq!(q["error"], "invalid_request");
     assert_eq!(q["state"], "s1");
     assert_eq!(q["iss"], t.base);
@@ -77,7 +76,7 @@ async fn plain_pkce_is_refused() {
     let (verifier, _) = pkce();
     let url = authorize_url(&t, &client_id, &verifier, &[])
         .replace("code_challenge_method=S256", "code_challenge_method=plain");
-    assert_eq!(error_of(&t, &url).await["error"], "invalid_request");
+    assert_eq!(error_of(&url).await["error"], "invalid_request");
 }
 
 #[tokio::test]
@@ -89,7 +88,7 @@ async fn unsupported_response_type_is_reported() {
         let url = authorize_url(&t, &client_id, &challenge, &[])
             .replace("response_type=code", &format!("response_type={rt}"));
         assert_eq!(
-            error_of(&t, &url).await["error"],
+            error_of(&url).await["error"],
             "unsupported_response_type",
             "{rt}"
         );
@@ -101,10 +100,12 @@ async fn prompt_none_without_a_session_is_login_required() {
     let t = spawn_app().await;
     let (client_id, _) = t.add_client(|_| {}).await;
     let (_, challenge) = pkce();
-    let q = error_of(
+    let q = error_of(&authorize_url(
         &t,
-        &authorize_url(&t, &client_id, &challenge, &[("prompt", "none")]),
-    )
+        &client_id,
+        &challenge,
+        &[("prompt", "none")],
+    ))
     .await;
     assert_eq!(q["error"], "login_required");
     assert_eq!(q["state"], "st-123");
@@ -222,7 +223,7 @@ async fn unknown_essential_acr_is_unmet() {
         &[("claims", &essential_acr("urn:unknown:loa"))],
     );
     assert_eq!(
-        error_of(&t, &url).await["error"],
+        error_of(&url).await["error"],
         "unmet_authentication_requirements"
     );
 }
@@ -238,17 +239,14 @@ async fn request_objects_are_not_supported() {
         &challenge,
         &[("request", "eyJhbGciOiJub25lIn0.e30.")],
     );
-    assert_eq!(error_of(&t, &url).await["error"], "request_not_supported");
+    assert_eq!(error_of(&url).await["error"], "request_not_supported");
     let url = authorize_url(
         &t,
         &client_id,
         &challenge,
         &[("request_uri", "https://x.example/r")],
     );
-    assert_eq!(
-        error_of(&t, &url).await["error"],
-        "request_uri_not_supported"
-    );
+    assert_eq!(error_of(&url).await["error"], "request_uri_not_supported");
 }
 
 #[tokio::test]
@@ -258,5 +256,5 @@ async fn scope_without_openid_is_invalid_scope() {
     let (_, challenge) = pkce();
     let url = authorize_url(&t, &client_id, &challenge, &[])
         .replace("scope=openid+profile+phone+id_number", "scope=profile");
-    assert_eq!(error_of(&t, &url).await["error"], "invalid_scope");
+    assert_eq!(error_of(&url).await["error"], "invalid_scope");
 }

@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::post;
 use reqwest::StatusCode;
-use serde_json::Value;
 use xacthuc::domain::Ial;
 
 use crate::code_flow::decode_part;
@@ -123,7 +122,6 @@ async fn rp_initiated_logout_ends_the_session_and_notifies_clients_back_channel(
     assert_eq!(claims["aud"], id.as_str());
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     assert!(claims.get("nonce").is_none());
-    let _: Value = claims;
 }
 
 #[tokio::test]

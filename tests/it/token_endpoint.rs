@@ -1,7 +1,6 @@
 //! The token endpoint and its neighbours: grants, client authentication, introspection,
 //! revocation — each failure with its exact OAuth error.
 
-use josekit::jwk::alg::ec::EcCurve;
 use josekit::jws::{ES256, JwsHeader};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -368,7 +367,6 @@ async fn jwt_token(t: &TestApp, jwt: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn private_key_jwt_authenticates_once_per_jti() {
     let t = spawn_app().await;
-    let _ = EcCurve::P256;
     let (id, signer) = jwt_client(&t).await;
     let now = t.clock.unix();
     let claims = |aud: &str, exp: i64, jti: &str| json!({ "iss": id, "sub": id, "aud": aud, "exp": exp, "iat": now, "jti": jti });
