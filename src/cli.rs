@@ -90,6 +90,9 @@ pub struct ClientAdd {
     /// ID token algorithm: RS256 or ES256 (default from config).
     #[arg(long)]
     pub id_token_alg: Option<String>,
+    /// Accept only phishing-resistant logins (a passkey) for this client.
+    #[arg(long)]
+    pub require_phishing_resistant: bool,
     /// Grant types (repeatable; default authorization_code, refresh_token).
     #[arg(long = "grant")]
     pub grants: Vec<String>,
@@ -230,6 +233,7 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                         "scopes": c.allowed_scopes, "skip_consent": c.skip_consent,
                         "min_acr": c.min_ial.map(|i| crate::oidc::acr::AcrPolicy::new(&config.acr).acr(i).to_string()),
                         "id_token_alg": c.id_token_alg,
+                        "require_phishing_resistant": c.require_phishing_resistant,
                     })
                 })
                 .collect();
@@ -349,6 +353,7 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         skip_consent: add.skip_consent,
         min_ial,
         id_token_alg,
+        require_phishing_resistant: add.require_phishing_resistant,
     };
     Ok((client, secret))
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod bhxh;
+mod credential;
 mod id_number;
 mod names;
 mod password_policy;
@@ -10,6 +11,7 @@ mod provinces;
 
 pub use account::{Account, AccountStatus, Ial, SubjectType};
 pub use bhxh::{BhxhCode, BhxhCodeError};
+pub use credential::{CredentialKind, CredentialSummary};
 pub use id_number::{Gender, IdKind, IdNumber, IdNumberError};
 pub use names::{fold_name, normalize_name, valid_name};
 pub use password_policy::{PasswordError, PasswordPolicy};

@@ -1,6 +1,10 @@
 //! The authorization endpoint's rules: an ordered list of small named checks over the request,
 //! then the decision (log in, ask consent, issue a code, or fail) given the SSO session.
 //!
+//! The checks are the rows of the `CHECKS` table, run in order by [`validate`]: each reads the
+//! request and fills in the part of a draft it validates, and the first one to refuse is the
+//! answer. A new feature (PAR, JAR, DPoP) is a new row in its place.
+//!
 //! Errors before the redirect URI is verified are shown on a page ([`PageError`]); after, they
 //! go back to the client ([`OAuthError`]).
 
@@ -87,26 +91,124 @@ const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
 const MAX_HINT: usize = 256;
 
-/// Second stage: every other check, in order. The first failure is the answer.
+/// A check has one job: it reads the request and fills in the part of the draft it validates.
+type CheckFn = fn(&mut Check<'_>) -> Result<(), OAuthError>;
+
+/// Second stage: every other check, run in this order. The first failure is the answer, so the
+/// order is behaviour (tests assert which error wins). New features (PAR, JAR, DPoP) are new
+/// rows.
+const CHECKS: &[(&str, CheckFn)] = &[
+    ("request_object", no_request_object),
+    ("request_uri", no_request_uri),
+    ("response_mode", response_mode),
+    ("response_type", response_type),
+    ("grant_allowed", grant_allowed),
+    ("scope", scope),
+    ("pkce", pkce),
+    ("prompt", prompt),
+    ("max_age", max_age),
+    ("lengths", lengths),
+    ("claims", claims),
+];
+
+/// What the checks read (the request, by reference) and what they fill in (the draft).
+struct Check<'a> {
+    params: &'a Params,
+    client: &'a Client,
+    target: &'a ErrorTarget,
+    acr: &'a AcrPolicy,
+    draft: Draft,
+}
+
+/// The validated parts of the request, as the checks leave them.
+#[derive(Default)]
+struct Draft {
+    scopes: Vec<String>,
+    code_challenge: Option<String>,
+    prompt: Vec<String>,
+    max_age: Option<i64>,
+    claims: Option<Value>,
+    required_ial: Option<Ial>,
+}
+
+/// Second stage: runs [`CHECKS`] in order, then builds the request from the draft.
 pub fn validate(
     params: &Params,
     client: &Client,
     target: &ErrorTarget,
     acr: &AcrPolicy,
 ) -> Result<AuthorizationRequest, OAuthError> {
-    if params.get("request").is_some() {
+    let mut ctx = Check {
+        params,
+        client,
+        target,
+        acr,
+        draft: Draft::default(),
+    };
+    for (name, check) in CHECKS {
+        if let Err(e) = check(&mut ctx) {
+            tracing::debug!(
+                check = *name,
+                code = e.code.as_str(),
+                client = %client.client_id,
+                "authorization request refused"
+            );
+            return Err(e);
+        }
+    }
+    Ok(ctx.finish())
+}
+
+impl Check<'_> {
+    fn finish(self) -> AuthorizationRequest {
+        let Check {
+            params,
+            client,
+            target,
+            draft,
+            ..
+        } = self;
+        AuthorizationRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri: target.redirect_uri.clone(),
+            response_mode: target.response_mode,
+            scopes: draft.scopes,
+            state: target.state.clone(),
+            nonce: params.get("nonce").map(str::to_string),
+            code_challenge: draft.code_challenge,
+            prompt: draft.prompt,
+            max_age: draft.max_age,
+            acr_values: split(params.get("acr_values")),
+            claims: draft.claims,
+            login_hint: params.get("login_hint").map(str::to_string),
+            ui_locales: split(params.get("ui_locales")),
+            required_ial: draft.required_ial,
+        }
+    }
+}
+
+fn no_request_object(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    if ctx.params.get("request").is_some() {
         return Err(OAuthError::new(
             ErrorCode::RequestNotSupported,
             "request objects are not supported",
         ));
     }
-    if params.get("request_uri").is_some() {
+    Ok(())
+}
+
+fn no_request_uri(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    if ctx.params.get("request_uri").is_some() {
         return Err(OAuthError::new(
             ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
         ));
     }
-    if let Some(mode) = params.get("response_mode")
+    Ok(())
+}
+
+fn response_mode(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    if let Some(mode) = ctx.params.get("response_mode")
         && mode != "query"
         && mode != "form_post"
     {
@@ -114,41 +216,71 @@ pub fn validate(
             "response_mode must be query or form_post",
         ));
     }
-    match params.get("response_type") {
-        None => return Err(OAuthError::invalid_request("response_type is required")),
-        Some("code") => {}
-        Some(_) => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ));
-        }
+    Ok(())
+}
+
+fn response_type(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    match ctx.params.get("response_type") {
+        None => Err(OAuthError::invalid_request("response_type is required")),
+        Some("code") => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "only response_type=code is supported",
+        )),
     }
-    if !client.allows_grant("authorization_code") {
+}
+
+fn grant_allowed(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    if !ctx.client.allows_grant("authorization_code") {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "this client may not use the authorization code flow",
         ));
     }
-    let scopes = check_scope(params.get("scope"), client)?;
-    let code_challenge = check_pkce(params, client)?;
-    let prompt = check_prompt(params.get("prompt"))?;
-    let max_age = match params.get("max_age") {
+    Ok(())
+}
+
+fn scope(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    ctx.draft.scopes = check_scope(ctx.params.get("scope"), ctx.client)?;
+    Ok(())
+}
+
+fn pkce(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    ctx.draft.code_challenge = check_pkce(ctx.params, ctx.client)?;
+    Ok(())
+}
+
+fn prompt(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    ctx.draft.prompt = check_prompt(ctx.params.get("prompt"))?;
+    Ok(())
+}
+
+fn max_age(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    ctx.draft.max_age = match ctx.params.get("max_age") {
         None => None,
         Some(s) => Some(s.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
             OAuthError::invalid_request("max_age must be a non-negative integer")
         })?),
     };
+    Ok(())
+}
+
+fn lengths(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
     for (name, max) in [
         ("state", MAX_STATE),
         ("nonce", MAX_NONCE),
         ("login_hint", MAX_HINT),
     ] {
-        if params.get(name).is_some_and(|v| v.len() > max) {
+        if ctx.params.get(name).is_some_and(|v| v.len() > max) {
             return Err(OAuthError::invalid_request(format!("{name} is too long")));
         }
     }
-    let claims = match params.get("claims") {
+    Ok(())
+}
+
+/// The `claims` parameter, and the level it makes essential combined with the client's minimum.
+fn claims(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
+    let claims = match ctx.params.get("claims") {
         None => None,
         Some(s) => Some(
             serde_json::from_str::<Value>(s)
@@ -159,28 +291,14 @@ pub fn validate(
     };
     let essential = claims
         .as_ref()
-        .and_then(|c| essential_acr(c, acr))
+        .and_then(|c| essential_acr(c, ctx.acr))
         .transpose()?;
-    let required_ial = match (essential, client.min_ial) {
+    ctx.draft.required_ial = match (essential, ctx.client.min_ial) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    Ok(AuthorizationRequest {
-        client_id: client.client_id.clone(),
-        redirect_uri: target.redirect_uri.clone(),
-        response_mode: target.response_mode,
-        scopes,
-        state: target.state.clone(),
-        nonce: params.get("nonce").map(str::to_string),
-        code_challenge,
-        prompt,
-        max_age,
-        acr_values: split(params.get("acr_values")),
-        claims,
-        login_hint: params.get("login_hint").map(str::to_string),
-        ui_locales: split(params.get("ui_locales")),
-        required_ial,
-    })
+    ctx.draft.claims = claims;
+    Ok(())
 }
 
 fn split(v: Option<&str>) -> Vec<String> {
@@ -417,6 +535,88 @@ mod tests {
                 .code,
             ErrorCode::ConsentRequired
         );
+    }
+
+    fn client() -> Client {
+        Client {
+            client_id: "c".into(),
+            name: "C".into(),
+            secret_hash: None,
+            auth_method: super::super::client::ClientAuthMethod::None,
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
+            grant_types: vec!["authorization_code".into()],
+            allowed_scopes: vec!["profile".into()],
+            jwks: None,
+            skip_consent: false,
+            min_ial: None,
+            id_token_alg: "RS256".into(),
+            require_phishing_resistant: false,
+        }
+    }
+
+    fn validate_query(query: &str) -> Result<AuthorizationRequest, OAuthError> {
+        let params = Params::parse(query.as_bytes()).unwrap();
+        let client = client();
+        let target = check_redirect_uri(&params, &client).unwrap();
+        let acr = AcrPolicy::new(&crate::config::AcrConfig::default());
+        validate(&params, &client, &target, &acr)
+    }
+
+    #[test]
+    fn checks_are_in_the_documented_order_and_unique() {
+        let names: Vec<&str> = CHECKS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "request_object",
+                "request_uri",
+                "response_mode",
+                "response_type",
+                "grant_allowed",
+                "scope",
+                "pkce",
+                "prompt",
+                "max_age",
+                "lengths",
+                "claims",
+            ]
+        );
+        let unique: std::collections::HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn the_first_failing_check_wins() {
+        let both = "redirect_uri=https%3A%2F%2Frp.example%2Fcb&request=x&response_type=token";
+        let e = validate_query(both).unwrap_err();
+        assert_eq!(e.code, ErrorCode::RequestNotSupported);
+        assert_eq!(e.description, "request objects are not supported");
+        // Without the request object, the later check answers.
+        let later = "redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=token";
+        let e = validate_query(later).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnsupportedResponseType);
+    }
+
+    #[test]
+    fn a_valid_request_is_built_from_the_draft() {
+        let req = validate_query(
+            "redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code\
+             &scope=openid+profile+email+openid&state=s&nonce=n&prompt=login&max_age=60\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\
+             &claims=%7B%7D&acr_values=a+b",
+        )
+        .unwrap();
+        assert_eq!(req.scopes, ["openid", "profile"]);
+        assert_eq!(req.state.as_deref(), Some("s"));
+        assert_eq!(req.nonce.as_deref(), Some("n"));
+        assert_eq!(req.prompt, ["login"]);
+        assert_eq!(req.max_age, Some(60));
+        assert!(req.code_challenge.is_some());
+        assert_eq!(req.claims, Some(serde_json::json!({})));
+        assert_eq!(req.acr_values, ["a", "b"]);
+        assert_eq!(req.required_ial, None);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Client {
     /// The lowest assurance this portal accepts.
     pub min_ial: Option<Ial>,
     pub id_token_alg: String,
+    /// Only phishing-resistant logins (a passkey; later USB/SIM signatures) are accepted.
+    pub require_phishing_resistant: bool,
 }
 
 impl Client {

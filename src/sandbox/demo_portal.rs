@@ -52,6 +52,7 @@ pub async fn register(app: &App) -> Result<(), crate::store::StoreError> {
         skip_consent: false,
         min_ial: None,
         id_token_alg: app.config.keys.id_token_alg.clone(),
+        require_phishing_resistant: false,
     };
     app.db.upsert_client(&client, app.clock.now()).await
 }

@@ -111,6 +111,7 @@ impl TestApp {
             skip_consent: false,
             min_acr: None,
             id_token_alg: None,
+            require_phishing_resistant: false,
             grants: vec![],
             scopes: vec![],
             client_id: None,

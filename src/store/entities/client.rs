@@ -27,6 +27,8 @@ pub struct Model {
     pub skip_consent: bool,
     pub min_acr: Option<String>,
     pub id_token_alg: String,
+    /// Only phishing-resistant logins (a passkey) are accepted for this client.
+    pub require_phishing_resistant: bool,
     pub created_at: DateTimeUtc,
 }
 

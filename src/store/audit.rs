@@ -1,0 +1,53 @@
+//! Audit events (append-only).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+
+use super::entities::audit_event;
+use super::{Database, StoreError};
+
+impl Database {
+    pub async fn insert_audit_event(&self, e: &AuditRecord) -> Result<(), StoreError> {
+        audit_event::ActiveModel {
+            at: Set(e.at),
+            kind: Set(e.kind.clone()),
+            account_id: Set(e.account_id.clone()),
+            client_id: Set(e.client_id.clone()),
+            ip: Set(e.ip.clone()),
+            detail: Set(e.detail.to_string()),
+            ..Default::default()
+        }
+        .insert(&self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub async fn audit_events(&self, limit: u64) -> Result<Vec<AuditRecord>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .order_by_desc(audit_event::Column::Id)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|e| AuditRecord {
+                at: e.at,
+                kind: e.kind,
+                account_id: e.account_id,
+                client_id: e.client_id,
+                ip: e.ip,
+                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub account_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,125 @@
+//! Registered clients (relying parties).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+use super::entities::{client, consent, refresh_token};
+use super::{Database, StoreError, from_json, map_conflict, to_json};
+use crate::domain::Ial;
+use crate::oidc::client::{Client, ClientAuthMethod};
+
+impl Database {
+    pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
+        client_row(c, Set(now))
+            .insert(&self.conn)
+            .await
+            .map_err(map_conflict)?;
+        Ok(())
+    }
+
+    /// Creates or updates a client's registration in place (the demo portal is re-registered
+    /// at each start; its consents and grants survive).
+    pub async fn upsert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let exists = client::Entity::find_by_id(c.client_id.clone())
+            .one(&self.conn)
+            .await?
+            .is_some();
+        if !exists {
+            return self.insert_client(c, now).await;
+        }
+        client_row(c, sea_orm::ActiveValue::NotSet)
+            .update(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        client::Entity::find_by_id(client_id.to_string())
+            .one(&self.conn)
+            .await?
+            .map(client_from_row)
+            .transpose()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        client::Entity::find()
+            .order_by_asc(client::Column::ClientId)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    /// Removes a client with its consents and grants; returns whether it existed.
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let txn = self.conn.begin().await?;
+        consent::Entity::delete_many()
+            .filter(consent::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await?;
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await?;
+        let res = client::Entity::delete_by_id(client_id.to_string())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(res.rows_affected > 0)
+    }
+}
+
+fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> client::ActiveModel {
+    client::ActiveModel {
+        client_id: Set(c.client_id.clone()),
+        name: Set(c.name.clone()),
+        secret_hash: Set(c.secret_hash.clone()),
+        auth_method: Set(c.auth_method.as_str().to_string()),
+        redirect_uris: Set(to_json(&c.redirect_uris)),
+        post_logout_redirect_uris: Set(to_json(&c.post_logout_redirect_uris)),
+        backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
+        grant_types: Set(to_json(&c.grant_types)),
+        allowed_scopes: Set(to_json(&c.allowed_scopes)),
+        jwks: Set(c.jwks.as_ref().map(|j| j.to_string())),
+        skip_consent: Set(c.skip_consent),
+        min_acr: Set(c.min_ial.map(|i| i.level().to_string())),
+        id_token_alg: Set(c.id_token_alg.clone()),
+        require_phishing_resistant: Set(c.require_phishing_resistant),
+        created_at,
+    }
+}
+
+fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
+    Ok(Client {
+        auth_method: ClientAuthMethod::parse(&m.auth_method)
+            .ok_or_else(|| StoreError::Corrupt(format!("auth method {}", m.auth_method)))?,
+        redirect_uris: from_json(&m.redirect_uris, "redirect_uris")?,
+        post_logout_redirect_uris: from_json(
+            &m.post_logout_redirect_uris,
+            "post_logout_redirect_uris",
+        )?,
+        grant_types: from_json(&m.grant_types, "grant_types")?,
+        allowed_scopes: from_json(&m.allowed_scopes, "allowed_scopes")?,
+        jwks: m
+            .jwks
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("jwks: {e}")))?,
+        min_ial: m
+            .min_acr
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .and_then(Ial::from_level),
+        client_id: m.client_id,
+        name: m.name,
+        secret_hash: m.secret_hash,
+        backchannel_logout_uri: m.backchannel_logout_uri,
+        skip_consent: m.skip_consent,
+        id_token_alg: m.id_token_alg,
+        require_phishing_resistant: m.require_phishing_resistant,
+    })
+}
