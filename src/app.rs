@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use crate::audit::Audit;
+use crate::authenticators;
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreBackend};
@@ -86,6 +87,7 @@ impl App {
                 .await?,
             ),
         };
+        authenticators::check_config(&config).map_err(StartError::Refused)?;
         let kek = key_encryption_key(&config)?;
         let t = &config.tokens;
         let retention =
@@ -154,19 +156,23 @@ impl App {
     pub fn discovery_json(&self) -> Arc<Vec<u8>> {
         self.discovery
             .get_or_init(|| {
-                let doc = crate::oidc::discovery::metadata(self);
+                let doc = crate::oidc::discovery::metadata(&self.issuer, &self.acr);
                 Arc::new(serde_json::to_vec(&doc).unwrap_or_default())
             })
             .clone()
     }
 
-    /// Whether an online registration method is offered (`registration.methods`).
-    pub fn registration_enabled(&self, method: crate::flow::registration::Method) -> bool {
-        self.config
-            .registration
-            .methods
-            .iter()
-            .any(|m| m == method.as_str())
+    /// What login and registration methods may use, for a request in `locale` from `ip`.
+    pub fn ctx(&self, locale: &str, ip: &str) -> authenticators::Ctx<'_> {
+        authenticators::Ctx {
+            db: &self.db,
+            store: self.store.as_ref(),
+            clock: &self.clock,
+            config: &self.config,
+            connectors: &self.connectors,
+            sms_template: self.theme.t(locale, "sms_otp_text"),
+            ip: ip.to_string(),
+        }
     }
 
     pub fn password_policy(&self) -> crate::domain::PasswordPolicy {

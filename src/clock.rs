@@ -5,7 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+
+/// Indochina Time, UTC+7 all year (checked when compiling).
+const VIETNAM: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+7 is a valid offset"),
+};
 
 #[derive(Clone, Default)]
 pub struct Clock {
@@ -40,5 +46,13 @@ impl Clock {
 
     pub fn from_unix(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+    }
+
+    /// A time as people in Vietnam read it: their clock (UTC+7, no daylight saving),
+    /// `dd/mm/yyyy HH:MM`.
+    pub fn vietnam_time(at: DateTime<Utc>) -> String {
+        at.with_timezone(&VIETNAM)
+            .format("%d/%m/%Y %H:%M")
+            .to_string()
     }
 }

@@ -2,10 +2,13 @@
 //! environment variables; `DATABASE_URL` and `REDIS_URL` are honoured. Secrets are
 //! `SecretString` (redacted in `Debug`) and may come from a file via the `_file` keys.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::authenticators::method::Method;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +22,7 @@ pub struct Config {
     pub passwords: PasswordHashConfig,
     pub otp: OtpConfig,
     pub registration: RegistrationConfig,
+    pub login: LoginConfig,
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
@@ -129,9 +133,6 @@ pub struct PasswordHashConfig {
     /// `portal` (≥ 8 characters with lower, upper, digit and special — the national portal's
     /// rule) or `nist` (NIST SP 800-63B: length and blocklist, no composition rules).
     pub policy: String,
-    /// Require an SMS code after the password (accounts without a verified phone log in with
-    /// the password alone).
-    pub login_otp: bool,
     /// Failed logins from one client IP per window before that IP is throttled (behind a
     /// proxy every user shares the proxy's address: raise it there).
     pub max_failed_logins_per_ip: u64,
@@ -166,6 +167,41 @@ impl Default for RegistrationConfig {
     }
 }
 
+/// `[login]`: the ways to log in and the steps each is made of.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Methods offered on the login page, in this order: `password` ("CMT/CCCD": ID number +
+    /// password) and `passkey`. A method not listed is not shown and its routes refuse.
+    pub methods: Vec<Method>,
+    /// Steps that follow a method's own step, per method (`password = ["sms_otp"]`: the SMS
+    /// code after the password). The login's `amr` is the union of its steps'.
+    pub then: BTreeMap<Method, Vec<Method>>,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            methods: vec![Method::Password, Method::Passkey],
+            then: BTreeMap::from([(Method::Password, vec![Method::SmsOtp])]),
+        }
+    }
+}
+
+impl LoginConfig {
+    pub fn enabled(&self, method: Method) -> bool {
+        self.methods.contains(&method)
+    }
+
+    /// The steps after `method`'s own.
+    pub fn then(&self, method: Method) -> &[Method] {
+        self.then
+            .get(&method)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThemeConfig {
@@ -191,7 +227,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
             mode: Mode::Development,
             max_body_bytes: 64 * 1024,
             client_cache_seconds: 30,
@@ -265,7 +301,6 @@ impl Default for PasswordHashConfig {
             failed_login_window_seconds: 900,
             max_failed_logins_per_ip: 50,
             policy: "portal".into(),
-            login_otp: true,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod domain;
 pub mod flow;
 pub mod http;
 pub mod keys;
+pub mod message;
 pub mod metrics;
 pub mod oidc;
 pub mod random;

@@ -1,11 +1,15 @@
 //! Prometheus counters kept per app instance (no global recorder, so several apps can live in
 //! one test process).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
 pub struct Metrics {
+    /// Logins by (method, result): `xacthuc_logins_total{method, result}`.
+    logins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     pub tokens_issued: AtomicU64,
     pub token_errors: AtomicU64,
     pub authorize_requests: AtomicU64,
@@ -18,6 +22,19 @@ pub struct Metrics {
 impl Metrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a login step's result (`succeeded` or `failed`) for a method.
+    pub fn login(&self, method: &'static str, result: &'static str) {
+        let total = if result == "succeeded" {
+            &self.logins_succeeded
+        } else {
+            &self.logins_failed
+        };
+        Self::inc(total);
+        if let Ok(mut map) = self.logins.lock() {
+            *map.entry((method, result)).or_default() += 1;
+        }
     }
 
     pub fn render(&self) -> String {
@@ -60,6 +77,18 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 v.load(Ordering::Relaxed)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP xacthuc_logins_total Login steps by method and result\n# TYPE xacthuc_logins_total counter"
+        );
+        if let Ok(map) = self.logins.lock() {
+            for ((method, result), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "xacthuc_logins_total{{method=\"{method}\",result=\"{result}\"}} {n}"
+                );
+            }
         }
         out
     }

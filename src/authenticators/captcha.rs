@@ -8,9 +8,8 @@ use std::time::Duration;
 use captcha::Captcha;
 use captcha::filters::{Dots, Noise, Wave};
 
-use crate::app::App;
 use crate::random;
-use crate::store::ephemeral::EphemeralError;
+use crate::store::ephemeral::{EphemeralError, EphemeralStore};
 
 /// How long a challenge can be answered.
 const TTL: Duration = Duration::from_secs(300);
@@ -25,14 +24,12 @@ fn answer_key(id: &str) -> String {
 }
 /// Creates a challenge; returns its id. Only the answer is stored (a few bytes); the image
 /// and the audio are drawn from it on request, so showing forms costs the store almost nothing.
-pub async fn create(app: &App) -> Result<String, EphemeralError> {
+pub async fn create(store: &dyn EphemeralStore) -> Result<String, EphemeralError> {
     let answer: String = (0..5)
         .map(|_| CHARS[rand::random_range(0..CHARS.len())])
         .collect();
     let id = random::token();
-    app.store
-        .put(&answer_key(&id), answer.as_bytes(), TTL)
-        .await?;
+    store.put(&answer_key(&id), answer.as_bytes(), TTL).await?;
     Ok(id)
 }
 
@@ -75,8 +72,11 @@ fn join_wavs(parts: &[Option<Vec<u8>>]) -> Vec<u8> {
     out.into_inner()
 }
 
-pub async fn image(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-    let Some(answer) = peek_answer(app, id).await? else {
+pub async fn image(
+    store: &dyn EphemeralStore,
+    id: &str,
+) -> Result<Option<Vec<u8>>, EphemeralError> {
+    let Some(answer) = peek_answer(store, id).await? else {
         return Ok(None);
     };
     let png = tokio::task::spawn_blocking(move || drawn(&answer).as_png())
@@ -85,8 +85,11 @@ pub async fn image(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralErro
     Ok(png)
 }
 
-pub async fn audio(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-    let Some(answer) = peek_answer(app, id).await? else {
+pub async fn audio(
+    store: &dyn EphemeralStore,
+    id: &str,
+) -> Result<Option<Vec<u8>>, EphemeralError> {
+    let Some(answer) = peek_answer(store, id).await? else {
         return Ok(None);
     };
     let wav = tokio::task::spawn_blocking(move || join_wavs(&drawn(&answer).as_wav()))
@@ -96,8 +99,12 @@ pub async fn audio(app: &App, id: &str) -> Result<Option<Vec<u8>>, EphemeralErro
 }
 
 /// Checks an answer. The challenge is consumed whatever the outcome: one try per image.
-pub async fn verify(app: &App, id: &str, input: &str) -> Result<bool, EphemeralError> {
-    let Some(answer) = app.store.take(&answer_key(id)).await? else {
+pub async fn verify(
+    store: &dyn EphemeralStore,
+    id: &str,
+    input: &str,
+) -> Result<bool, EphemeralError> {
+    let Some(answer) = store.take(&answer_key(id)).await? else {
         return Ok(false);
     };
     let input = input.trim().to_lowercase();
@@ -105,9 +112,11 @@ pub async fn verify(app: &App, id: &str, input: &str) -> Result<bool, EphemeralE
 }
 
 /// The answer, without consuming it: for the sandbox's test contract only.
-pub async fn peek_answer(app: &App, id: &str) -> Result<Option<String>, EphemeralError> {
-    Ok(app
-        .store
+pub async fn peek_answer(
+    store: &dyn EphemeralStore,
+    id: &str,
+) -> Result<Option<String>, EphemeralError> {
+    Ok(store
         .get(&answer_key(id))
         .await?
         .and_then(|b| String::from_utf8(b).ok()))

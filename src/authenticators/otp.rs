@@ -2,13 +2,18 @@
 //! short lived, a bounded number of wrong tries per challenge, a resend cooldown and an hourly
 //! cap per phone (SMS costs money). Every counter lives in the ephemeral store, so the limits
 //! hold across nodes.
+//!
+//! [`OtpStep`] is the one OTP step (send, check, "Gửi lại OTP", another phone) that the login,
+//! registration, recovery and the profile's phone verification all use.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use super::Ctx;
 use crate::connectors::ConnectorError;
+use crate::domain::PhoneNumber;
+use crate::message::Message;
 use crate::random;
 use crate::store::ephemeral::EphemeralError;
 
@@ -37,27 +42,64 @@ pub enum OtpError {
     Wrong { attempts_left: u64 },
     #[error("too many wrong codes: ask for a new one")]
     Exhausted,
+    #[error("the code is not six digits")]
+    Format,
     #[error("the SMS gateway failed: {0}")]
     Sms(#[from] ConnectorError),
     #[error(transparent)]
     Store(#[from] EphemeralError),
 }
 
+impl OtpError {
+    /// What the user is told.
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Cooldown { wait_seconds } => {
+                Message::new("err_otp_resend_wait").with("seconds", wait_seconds)
+            }
+            Self::HourlyCap => Message::new("err_otp_hourly_cap"),
+            Self::Expired => Message::new("err_otp_expired"),
+            Self::Wrong { attempts_left } => {
+                Message::new("err_otp_wrong").with("left", attempts_left)
+            }
+            Self::Exhausted => Message::new("err_otp_exhausted"),
+            Self::Format => Message::new("err_otp_format"),
+            Self::Sms(_) => Message::new("err_upstream_sms"),
+            Self::Store(_) => Message::new("error_temporarily_unavailable"),
+        }
+    }
+
+    /// A stable word for the audit log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Cooldown { .. } => "otp_cooldown",
+            Self::HourlyCap => "otp_hourly_cap",
+            Self::Expired => "otp_expired",
+            Self::Wrong { .. } => "otp_wrong",
+            Self::Exhausted => "otp_exhausted",
+            Self::Format => "otp_format",
+            Self::Sms(_) => "sms_unavailable",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+}
+
 fn hash(challenge_id: &str, code: &str) -> String {
     random::sha256_hex(&format!("{challenge_id}:{code}"))
 }
 
-/// Sends a fresh code to `phone` (E.164). `text` renders the SMS from the code and lifetime
-/// in minutes (the words live in the theme). The hourly cap per phone bounds what any number of
-/// flows can send to one number.
-pub async fn send(
-    app: &App,
-    phone: &str,
-    text: impl Fn(&str, i64) -> String,
-) -> Result<OtpChallenge, OtpError> {
-    let cfg = &app.config.otp;
-    let now = app.clock.unix();
-    count_send(app, phone).await?;
+fn sms_text(template: &str, code: &str, minutes: i64) -> String {
+    template
+        .replace("{code}", code)
+        .replace("{minutes}", &minutes.to_string())
+}
+
+/// Sends a fresh code to `phone` (E.164), in the words of `ctx.sms_template`. The hourly cap
+/// per phone bounds what any number of flows can send to one number.
+pub async fn send(ctx: &Ctx<'_>, phone: &str) -> Result<OtpChallenge, OtpError> {
+    let cfg = &ctx.config.otp;
+    let now = ctx.clock.unix();
+    count_send(ctx, phone).await?;
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
     let id = random::token();
     let challenge = OtpChallenge {
@@ -67,59 +109,44 @@ pub async fn send(
         expires_at: now + cfg.ttl_seconds,
         resend_at: now + cfg.resend_cooldown_seconds,
     };
-    app.connectors
-        .sms
-        .send(phone, &text(&code, (cfg.ttl_seconds / 60).max(1)))
-        .await?;
+    let text = sms_text(&ctx.sms_template, &code, (cfg.ttl_seconds / 60).max(1));
+    ctx.connectors.sms.send(phone, &text).await?;
     Ok(challenge)
 }
 
 /// A challenge that no code satisfies and for which no SMS is sent: password recovery shows
 /// the same OTP screen whether or not the details matched an account. It counts against the
 /// phone's hourly cap like a real send, so the cap reveals nothing either.
-pub async fn decoy(app: &App, phone: &str) -> Result<OtpChallenge, OtpError> {
-    count_send(app, phone).await?;
-    let now = app.clock.unix();
+pub async fn decoy(ctx: &Ctx<'_>, phone: &str) -> Result<OtpChallenge, OtpError> {
+    count_send(ctx, phone).await?;
+    let now = ctx.clock.unix();
     Ok(OtpChallenge {
         id: random::token(),
         phone: phone.to_string(),
         code_hash: random::token(),
-        expires_at: now + app.config.otp.ttl_seconds,
-        resend_at: now + app.config.otp.resend_cooldown_seconds,
+        expires_at: now + ctx.config.otp.ttl_seconds,
+        resend_at: now + ctx.config.otp.resend_cooldown_seconds,
     })
 }
 
 /// Counts a send against the phone's hourly cap (the phone is hashed in the key).
-async fn count_send(app: &App, phone: &str) -> Result<(), OtpError> {
+async fn count_send(ctx: &Ctx<'_>, phone: &str) -> Result<(), OtpError> {
     let key = format!("otp_hour:{}", random::sha256_hex(phone));
-    let sent = app.store.increment(&key, Duration::from_secs(3600)).await?;
-    if sent > app.config.otp.max_per_phone_per_hour {
+    let sent = ctx.store.increment(&key, Duration::from_secs(3600)).await?;
+    if sent > ctx.config.otp.max_per_phone_per_hour {
         return Err(OtpError::HourlyCap);
     }
     Ok(())
 }
 
-/// "Gửi lại OTP": a new code to the same phone, once the previous one's cooldown has passed.
-pub async fn resend(
-    app: &App,
-    previous: &OtpChallenge,
-    text: impl Fn(&str, i64) -> String,
-) -> Result<OtpChallenge, OtpError> {
-    let wait_seconds = previous.resend_at - app.clock.unix();
-    if wait_seconds > 0 {
-        return Err(OtpError::Cooldown { wait_seconds });
-    }
-    send(app, &previous.phone, text).await
-}
-
 /// Checks `input` against the challenge. Succeeds once; wrong tries are counted across nodes.
-pub async fn verify(app: &App, challenge: &OtpChallenge, input: &str) -> Result<(), OtpError> {
-    let max = app.config.otp.max_attempts;
+pub async fn verify(ctx: &Ctx<'_>, challenge: &OtpChallenge, input: &str) -> Result<(), OtpError> {
+    let max = ctx.config.otp.max_attempts;
     let failures_key = format!("otp_fail:{}", challenge.id);
-    if app.store.count(&failures_key).await? >= max {
+    if ctx.store.count(&failures_key).await? >= max {
         return Err(OtpError::Exhausted);
     }
-    if app.clock.unix() >= challenge.expires_at {
+    if ctx.clock.unix() >= challenge.expires_at {
         return Err(OtpError::Expired);
     }
     let input = input.trim();
@@ -127,9 +154,9 @@ pub async fn verify(app: &App, challenge: &OtpChallenge, input: &str) -> Result<
         hash(&challenge.id, input).as_bytes(),
         challenge.code_hash.as_bytes(),
     );
+    let ttl = Duration::from_secs(ctx.config.otp.ttl_seconds.max(1) as u64 + 60);
     if !matches {
-        let ttl = Duration::from_secs(app.config.otp.ttl_seconds.max(1) as u64 + 60);
-        let failures = app.store.increment(&failures_key, ttl).await?;
+        let failures = ctx.store.increment(&failures_key, ttl).await?;
         return if failures >= max {
             Err(OtpError::Exhausted)
         } else {
@@ -139,8 +166,7 @@ pub async fn verify(app: &App, challenge: &OtpChallenge, input: &str) -> Result<
         };
     }
     // Single use: the first successful verification wins, even across nodes.
-    let ttl = Duration::from_secs(app.config.otp.ttl_seconds.max(1) as u64 + 60);
-    if !app
+    if !ctx
         .store
         .put_if_absent(&format!("otp_used:{}", challenge.id), b"1", ttl)
         .await?
@@ -148,4 +174,79 @@ pub async fn verify(app: &App, challenge: &OtpChallenge, input: &str) -> Result<
         return Err(OtpError::Exhausted);
     }
     Ok(())
+}
+
+/// The one OTP step: a code on its way to a phone, and whether it has been entered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtpStep {
+    pub challenge: OtpChallenge,
+    /// No code satisfies it and no SMS goes out (recovery for details that match no account).
+    decoy: bool,
+    /// The right code was entered.
+    pub verified: bool,
+}
+
+impl OtpStep {
+    /// Sends a first code to `phone` (E.164).
+    pub async fn send(ctx: &Ctx<'_>, phone: &str) -> Result<Self, OtpError> {
+        Ok(Self {
+            challenge: send(ctx, phone).await?,
+            decoy: false,
+            verified: false,
+        })
+    }
+
+    /// A step that looks like [`OtpStep::send`] and can never succeed (see [`decoy`]).
+    pub async fn decoy(ctx: &Ctx<'_>, phone: &str) -> Result<Self, OtpError> {
+        Ok(Self {
+            challenge: decoy(ctx, phone).await?,
+            decoy: true,
+            verified: false,
+        })
+    }
+
+    /// Checks a typed code: six digits, then the challenge (single use, tries counted).
+    pub async fn check(&mut self, ctx: &Ctx<'_>, input: Option<&str>) -> Result<(), OtpError> {
+        let input = input.unwrap_or_default().trim();
+        if input.len() != 6 || !input.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(OtpError::Format);
+        }
+        verify(ctx, &self.challenge, input).await?;
+        self.verified = true;
+        Ok(())
+    }
+
+    /// "Gửi lại OTP": a new code to the same phone once the cooldown has passed.
+    pub async fn resend(&mut self, ctx: &Ctx<'_>) -> Result<(), OtpError> {
+        let phone = self.challenge.phone.clone();
+        self.send_to(ctx, &phone).await
+    }
+
+    /// "Chọn phương thức xác thực khác": a new code to another phone (the caller checks the
+    /// phone belongs to the account). The resend cooldown applies.
+    pub async fn send_to(&mut self, ctx: &Ctx<'_>, phone: &str) -> Result<(), OtpError> {
+        let wait_seconds = self.challenge.resend_at - ctx.clock.unix();
+        if wait_seconds > 0 {
+            return Err(OtpError::Cooldown { wait_seconds });
+        }
+        self.challenge = if self.decoy {
+            decoy(ctx, phone).await?
+        } else {
+            send(ctx, phone).await?
+        };
+        self.verified = false;
+        Ok(())
+    }
+
+    /// The phone, masked for display (`082****088`).
+    pub fn masked_phone(&self) -> String {
+        PhoneNumber::parse(&self.challenge.phone)
+            .map(|p| p.masked())
+            .unwrap_or_default()
+    }
+
+    /// Seconds until a resend is allowed (0: now).
+    pub fn resend_in(&self, now: i64) -> i64 {
+        (self.challenge.resend_at - now).max(0)
+    }
 }

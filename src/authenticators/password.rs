@@ -1,16 +1,82 @@
-//! ID number + password (amr `pwd`): Argon2id hashes, failed-login lockout per account and a
-//! throttle per client IP, both counted in the ephemeral store so they hold across nodes.
+//! ID number + password (amr `pwd`), the "CMT/CCCD" login: Argon2id hashes, failed-login
+//! lockout per login name and a throttle per client IP, both counted in the ephemeral store so
+//! they hold across nodes. Shape: a form (the login page).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Version};
 use argon2::{PasswordHasher, PasswordVerifier};
 
-use crate::app::App;
+use super::{
+    Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, RefusalKind, StepState, Traits,
+};
 use crate::config::PasswordHashConfig;
 use crate::domain::{Account, AccountStatus, IdNumber};
+use crate::message::Message;
+use crate::oidc::params::Params;
 use crate::store::StoreError;
+
+pub const TRAITS: Traits = Traits {
+    identifies: true,
+    phishing_resistant: false,
+    attests: Attestation::AccountLevel,
+    enrols: None,
+};
+
+/// The login form posted: `username` (the ID number) and `password`.
+pub async fn start(ctx: &Ctx<'_>, input: &Params) -> Outcome {
+    let refuse = |refusal: Refusal| {
+        Outcome::Refused(StepState::Password, Prompt::Form(Form::LoginPage), refusal)
+    };
+    let username = input.get("username").unwrap_or_default().trim();
+    if username.is_empty() {
+        return refuse(Refusal::invalid(
+            "error_username_required",
+            "username_missing",
+        ));
+    }
+    let Some(password) = input.get("password") else {
+        return refuse(Refusal::invalid(
+            "error_password_required",
+            "password_missing",
+        ));
+    };
+    match authenticate(ctx, username, password, &ctx.ip).await {
+        Ok(account) => Outcome::Done(Evidence::account(&account.id, vec![Amr::Pwd])),
+        Err(e) => refuse(e.refusal()),
+    }
+}
+
+impl LoginError {
+    fn refusal(&self) -> Refusal {
+        let (kind, key) = match self {
+            Self::InvalidCredentials { .. } => {
+                (RefusalKind::Unauthorized, "error_invalid_credentials")
+            }
+            Self::Locked => (RefusalKind::Limited, "error_account_locked"),
+            Self::Throttled => (RefusalKind::Limited, "error_too_many_attempts"),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "login failed on a backend");
+                (RefusalKind::Unavailable, "error_temporarily_unavailable")
+            }
+        };
+        let account = match self {
+            Self::InvalidCredentials { account_id } => account_id.as_deref(),
+            _ => None,
+        };
+        Refusal::new(kind, Message::new(key), self.reason()).account(account)
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials { .. } => "wrong ID number or password",
+            Self::Locked => "too many failed attempts for this account",
+            Self::Throttled => "too many failed attempts from this address",
+            Self::Store(_) => "backend unavailable",
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -28,7 +94,7 @@ pub enum LoginError {
 }
 
 fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
-    let params = Params::new(
+    let params = argon2::Params::new(
         cfg.argon2_memory_kib,
         cfg.argon2_iterations,
         cfg.argon2_parallelism,
@@ -119,24 +185,24 @@ fn lock_key(hash: &str) -> String {
 /// [`MAX_CONSECUTIVE_FAILURES`] it stays locked until the password is reset. The lock is keyed by
 /// the name, not the account, so it reveals nothing about which ID numbers have accounts.
 pub async fn authenticate(
-    app: &App,
+    ctx: &Ctx<'_>,
     username: &str,
     password: &str,
     ip: &str,
 ) -> Result<Account, LoginError> {
-    let cfg = &app.config.passwords;
+    let cfg = &ctx.config.passwords;
     let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
     let ip_key = format!("login_fail_ip:{ip}");
-    if app.store.count(&ip_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins_per_ip {
+    if ctx.store.count(&ip_key).await.map_err(StoreError::from)? >= cfg.max_failed_logins_per_ip {
         return Err(LoginError::Throttled);
     }
     let hash = name_hash(username);
-    let consecutive = app
+    let consecutive = ctx
         .store
         .count(&consecutive_key(&hash))
         .await
         .map_err(StoreError::from)?;
-    let locked = app
+    let locked = ctx
         .store
         .exists_any(&[lock_key(&hash)])
         .await
@@ -146,29 +212,29 @@ pub async fn authenticate(
     }
     let id_number = IdNumber::parse(username).ok();
     let account = match &id_number {
-        Some(id) => app.db.find_account_by_id_number(id.as_str()).await?,
+        Some(id) => ctx.db.find_account_by_id_number(id.as_str()).await?,
         None => None,
     };
     let stored = match &account {
-        Some(a) => app.db.password_hash(&a.id).await?,
+        Some(a) => ctx.db.password_hash(&a.id).await?,
         None => None,
     };
     let candidate = stored.as_deref().unwrap_or_else(|| dummy_hash(cfg));
     let matches = verify_blocking(candidate, password).await;
     match account {
         Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
-            app.store
+            ctx.store
                 .delete(&consecutive_key(&hash))
                 .await
                 .map_err(StoreError::from)?;
             Ok(a)
         }
         other => {
-            app.store
+            ctx.store
                 .increment(&ip_key, window)
                 .await
                 .map_err(StoreError::from)?;
-            let n = app
+            let n = ctx
                 .store
                 .increment(&consecutive_key(&hash), CONSECUTIVE_MEMORY)
                 .await
@@ -177,7 +243,7 @@ pub async fn authenticate(
             if n % step == 0 {
                 let doublings = (n / step).saturating_sub(1).min(16) as u32;
                 let lock = window.saturating_mul(1 << doublings).min(MAX_LOCK);
-                app.store
+                ctx.store
                     .put(&lock_key(&hash), b"1", lock)
                     .await
                     .map_err(StoreError::from)?;
@@ -190,9 +256,9 @@ pub async fn authenticate(
 }
 
 /// Forgets a login name's failures and lock (after a password reset).
-pub async fn clear_failures(app: &App, username: &str) -> Result<(), StoreError> {
+pub async fn clear_failures(ctx: &Ctx<'_>, username: &str) -> Result<(), StoreError> {
     let hash = name_hash(username);
-    app.store.delete(&consecutive_key(&hash)).await?;
-    app.store.delete(&lock_key(&hash)).await?;
+    ctx.store.delete(&consecutive_key(&hash)).await?;
+    ctx.store.delete(&lock_key(&hash)).await?;
     Ok(())
 }

@@ -2,8 +2,10 @@
 //! that every place that lists or removes credentials decides for each kind explicitly.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// An Argon2id hash of the password ("CMT/CCCD" login).
     Password,

@@ -1,84 +1,310 @@
-//! "CMT/CCCD" login: ID number + password, then an SMS code to the default phone (or another
-//! verified phone of the user's: "Chọn phương thức xác thực khác"). amr: pwd, sms, mfa.
+//! A login: the chain of steps of the method chosen on the login page (`[login]` config: the
+//! method's own step, then its `then` steps, e.g. password → SMS code), and the one function
+//! that completes every login, whatever the method ([`complete`], as dex's `finalizeLogin`).
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use super::{FlowState, WithOtp};
 use crate::app::App;
-use crate::authenticators::otp::{self, OtpChallenge, OtpError};
-use crate::domain::Account;
-use crate::store::StoreError;
+use crate::audit::Event;
+use crate::authenticators::otp::OtpStep;
+use crate::authenticators::{self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, StepState};
+use crate::oidc::authorize::{AuthorizationRequest, LoginNeed};
+use crate::oidc::error::OAuthError;
+use crate::oidc::interaction::{self, Interaction, Next};
+use crate::oidc::params::Params;
 
-pub const KIND: &str = "login";
-
-/// RFC 8176 methods of a password + SMS login.
-pub const AMR_PASSWORD_SMS: [&str; 3] = ["pwd", "sms", "mfa"];
-pub const AMR_PASSWORD: [&str; 1] = ["pwd"];
-
+/// A login between its steps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginFlow {
-    pub account_id: String,
     /// The pending authorization request, if a portal sent the user.
     pub ar: Option<String>,
-    pub otp: OtpChallenge,
+    /// The method chosen on the login page (the chain's first step).
+    pub method: Method,
+    /// The steps after the current one, in order.
+    pub then: Vec<Method>,
+    /// The current step's own state.
+    pub current: StepState,
+    /// What the steps before the current one proved.
+    pub so_far: Option<Evidence>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoginFlowError {
-    #[error(transparent)]
-    Otp(#[from] OtpError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("not a verified phone of this account")]
-    UnknownPhone,
+impl FlowState for LoginFlow {
+    const KIND: &'static str = "login";
 }
 
-/// After a correct password: the second step, or `None` when the account logs in with the
-/// password alone (SMS step switched off, or no verified phone).
-pub async fn second_step(
+impl WithOtp for LoginFlow {
+    fn otp(&self) -> Option<&OtpStep> {
+        match &self.current {
+            StepState::SmsOtp(step) => Some(step),
+            _ => None,
+        }
+    }
+    fn otp_mut(&mut self) -> Option<&mut OtpStep> {
+        match &mut self.current {
+            StepState::SmsOtp(step) => Some(step),
+            _ => None,
+        }
+    }
+}
+
+/// Where a login stands after a request.
+#[derive(Debug)]
+pub enum Progress {
+    /// Show this prompt; save the flow.
+    Prompt(LoginFlow, Prompt),
+    /// Show the prompt again with why the input was refused; save the flow.
+    Refused(LoginFlow, Prompt, Refusal),
+    /// Every step is done: [`complete`] the login with this evidence.
+    Done {
+        method: Method,
+        ar: Option<String>,
+        evidence: Evidence,
+    },
+    /// The login cannot go on; the user starts over (told why).
+    Failed(Refusal),
+}
+
+/// Starts `method` for the pending request `ar` with what the login page posted. Refuses a
+/// method the page would not offer for this request.
+pub async fn begin(
     app: &App,
-    account: &Account,
+    ctx: &Ctx<'_>,
+    method: Method,
     ar: Option<String>,
-    text: impl Fn(&str, i64) -> String,
-) -> Result<Option<LoginFlow>, LoginFlowError> {
-    if !app.config.passwords.login_otp {
-        return Ok(None);
+    need: &LoginNeed,
+    input: &Params,
+) -> Progress {
+    if !authenticators::offered(&app.config.login, need).contains(&method) {
+        return Progress::Failed(Refusal::invalid(
+            "error_method_unavailable",
+            "method_not_offered",
+        ));
     }
-    let Some(phone) = app
-        .db
-        .verified_phones(&account.id)
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(None);
-    };
-    let otp = otp::send(app, &phone.e164, text).await?;
-    Ok(Some(LoginFlow {
-        account_id: account.id.clone(),
+    let flow = Chain {
         ar,
-        otp,
-    }))
+        method,
+        then: app.config.login.then(method).to_vec(),
+        so_far: None,
+    };
+    let outcome = method.start(ctx, None, input).await;
+    record(app, ctx, method, drive(ctx, flow, outcome).await).await
 }
 
-/// Sends the code to another verified phone of the account.
-pub async fn switch_phone(
-    app: &App,
-    flow: &mut LoginFlow,
-    phone_id: &str,
-    text: impl Fn(&str, i64) -> String,
-) -> Result<(), LoginFlowError> {
-    // Choosing another phone is a resend: the same cooldown applies.
-    let wait_seconds = flow.otp.resend_at - app.clock.unix();
-    if wait_seconds > 0 {
-        return Err(OtpError::Cooldown { wait_seconds }.into());
+/// Feeds what the page posted to the login's current step.
+pub async fn submit(app: &App, ctx: &Ctx<'_>, flow: LoginFlow, input: &Params) -> Progress {
+    let step = flow.current.method();
+    let LoginFlow {
+        ar,
+        method,
+        then,
+        current,
+        so_far,
+    } = flow;
+    let outcome = authenticators::submit(current, ctx, so_far.as_ref(), input).await;
+    let chain = Chain {
+        ar,
+        method,
+        then,
+        so_far,
+    };
+    record(app, ctx, step, drive(ctx, chain, outcome).await).await
+}
+
+/// Asks the current step (an outstanding push) how it went.
+pub async fn poll(app: &App, ctx: &Ctx<'_>, flow: LoginFlow) -> Progress {
+    let step = flow.current.method();
+    let LoginFlow {
+        ar,
+        method,
+        then,
+        current,
+        so_far,
+    } = flow;
+    let outcome = authenticators::poll(current, ctx).await;
+    let chain = Chain {
+        ar,
+        method,
+        then,
+        so_far,
+    };
+    record(app, ctx, step, drive(ctx, chain, outcome).await).await
+}
+
+/// A login without its current step.
+struct Chain {
+    ar: Option<String>,
+    method: Method,
+    then: Vec<Method>,
+    so_far: Option<Evidence>,
+}
+
+impl Chain {
+    fn with(self, current: StepState) -> LoginFlow {
+        LoginFlow {
+            ar: self.ar,
+            method: self.method,
+            then: self.then,
+            current,
+            so_far: self.so_far,
+        }
     }
-    let phone = app
-        .db
-        .verified_phones(&flow.account_id)
-        .await?
-        .into_iter()
-        .find(|p| p.id == phone_id)
-        .ok_or(LoginFlowError::UnknownPhone)?;
-    flow.otp = otp::send(app, &phone.e164, text).await?;
-    Ok(())
+}
+
+/// Runs steps until one needs the browser, or none is left.
+async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progress {
+    loop {
+        match outcome {
+            Outcome::Prompt(state, prompt) => return Progress::Prompt(chain.with(state), prompt),
+            Outcome::Refused(state, prompt, refusal) => {
+                return Progress::Refused(chain.with(state), prompt, refusal);
+            }
+            Outcome::Failed(refusal) => return Progress::Failed(refusal),
+            Outcome::Done(evidence) => {
+                chain.so_far = Some(match chain.so_far.take() {
+                    Some(before) => before.then(evidence),
+                    None => evidence,
+                });
+            }
+            Outcome::Skip => {}
+        }
+        if chain.then.is_empty() {
+            return match chain.so_far {
+                Some(evidence) => Progress::Done {
+                    method: chain.method,
+                    ar: chain.ar,
+                    evidence,
+                },
+                // Every step skipped: nothing was proven.
+                None => Progress::Failed(Refusal::invalid("err_flow_expired", "nothing_proven")),
+            };
+        }
+        let next = chain.then.remove(0);
+        outcome = next
+            .start(ctx, chain.so_far.as_ref(), &Params::default())
+            .await;
+    }
+}
+
+/// Audits and counts refusals (`login.failed`), once, whatever the method.
+async fn record(app: &App, ctx: &Ctx<'_>, step: Method, progress: Progress) -> Progress {
+    let refusal = match &progress {
+        Progress::Refused(_, _, r) | Progress::Failed(r) => r,
+        Progress::Prompt(..) | Progress::Done { .. } => return progress,
+    };
+    app.metrics.login(step.name(), "failed");
+    let mut detail = json!({ "method": step.name(), "reason": refusal.reason });
+    if let Some(c) = &refusal.credential_id {
+        detail["credential"] = json!(c);
+    }
+    let mut event = Event::new("login.failed").ip(Some(&ctx.ip)).detail(detail);
+    if let Some(id) = &refusal.account_id {
+        event = event.account(id);
+    }
+    if let Err(e) = app.audit.record(event).await {
+        tracing::error!(error = %e, "audit write failed");
+    }
+    progress
+}
+
+/// Where the browser goes once logged in.
+pub enum Continuation {
+    /// Back into the portal's pending request: a code, the consent page, or an error for it.
+    Portal {
+        request: Box<AuthorizationRequest>,
+        next: Result<Next, OAuthError>,
+    },
+    /// No portal asked: the home page.
+    Home,
+    /// A portal asked, but its request has expired meanwhile.
+    RequestExpired,
+}
+
+/// A finished login: the new SSO session's cookie secret and where to go.
+pub struct Completion {
+    pub cookie_secret: String,
+    pub continuation: Continuation,
+}
+
+/// The one completion of every login: checks the account, starts the SSO session with the
+/// evidence's `amr` and level, records when the credential was used, audits and counts, and
+/// continues the portal's request.
+pub async fn complete(
+    app: &App,
+    method: Method,
+    evidence: &Evidence,
+    ar: Option<&str>,
+    ip: &str,
+) -> Result<Completion, Refusal> {
+    let account_id = evidence
+        .account_id()
+        .ok_or_else(|| Refusal::invalid("err_flow_expired", "no_account"))?;
+    let account = match app.db.find_account(account_id).await {
+        Ok(Some(a)) if a.status == crate::domain::AccountStatus::Active => a,
+        Ok(_) => {
+            return Err(Refusal::new(
+                authenticators::RefusalKind::Unauthorized,
+                crate::message::Message::new("error_invalid_credentials"),
+                "account_inactive",
+            )
+            .account(Some(account_id)));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading the account failed");
+            return Err(Refusal::unavailable("store_unavailable"));
+        }
+    };
+    let level = evidence.level.session_level(account.ial);
+    let amr = evidence.amr_strings();
+    let (session, cookie_secret) = interaction::start_session(
+        app,
+        &account.id,
+        level,
+        amr.clone(),
+        evidence.phishing_resistant,
+    )
+    .await
+    .map_err(|_| Refusal::unavailable("store_unavailable"))?;
+    if let Some(c) = &evidence.credential
+        && let Err(e) = app.db.credential_used(&c.id, app.clock.now()).await
+    {
+        tracing::warn!(error = %e, "recording the credential's use failed");
+    }
+    app.metrics.login(method.name(), "succeeded");
+    let mut detail = json!({ "method": method.name(), "amr": amr, "acr": app.acr.acr(level) });
+    if let Some(c) = &evidence.credential {
+        detail["credential"] = json!({ "kind": c.kind.as_str(), "id": c.id });
+    }
+    let event = Event::new("login.succeeded")
+        .account(&account.id)
+        .ip(Some(ip))
+        .detail(detail);
+    if let Err(e) = app.audit.record(event).await {
+        tracing::error!(error = %e, "audit write failed");
+        return Err(Refusal::unavailable("audit_unavailable"));
+    }
+    let pending = match ar {
+        Some(ar) => interaction::pending(app, ar).await.ok().flatten(),
+        None => None,
+    };
+    let continuation = match pending {
+        Some(request) => {
+            let how = Interaction {
+                fresh_login: true,
+                consent_given: false,
+            };
+            let next = interaction::advance(app, &request, ar, Some(&session), how).await;
+            Continuation::Portal {
+                request: Box::new(request),
+                next,
+            }
+        }
+        None if ar.is_some() => Continuation::RequestExpired,
+        None => Continuation::Home,
+    };
+    Ok(Completion {
+        cookie_secret,
+        continuation,
+    })
 }

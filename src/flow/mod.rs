@@ -1,8 +1,18 @@
-//! The flow engine: a registration, login or recovery is a sequence of steps whose state lives
-//! in the ephemeral store, so a flow started on one node can finish on another. The browser
-//! holds a 256-bit secret in a cookie; the store key is its SHA-256.
+//! The flow engine: a login, registration, recovery or phone verification is a sequence of
+//! steps whose state lives in the ephemeral store, so a flow started on one node can finish on
+//! another. The browser holds a 256-bit secret in a cookie (one cookie per kind); the store key
+//! is its SHA-256.
+//!
+//! - `login`: the chain of authenticator steps of a login method, and the one completion of
+//!   every login;
+//! - `registration`: the one account-creation path, and the citizen registration journey;
+//! - `recovery`: "Quên mật khẩu";
+//! - `phone`: verifying a phone added in "Thông tin cá nhân";
+//! - `enrolment`: adding a credential (a passkey) in "Thông tin cá nhân".
 
+pub mod enrolment;
 pub mod login;
+pub mod phone;
 pub mod recovery;
 pub mod registration;
 
@@ -11,54 +21,70 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::App;
+use crate::authenticators::otp::OtpStep;
 use crate::random;
-use crate::store::ephemeral::EphemeralError;
+use crate::store::ephemeral::{EphemeralError, EphemeralStore};
 
 pub const FLOW_COOKIE: &str = "xacthuc_flow";
 /// How long a user may take over one flow.
-const TTL: Duration = Duration::from_secs(1800);
+pub const TTL: Duration = Duration::from_secs(1800);
 
 fn key(kind: &str, secret: &str) -> String {
     format!("flow:{kind}:{}", random::sha256_hex(secret))
 }
 
-/// Starts a flow of `kind`; returns the cookie secret.
-pub async fn start<S: Serialize>(
-    app: &App,
-    kind: &str,
+/// The flow state types, each with its kind (its store key prefix and cookie name).
+pub trait FlowState: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+}
+
+/// Flows with an OTP step: the one OTP screen serves them all (`http::otp`).
+pub trait WithOtp: FlowState {
+    /// The OTP step, when the flow is at it.
+    fn otp(&self) -> Option<&OtpStep>;
+    fn otp_mut(&mut self) -> Option<&mut OtpStep>;
+    /// The account whose SSO session alone may answer (flows started in "Thông tin cá nhân").
+    fn owner(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Starts a flow; returns the cookie secret.
+pub async fn start<S: FlowState>(
+    store: &dyn EphemeralStore,
     state: &S,
 ) -> Result<String, EphemeralError> {
     let secret = random::token();
-    save(app, kind, &secret, state).await?;
+    save(store, &secret, state).await?;
     Ok(secret)
 }
 
-pub async fn save<S: Serialize>(
-    app: &App,
-    kind: &str,
+pub async fn save<S: FlowState>(
+    store: &dyn EphemeralStore,
     secret: &str,
     state: &S,
 ) -> Result<(), EphemeralError> {
     let bytes =
         serde_json::to_vec(state).map_err(|e| EphemeralError::Unavailable(e.to_string()))?;
-    app.store.put(&key(kind, secret), &bytes, TTL).await
+    store.put(&key(S::KIND, secret), &bytes, TTL).await
 }
 
 /// The flow's state, or `None` when unknown or expired (the user starts again).
-pub async fn load<S: DeserializeOwned>(
-    app: &App,
-    kind: &str,
+pub async fn load<S: FlowState>(
+    store: &dyn EphemeralStore,
     secret: &str,
 ) -> Result<Option<S>, EphemeralError> {
-    Ok(app
-        .store
-        .get(&key(kind, secret))
+    Ok(store
+        .get(&key(S::KIND, secret))
         .await?
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-/// Ends the flow; its state can no longer be used (single completion).
-pub async fn finish(app: &App, kind: &str, secret: &str) -> Result<bool, EphemeralError> {
-    Ok(app.store.take(&key(kind, secret)).await?.is_some())
+/// Ends the flow; its state can no longer be used (single completion: of two concurrent
+/// completions, exactly one gets `true`).
+pub async fn finish<S: FlowState>(
+    store: &dyn EphemeralStore,
+    secret: &str,
+) -> Result<bool, EphemeralError> {
+    Ok(store.take(&key(S::KIND, secret)).await?.is_some())
 }

@@ -6,23 +6,36 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::registration::{FieldErrors, check_new_password};
+use super::registration::check_new_password;
+use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
-use crate::authenticators::otp::{self, OtpChallenge, OtpError};
+use crate::authenticators::Ctx;
+use crate::authenticators::otp::{OtpError, OtpStep};
 use crate::authenticators::password;
 use crate::domain::{IdNumber, PhoneNumber};
+use crate::message::FieldErrors;
 use crate::oidc::{interaction, revocation};
 use crate::store::StoreError;
-
-pub const KIND: &str = "recovery";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryFlow {
     /// `None` for a decoy flow.
     pub account_id: Option<String>,
-    pub otp: OtpChallenge,
-    pub otp_verified: bool,
+    pub otp: OtpStep,
+}
+
+impl FlowState for RecoveryFlow {
+    const KIND: &'static str = "recovery";
+}
+
+impl WithOtp for RecoveryFlow {
+    fn otp(&self) -> Option<&OtpStep> {
+        Some(&self.otp)
+    }
+    fn otp_mut(&mut self) -> Option<&mut OtpStep> {
+        Some(&mut self.otp)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,14 +51,13 @@ pub enum RecoveryError {
 }
 
 pub async fn start(
-    app: &App,
+    ctx: &Ctx<'_>,
     id_number: &IdNumber,
     phone: &PhoneNumber,
-    text: impl Fn(&str, i64) -> String,
 ) -> Result<RecoveryFlow, RecoveryError> {
-    let account = app.db.find_account_by_id_number(id_number.as_str()).await?;
+    let account = ctx.db.find_account_by_id_number(id_number.as_str()).await?;
     let owner = match &account {
-        Some(a) => app
+        Some(a) => ctx
             .db
             .verified_phones(&a.id)
             .await?
@@ -55,32 +67,13 @@ pub async fn start(
         None => None,
     };
     let otp = match &owner {
-        Some(_) => otp::send(app, phone.e164(), text).await?,
-        None => otp::decoy(app, phone.e164()).await?,
+        Some(_) => OtpStep::send(ctx, phone.e164()).await?,
+        None => OtpStep::decoy(ctx, phone.e164()).await?,
     };
     Ok(RecoveryFlow {
         account_id: owner,
         otp,
-        otp_verified: false,
     })
-}
-
-pub async fn resend(
-    app: &App,
-    flow: &mut RecoveryFlow,
-    text: impl Fn(&str, i64) -> String,
-) -> Result<(), RecoveryError> {
-    flow.otp = match flow.account_id {
-        Some(_) => otp::resend(app, &flow.otp, text).await?,
-        None => {
-            let wait_seconds = flow.otp.resend_at - app.clock.unix();
-            if wait_seconds > 0 {
-                return Err(OtpError::Cooldown { wait_seconds }.into());
-            }
-            otp::decoy(app, &flow.otp.phone).await?
-        }
-    };
-    Ok(())
 }
 
 /// Sets the new password and ends every session and refresh token of the account.
@@ -91,7 +84,7 @@ pub async fn complete(
     confirm: &str,
     ip: Option<&str>,
 ) -> Result<(), RecoveryError> {
-    let account_id = match (&flow.account_id, flow.otp_verified) {
+    let account_id = match (&flow.account_id, flow.otp.verified) {
         (Some(id), true) => id.clone(),
         _ => return Err(RecoveryError::OutOfOrder),
     };
@@ -103,7 +96,7 @@ pub async fn complete(
     let words = password::personal_words(
         account.id_number.as_deref(),
         &account.full_name,
-        Some(&flow.otp.phone),
+        Some(&flow.otp.challenge.phone),
     );
     check_new_password(app.password_policy(), new_password, confirm, &words)
         .map_err(RecoveryError::Fields)?;

@@ -1,67 +1,54 @@
-//! Citizen registration at IAL2: "Thuê bao di động" (the carrier confirms the SIM is the
-//! person's own, then SMS OTP) and "Bảo hiểm xã hội" (the BHXH record matches what was
-//! entered, then SMS OTP), then a password. The account is created only at the very end, in one
-//! transaction; the duplicate check is the unique constraint on the ID number.
-
-use std::collections::BTreeMap;
+//! Registration: the one account-creation path ([`create_account`], every registration method
+//! ends there with its evidence), and the citizen journey at IAL2: "Thuê bao di động" (the
+//! carrier confirms the SIM is the person's own) or "Bảo hiểm xã hội" (the BHXH record matches
+//! what was entered), then the SMS code, then a password. The account is created only at the
+//! very end, in one transaction; the duplicate check is the unique constraint on the ID number.
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
-use crate::authenticators::otp::{self, OtpChallenge, OtpError};
-use crate::authenticators::password;
-use crate::connectors::carrier::{SubscriberCheck, SubscriberQuery};
+use crate::authenticators::carrier_match::{self, Applicant};
+use crate::authenticators::otp::{OtpError, OtpStep};
+use crate::authenticators::{self, Ctx, Evidence, Subject, bhxh_match, password};
+use crate::config::Config;
 use crate::domain::{
-    Account, BhxhCode, BhxhCodeError, Ial, IdKind, IdNumber, IdNumberError, PasswordError,
-    PasswordPolicy, PhoneNumber, PhoneNumberError, SubjectType, fold_name, normalize_name,
-    valid_name,
+    Account, BhxhCode, BhxhCodeError, IdKind, IdNumber, IdNumberError, PasswordError,
+    PasswordPolicy, PhoneNumber, PhoneNumberError, normalize_name, valid_name,
 };
+use crate::message::{FieldErrors, Message};
 use crate::store::{NewAccount, StoreError};
 
-pub const KIND: &str = "registration";
-
+/// The online registration methods of citizens: a closed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
+    /// "Thuê bao di động" (`authenticators::carrier_match`).
     MobileSubscriber,
+    /// "Bảo hiểm xã hội" (`authenticators::bhxh_match`).
     Bhxh,
 }
 
 impl Method {
-    /// As recorded on the account.
+    /// As configured (`registration.methods`) and recorded on the account.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MobileSubscriber => "mobile_subscriber",
             Self::Bhxh => "bhxh",
         }
     }
-}
 
-/// A message key of the theme with its placeholders (e.g. `{min}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub key: &'static str,
-    pub args: Vec<(&'static str, String)>,
-}
-
-impl Message {
-    pub fn new(key: &'static str) -> Self {
-        Self {
-            key,
-            args: Vec::new(),
-        }
-    }
-
-    pub fn with(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.args.push((name, value.to_string()));
-        self
+    /// Whether it is offered (`registration.methods`).
+    pub fn enabled(self, config: &Config) -> bool {
+        config
+            .registration
+            .methods
+            .iter()
+            .any(|m| m == self.as_str())
     }
 }
-
-/// Per-field messages, keyed by the form field's name.
-pub type FieldErrors = BTreeMap<&'static str, Message>;
 
 /// The registration form as typed.
 #[derive(Debug, Clone, Default)]
@@ -85,27 +72,29 @@ pub struct ValidForm {
     pub bhxh_code: Option<BhxhCode>,
 }
 
-/// Who is registering, as verified so far.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Applicant {
-    pub id_number: String,
-    pub full_name: String,
-    pub birthdate: NaiveDate,
-    /// E.164.
-    pub phone: String,
-    pub email: Option<String>,
-    pub bhxh_code: Option<String>,
-}
-
 /// The flow's state between steps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistrationFlow {
     pub method: Method,
-    pub applicant: Applicant,
-    pub otp: OtpChallenge,
-    pub otp_verified: bool,
+    /// What the method proved (a verified identity).
+    pub evidence: Evidence,
+    /// The SMS code to the identity's phone (`verified` once entered).
+    pub otp: OtpStep,
     /// The pending authorization request, when a portal sent the user here.
     pub ar: Option<String>,
+}
+
+impl FlowState for RegistrationFlow {
+    const KIND: &'static str = "registration";
+}
+
+impl WithOtp for RegistrationFlow {
+    fn otp(&self) -> Option<&OtpStep> {
+        Some(&self.otp)
+    }
+    fn otp_mut(&mut self) -> Option<&mut OtpStep> {
+        Some(&mut self.otp)
+    }
 }
 
 /// Why a registration cannot go on.
@@ -120,6 +109,17 @@ pub enum Refusal {
     Upstream(&'static str),
     Otp(OtpError),
     Store(StoreError),
+}
+
+impl From<authenticators::Refusal> for Refusal {
+    fn from(r: authenticators::Refusal) -> Self {
+        match r.reason {
+            "carrier_mismatch" => Self::CarrierMismatch,
+            "bhxh_not_found" => Self::BhxhNotFound,
+            "bhxh_mismatch" => Self::BhxhMismatch,
+            _ => Self::Upstream(r.message.key),
+        }
+    }
 }
 
 impl From<StoreError> for Refusal {
@@ -238,43 +238,26 @@ pub fn valid_email(e: &str) -> bool {
         && !domain.contains('@')
 }
 
-/// Checks the applicant against the registry of the method, refuses duplicates, and sends the
-/// first OTP. Nothing is written to the database.
+/// Checks the applicant with the method's registry, refuses duplicates, and sends the first
+/// SMS code. Nothing is written to the database.
 pub async fn submit(
-    app: &App,
+    ctx: &Ctx<'_>,
     method: Method,
     form: ValidForm,
     ar: Option<String>,
-    sms_text: impl Fn(&str, i64) -> String,
 ) -> Result<RegistrationFlow, Refusal> {
-    let id_number = match method {
+    let applicant = Applicant {
+        id_number: form.id_number.as_str(),
+        full_name: &form.full_name,
+        birthdate: form.birthdate,
+        phone: form.phone.e164(),
+        email: form.email.as_deref(),
+    };
+    let evidence = match method {
         Method::MobileSubscriber => {
             // The seeds' order: the duplicate check, then the carrier.
-            if app
-                .db
-                .find_account_by_id_number(form.id_number.as_str())
-                .await?
-                .is_some()
-            {
-                return Err(Refusal::Duplicate);
-            }
-            let query = SubscriberQuery {
-                msisdn: form.phone.e164().to_string(),
-                id_number: form.id_number.as_str().to_string(),
-                full_name: form.full_name.clone(),
-                birthdate: form.birthdate,
-            };
-            match app.connectors.carrier.check_subscriber(&query).await {
-                Ok(SubscriberCheck::Match) => {}
-                Ok(SubscriberCheck::Mismatch | SubscriberCheck::UnknownNumber) => {
-                    return Err(Refusal::CarrierMismatch);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "carrier check failed");
-                    return Err(Refusal::Upstream("err_upstream_carrier"));
-                }
-            }
-            form.id_number.as_str().to_string()
+            refuse_duplicate(ctx, form.id_number.as_str()).await?;
+            carrier_match::verify(ctx, &applicant).await?
         }
         Method::Bhxh => {
             let code = form
@@ -282,33 +265,15 @@ pub async fn submit(
                 .as_ref()
                 .map(|c| c.as_str())
                 .unwrap_or_default();
-            let record = match app.connectors.bhxh.lookup(code).await {
-                Ok(Some(r)) => r,
-                Ok(None) => return Err(Refusal::BhxhNotFound),
-                Err(e) => {
-                    tracing::warn!(error = %e, "BHXH lookup failed");
-                    return Err(Refusal::Upstream("err_upstream_bhxh"));
-                }
-            };
-            let matches = record.id_number == form.id_number.as_str()
-                && record.birthdate == form.birthdate
-                && fold_name(&record.full_name) == fold_name(&form.full_name);
-            if !matches {
-                return Err(Refusal::BhxhMismatch);
-            }
+            let evidence = bhxh_match::verify(ctx, &applicant, code).await?;
             // The seeds: the duplicate check uses the ID number from the BHXH record.
-            if app
-                .db
-                .find_account_by_id_number(&record.id_number)
-                .await?
-                .is_some()
-            {
-                return Err(Refusal::Duplicate);
+            if let Subject::Identity(identity) = &evidence.subject {
+                refuse_duplicate(ctx, identity.id_number.as_deref().unwrap_or_default()).await?;
             }
-            record.id_number
+            evidence
         }
     };
-    let challenge = otp::send(app, form.phone.e164(), sms_text)
+    let otp = OtpStep::send(ctx, form.phone.e164())
         .await
         .map_err(|e| match e {
             OtpError::Sms(err) => {
@@ -319,18 +284,17 @@ pub async fn submit(
         })?;
     Ok(RegistrationFlow {
         method,
-        applicant: Applicant {
-            id_number,
-            full_name: form.full_name,
-            birthdate: form.birthdate,
-            phone: form.phone.e164().to_string(),
-            email: form.email,
-            bhxh_code: form.bhxh_code.map(|c| c.as_str().to_string()),
-        },
-        otp: challenge,
-        otp_verified: false,
+        evidence,
+        otp,
         ar,
     })
+}
+
+async fn refuse_duplicate(ctx: &Ctx<'_>, id_number: &str) -> Result<(), Refusal> {
+    match ctx.db.find_account_by_id_number(id_number).await? {
+        Some(_) => Err(Refusal::Duplicate),
+        None => Ok(()),
+    }
 }
 
 /// The messages for a password refused by the policy.
@@ -374,8 +338,7 @@ pub fn check_new_password(
     }
 }
 
-/// Creates the account after the OTP was verified. Two concurrent completions for one ID
-/// number create exactly one account (the unique constraint decides).
+/// Creates the account after the SMS code was entered, with the password chosen now.
 pub async fn complete(
     app: &App,
     flow: &RegistrationFlow,
@@ -383,27 +346,63 @@ pub async fn complete(
     confirm: &str,
     ip: Option<&str>,
 ) -> Result<Account, Refusal> {
-    let a = &flow.applicant;
-    let words = password::personal_words(Some(&a.id_number), &a.full_name, Some(&a.phone));
+    let Subject::Identity(identity) = &flow.evidence.subject else {
+        return Err(Refusal::Store(StoreError::Corrupt(
+            "registration without identity".into(),
+        )));
+    };
+    let words = password::personal_words(
+        identity.id_number.as_deref(),
+        &identity.full_name,
+        identity.phone.as_deref(),
+    );
     check_new_password(app.password_policy(), password, confirm, &words)
         .map_err(Refusal::Fields)?;
     let hash = password::hash_blocking(&app.config.passwords, password)
         .await
         .map_err(|e| Refusal::Store(StoreError::Corrupt(e)))?;
+    create_account(app, &flow.evidence, flow.method.as_str(), Some(hash), ip).await
+}
+
+/// The one account-creation path: every registration method ends here with its evidence (a
+/// verified identity and the level the method proves). Records the method and the level, and
+/// the identity's phone as the first verified phone. Two concurrent registrations of one ID
+/// number create exactly one account (the unique constraint decides).
+pub async fn create_account(
+    app: &App,
+    evidence: &Evidence,
+    method: &str,
+    password_hash: Option<String>,
+    ip: Option<&str>,
+) -> Result<Account, Refusal> {
+    let Subject::Identity(identity) = &evidence.subject else {
+        return Err(Refusal::Store(StoreError::Corrupt(
+            "registration without identity".into(),
+        )));
+    };
+    let ial = match evidence.level {
+        authenticators::Attestation::Proves(level) => level,
+        // A method that proves no level of its own cannot register anyone.
+        authenticators::Attestation::AccountLevel => {
+            return Err(Refusal::Store(StoreError::Corrupt(
+                "registration without level".into(),
+            )));
+        }
+    };
     let account = app
         .db
         .create_account(
             &NewAccount {
-                subject_type: SubjectType::Citizen,
-                id_number: Some(a.id_number.clone()),
-                tax_code: None,
-                full_name: a.full_name.clone(),
-                birthdate: Some(a.birthdate),
-                email: a.email.clone(),
-                ial: Ial::Ial2,
-                registration_method: flow.method.as_str().to_string(),
-                phones: vec![a.phone.clone()],
-                password_hash: Some(hash),
+                subject_type: identity.subject_type,
+                id_number: identity.id_number.clone(),
+                tax_code: identity.tax_code.clone(),
+                full_name: identity.full_name.clone(),
+                birthdate: identity.birthdate,
+                email: identity.email.clone(),
+                ial,
+                registration_method: method.to_string(),
+                phones: identity.phone.clone().into_iter().collect(),
+                password_hash,
             },
             app.clock.now(),
         )
@@ -417,7 +416,7 @@ pub async fn complete(
             Event::new("account.registered")
                 .account(&account.id)
                 .ip(ip)
-                .detail(json!({ "method": flow.method.as_str(), "ial": 2 })),
+                .detail(json!({ "method": method, "ial": ial.level() })),
         )
         .await?;
     Ok(account)

@@ -16,11 +16,11 @@ pub fn router() -> Router<App> {
 }
 
 async fn image(State(app): State<App>, Path(id): Path<String>) -> Response {
-    media(captcha::image(&app, &id).await, "image/png")
+    media(captcha::image(app.store.as_ref(), &id).await, "image/png")
 }
 
 async fn audio(State(app): State<App>, Path(id): Path<String>) -> Response {
-    media(captcha::audio(&app, &id).await, "audio/wav")
+    media(captcha::audio(app.store.as_ref(), &id).await, "audio/wav")
 }
 
 fn media(

@@ -1,4 +1,4 @@
-//! Browser pages: home, login (ID number + password), consent, registration placeholder.
+//! Browser pages: home, the login page and its form, consent.
 
 use std::net::SocketAddr;
 
@@ -6,17 +6,20 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Request, StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
+use super::login_page::{self, LoginPage};
 use super::oidc::{error_redirect, origin_of, respond};
 use super::page::{self, PageRequest};
 use super::request::{SESSION_COOKIE, cookie, form_params, query_params};
+use super::steps;
 use crate::app::App;
 use crate::audit::Event;
-use crate::authenticators::password::{self, LoginError};
-use crate::metrics::Metrics;
+use crate::authenticators::Method;
+use crate::flow::login;
+use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, ErrorTarget};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::interaction::{self, Interaction};
@@ -40,69 +43,12 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
     page::render(&app, &req, StatusCode::OK, "home", "title_home", vars, None)
 }
 
-/// The pending request named by `ar`, with its client's name.
-async fn pending(
-    app: &App,
-    ar: Option<&str>,
-) -> Result<Option<(AuthorizationRequest, String)>, ()> {
-    let Some(ar) = ar else {
-        return Ok(None);
-    };
-    match interaction::pending(app, ar).await {
-        Ok(Some(req)) => {
-            let name = match app.client(&req.client_id).await {
-                Ok(Some(c)) => c.name.clone(),
-                _ => return Err(()),
-            };
-            Ok(Some((req, name)))
-        }
-        _ => Err(()),
-    }
-}
-
-struct LoginForm<'a> {
-    ar: &'a str,
-    username: &'a str,
-    error: Option<&'a str>,
-}
-
-fn login_form(
-    app: &App,
-    req: &PageRequest,
-    status: StatusCode,
-    pending: Option<&(AuthorizationRequest, String)>,
-    form: LoginForm<'_>,
-) -> Response {
-    let mut vars = json!({ "ar": form.ar, "username": form.username });
-    if let Some(key) = form.error {
-        vars["error"] = json!(req.t(app, key));
-    }
-    let mut origin = None;
-    if let Some((ar, name)) = pending {
-        vars["client_name"] = json!(name);
-        origin = origin_of(&ar.redirect_uri);
-    }
-    page::render(
-        app,
-        req,
-        status,
-        "login",
-        "title_login",
-        vars,
-        origin.as_deref(),
-    )
-}
-
 async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let pending = pending(&app, ar).await;
-    let ui_locales = match &pending {
-        Ok(Some((r, _))) => r.ui_locales.clone(),
-        _ => Vec::new(),
-    };
-    let req = PageRequest::new(&app, &headers, &uri, &ui_locales);
-    let Ok(pending) = pending else {
+    let context = login_page::context(&app, &headers, ar).await;
+    let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
+    let Ok(context) = context else {
         return page::error(
             &app,
             &req,
@@ -112,19 +58,21 @@ async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Res
         );
     };
     // login_hint pre-fills the ID number when it is one.
-    let hint = pending
+    let hint = context
+        .pending
         .as_ref()
         .and_then(|(r, _)| r.login_hint.as_deref())
         .filter(|h| crate::domain::IdNumber::parse(h).is_ok())
         .unwrap_or_default();
-    let form = LoginForm {
-        ar: ar.unwrap_or_default(),
+    let page = LoginPage {
         username: hint,
         error: None,
     };
-    login_form(&app, &req, StatusCode::OK, pending.as_ref(), form)
+    login_page::render(&app, &req, StatusCode::OK, &context, page)
 }
 
+/// The login page's form: the ID number and password (the `password` method), or with
+/// `method=passkey` the ID number alone, for that account's passkeys.
 async fn login_submit(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -145,13 +93,9 @@ async fn login_submit(
         }
     };
     let ar = params.get("ar");
-    let pending = pending(&app, ar).await;
-    let ui_locales = match &pending {
-        Ok(Some((r, _))) => r.ui_locales.clone(),
-        _ => Vec::new(),
-    };
-    let req = PageRequest::new(&app, &headers, &uri, &ui_locales);
-    let Ok(pending) = pending else {
+    let context = login_page::context(&app, &headers, ar).await;
+    let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
+    let Ok(context) = context else {
         return page::error(
             &app,
             &req,
@@ -160,157 +104,39 @@ async fn login_submit(
             None,
         );
     };
-    let username = params.get("username").unwrap_or_default().trim();
-    let form = |error| LoginForm {
-        ar: ar.unwrap_or_default(),
-        username,
-        error: Some(error),
-    };
     if !page::csrf_ok(&headers, params.get("csrf")) {
-        return login_form(
-            &app,
-            &req,
-            StatusCode::FORBIDDEN,
-            pending.as_ref(),
-            form("error_csrf"),
-        );
+        let page = LoginPage {
+            username: params.get("username").unwrap_or_default().trim(),
+            error: Some(&Message::new("error_csrf")),
+        };
+        return login_page::render(&app, &req, StatusCode::FORBIDDEN, &context, page);
     }
-    if username.is_empty() {
-        return login_form(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            pending.as_ref(),
-            form("error_username_required"),
-        );
-    }
-    let Some(password) = params.get("password") else {
-        return login_form(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            pending.as_ref(),
-            form("error_password_required"),
-        );
+    let method = match params.get("method") {
+        None => Some(Method::Password),
+        Some(name) => Method::parse(name).filter(|m| app.config.login.enabled(*m)),
+    };
+    let Some(method) = method else {
+        return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     };
     let ip = peer.ip().to_string();
-    let account = match password::authenticate(&app, username, password, &ip).await {
-        Ok(a) => a,
-        Err(e) => {
-            Metrics::inc(&app.metrics.logins_failed);
-            let key = match &e {
-                LoginError::InvalidCredentials { .. } => "error_invalid_credentials",
-                LoginError::Locked => "error_account_locked",
-                LoginError::Throttled => "error_too_many_attempts",
-                LoginError::Store(err) => {
-                    tracing::error!(error = %err, "login failed on a backend");
-                    return login_form(
-                        &app,
-                        &req,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        pending.as_ref(),
-                        form("error_temporarily_unavailable"),
-                    );
-                }
-            };
-            let mut event = Event::new("login.failed")
-                .ip(Some(&ip))
-                .detail(json!({ "reason": e.to_string() }));
-            if let LoginError::InvalidCredentials {
-                account_id: Some(id),
-            } = &e
-            {
-                event = event.account(id);
-            }
-            if let Err(err) = app.audit.record(event).await {
-                tracing::error!(error = %err, "audit write failed");
-            }
-            let status = if matches!(e, LoginError::InvalidCredentials { .. }) {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::TOO_MANY_REQUESTS
-            };
-            return login_form(&app, &req, status, pending.as_ref(), form(key));
-        }
-    };
-    let ar_owned = ar.map(str::to_string);
-    let text = super::flows::sms_text(&app, req.locale);
-    match crate::flow::login::second_step(&app, &account, ar_owned, text).await {
-        Ok(Some(flow)) => super::flows::start_login_otp(&app, &req, &flow).await,
-        Ok(None) => {
-            let amr = crate::flow::login::AMR_PASSWORD.map(String::from).to_vec();
-            finish_login(&app, &req, &account, amr, ar, &ip).await
-        }
-        Err(e) => {
-            let key = super::flows::otp_failure_key(&e);
-            login_form(
-                &app,
-                &req,
-                StatusCode::SERVICE_UNAVAILABLE,
-                pending.as_ref(),
-                form(key),
-            )
-        }
-    }
+    let ctx = app.ctx(req.locale, &ip);
+    let progress = login::begin(
+        &app,
+        &ctx,
+        method,
+        ar.map(str::to_string),
+        &context.need,
+        &params,
+    )
+    .await;
+    steps::respond_progress(&app, &req, None, progress, &params, &ip).await
 }
 
-/// The last step of every login: the SSO session, the audit record, and on to the portal that
-/// asked (or home).
-pub async fn finish_login(
-    app: &App,
-    req: &PageRequest,
-    account: &crate::domain::Account,
-    amr: Vec<String>,
-    ar: Option<&str>,
-    ip: &str,
-) -> Response {
-    let unavailable = || {
-        page::error(
-            app,
-            req,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error_temporarily_unavailable",
-            None,
-        )
-    };
-    let (session, cookie_secret) =
-        match interaction::start_session(app, &account.id, account.ial, amr.clone()).await {
-            Ok(s) => s,
-            Err(_) => return unavailable(),
-        };
-    Metrics::inc(&app.metrics.logins_succeeded);
-    let event = Event::new("login.succeeded")
-        .account(&account.id)
-        .ip(Some(ip))
-        .detail(json!({ "amr": amr }));
-    if let Err(e) = app.audit.record(event).await {
-        tracing::error!(error = %e, "audit write failed");
-        return unavailable();
-    }
-    let pending = match ar {
-        Some(ar) => interaction::pending(app, ar).await.ok().flatten(),
-        None => None,
-    };
-    let mut resp = match pending {
-        Some(auth_req) => {
-            let how = Interaction {
-                fresh_login: true,
-                consent_given: false,
-            };
-            let next = interaction::advance(app, &auth_req, ar, Some(&session), how).await;
-            respond(app, &auth_req, next, req)
-        }
-        None if ar.is_some() => page::error(
-            app,
-            req,
-            StatusCode::BAD_REQUEST,
-            "error_session_expired",
-            None,
-        ),
-        None => Redirect::to(&app.url("/")).into_response(),
-    };
-    super::set_session_cookie(app, resp.headers_mut(), &cookie_secret);
-    resp
+/// The pending request named by `ar`, with its client's name.
+async fn pending(app: &App, ar: Option<&str>) -> Option<(AuthorizationRequest, String)> {
+    let request = interaction::pending(app, ar?).await.ok()??;
+    let name = app.client(&request.client_id).await.ok()??.name.clone();
+    Some((request, name))
 }
 
 async fn consent_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
@@ -365,11 +191,7 @@ async fn consent_context(
     ),
     &'static str,
 > {
-    let pending = pending(app, ar)
-        .await
-        .ok()
-        .flatten()
-        .ok_or("error_session_expired")?;
+    let pending = pending(app, ar).await.ok_or("error_session_expired")?;
     let sid = cookie(headers, SESSION_COOKIE).ok_or("error_session_expired")?;
     let session = interaction::load_session(app, sid)
         .await

@@ -2,13 +2,18 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
-pub mod flows;
 pub mod login;
+pub mod login_page;
 pub mod oidc;
+pub mod otp;
+pub mod otp_screen;
 pub mod page;
 pub mod profile;
+pub mod recovery;
+pub mod registration;
 pub mod render;
 pub mod request;
+pub mod steps;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,8 +50,11 @@ fn routes(app: &App) -> Router<App> {
     let mut r = Router::new()
         .merge(oidc::router())
         .merge(login::router())
+        .merge(otp::router())
+        .merge(steps::router())
         .merge(captcha::router())
-        .merge(flows::router())
+        .merge(registration::router())
+        .merge(recovery::router())
         .merge(profile::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -1,11 +1,15 @@
 //! Themed HTML responses: common template variables, CSP, cookies (CSRF, language).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::{LANG_COOKIE, cookie, locale};
+use super::request::{LANG_COOKIE, cookie, form_params, locale};
 use crate::app::App;
+use crate::flow::{FLOW_COOKIE, FlowState};
+use crate::message::{FieldErrors, Message};
+use crate::oidc::params::Params;
 use crate::random;
 
 pub const CSRF_COOKIE: &str = "xacthuc_csrf";
@@ -174,5 +178,168 @@ pub fn append_cookie(
     }
     if let Ok(v) = HeaderValue::from_str(&c) {
         h.append(header::SET_COOKIE, v);
+    }
+}
+
+/// A message of the theme in the page's language, its placeholders filled.
+pub fn text(app: &App, req: &PageRequest, m: &Message) -> String {
+    let mut s = req.t(app, m.key);
+    for (name, value) in &m.args {
+        s = s.replace(&format!("{{{name}}}"), value);
+    }
+    s
+}
+
+/// Per-field messages as the templates' `errors` object.
+pub fn errors_json(app: &App, req: &PageRequest, errors: &FieldErrors) -> Value {
+    Value::Object(
+        errors
+            .iter()
+            .map(|(k, m)| (k.to_string(), json!(text(app, req, m))))
+            .collect(),
+    )
+}
+
+/// "Service temporarily unavailable" (503).
+pub fn unavailable(app: &App, req: &PageRequest) -> Response {
+    error(
+        app,
+        req,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error_temporarily_unavailable",
+        None,
+    )
+}
+
+/// The flow this page belongs to is gone (expired, finished, or never started).
+pub fn flow_expired(app: &App, req: &PageRequest) -> Response {
+    error(app, req, StatusCode::BAD_REQUEST, "err_flow_expired", None)
+}
+
+/// A page with a heading, a message and an optional link onwards.
+pub fn message(
+    app: &App,
+    req: &PageRequest,
+    heading: &str,
+    message: &str,
+    link: Option<(String, &str)>,
+) -> Response {
+    let mut vars = json!({ "heading": req.t(app, heading), "message": req.t(app, message) });
+    if let Some((url, label)) = link {
+        vars["link_url"] = json!(url);
+        vars["link_label"] = json!(req.t(app, label));
+    }
+    render(
+        app,
+        req,
+        StatusCode::OK,
+        "message",
+        "title_message",
+        vars,
+        None,
+    )
+}
+
+/// Lets a page run the theme's own scripts (`script-src 'self'`): the OTP countdown, the
+/// passkey ceremony. No inline script is ever allowed.
+pub fn allow_own_scripts(resp: &mut Response) {
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.replacen(
+                "default-src 'none';",
+                "default-src 'none'; script-src 'self';",
+                1,
+            )
+        });
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// Reads a POSTed form and checks its CSRF token; on failure, the page to show instead.
+pub async fn posted(
+    app: &App,
+    request: Request<Body>,
+) -> Result<(HeaderMap, PageRequest, Params), Response> {
+    let uri = request.uri().clone();
+    let (headers, params) = match form_params(request, app.config.server.max_body_bytes).await {
+        Ok(x) => x,
+        Err(_) => {
+            let req = PageRequest::new(app, &HeaderMap::new(), &uri, &[]);
+            return Err(error(
+                app,
+                &req,
+                StatusCode::BAD_REQUEST,
+                "error_bad_request",
+                None,
+            ));
+        }
+    };
+    let req = PageRequest::new(app, &headers, &uri, &[]);
+    if !csrf_ok(&headers, params.get("csrf")) {
+        return Err(error(app, &req, StatusCode::FORBIDDEN, "error_csrf", None));
+    }
+    Ok((headers, req, params))
+}
+
+/// The cookie that carries a flow's secret (one per kind, so a login and a registration in one
+/// browser do not collide).
+pub fn flow_cookie<S: FlowState>() -> String {
+    format!("{FLOW_COOKIE}_{}", S::KIND)
+}
+
+/// The flow of kind `S` of this browser, with its cookie secret.
+pub async fn flow_of<S: FlowState>(app: &App, headers: &HeaderMap) -> Option<(String, S)> {
+    let secret = cookie(headers, &flow_cookie::<S>())?.to_string();
+    let flow = crate::flow::load::<S>(app.store.as_ref(), &secret)
+        .await
+        .ok()??;
+    Some((secret, flow))
+}
+
+/// Sets a flow's cookie. SameSite=Lax rather than Strict: a login method may leave for an
+/// upstream identity provider and come back on a top-level GET, which Strict cookies would not
+/// ride; POSTs are CSRF-checked anyway.
+pub fn set_flow_cookie<S: FlowState>(app: &App, resp: &mut Response, secret: &str) {
+    let secure = app.issuer.starts_with("https://");
+    let age = crate::flow::TTL.as_secs() as i64;
+    append_cookie(
+        resp.headers_mut(),
+        &flow_cookie::<S>(),
+        secret,
+        "Lax",
+        Some(age),
+        secure,
+    );
+}
+
+pub fn clear_flow_cookie<S: FlowState>(app: &App, resp: &mut Response) {
+    let secure = app.issuer.starts_with("https://");
+    append_cookie(
+        resp.headers_mut(),
+        &flow_cookie::<S>(),
+        "",
+        "Lax",
+        Some(0),
+        secure,
+    );
+}
+
+/// Saves a flow (a new one when `secret` is `None`); returns its secret.
+pub async fn save_flow<S: FlowState>(
+    app: &App,
+    secret: Option<&str>,
+    flow: &S,
+) -> Result<String, crate::store::ephemeral::EphemeralError> {
+    match secret {
+        Some(s) => {
+            crate::flow::save(app.store.as_ref(), s, flow).await?;
+            Ok(s.to_string())
+        }
+        None => crate::flow::start(app.store.as_ref(), flow).await,
     }
 }

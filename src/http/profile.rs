@@ -1,39 +1,40 @@
 //! "Thông tin cá nhân": the citizen's own page — identity, phones (add and verify by SMS code,
-//! choose the default), email, password, and active sessions with sign-out.
+//! choose the default), email, password, credentials of the methods that enrol them (passkeys:
+//! add after the password, name, see when last used, remove), and active sessions with
+//! sign-out. Times are shown in Vietnam's time (UTC+7).
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::flows::{
-    OtpScreen, check_code, clear_flow_cookie, client_ip, errors_json, flow_cookie, flow_expired,
-    otp_message, posted, render_otp, set_flow_cookie, sms_text, text, unavailable,
-};
-use super::page::{self, PageRequest};
+use super::page::{self, PageRequest, errors_json, posted, text, unavailable};
 use super::request::{SESSION_COOKIE, cookie, query_params};
 use crate::app::App;
 use crate::audit::Event;
-use crate::authenticators::otp::{self, OtpChallenge};
-use crate::authenticators::password;
+use crate::authenticators::{Method, password};
+use crate::clock::Clock;
 use crate::domain::{Account, PasswordPolicy, PhoneNumber};
-use crate::flow::registration::{FieldErrors, Message, check_new_password, valid_email};
+use crate::flow::enrolment::{self, EnrolError, EnrolFlow};
+use crate::flow::phone::{self, PhoneError, PhoneFlow};
+use crate::flow::registration::{check_new_password, valid_email};
+use crate::message::{FieldErrors, Message};
 use crate::oidc::interaction;
 use crate::oidc::session::SsoSession;
 
-const PHONE_FLOW: &str = "phone";
 /// Notices the profile page may show (named by `?notice=`; anything else is ignored).
 const NOTICES: &[&str] = &[
     "profile_saved",
     "phone_added",
     "phone_default_set",
     "session_revoked",
+    "credential_added",
+    "credential_removed",
 ];
 
 pub fn router() -> Router<App> {
@@ -41,12 +42,10 @@ pub fn router() -> Router<App> {
         .route("/profile", get(show))
         .route("/profile/email", post(update_email))
         .route("/profile/phones", post(add_phone))
-        .route(
-            "/profile/phones/verify",
-            get(verify_phone_page).post(verify_phone),
-        )
-        .route("/profile/phones/verify/resend", post(resend_phone_code))
         .route("/profile/phones/default", post(set_default_phone))
+        .route("/profile/credentials/remove", post(remove_credential))
+        .route("/profile/credentials/{method}", post(enrol_start))
+        .route("/profile/credentials/{method}/finish", post(enrol_finish))
         .route(
             "/profile/password",
             get(password_page).post(change_password),
@@ -77,6 +76,47 @@ fn to_login(app: &App) -> Response {
 
 fn back(app: &App, notice: &str) -> Response {
     Redirect::to(&app.url(&format!("/profile?notice={notice}"))).into_response()
+}
+
+/// One section per enabled method whose credentials the user manages (passkeys): the list,
+/// and the form that adds one (name + the password again).
+async fn credential_sections(app: &App, req: &PageRequest, account: &Account) -> Vec<Value> {
+    let mut sections = Vec::new();
+    for method in Method::ALL {
+        let Some(kind) = method.traits().enrols else {
+            continue;
+        };
+        if !app.config.login.enabled(method) {
+            continue;
+        }
+        let listed = app
+            .db
+            .credentials_of(&account.id, kind)
+            .await
+            .unwrap_or_default();
+        let items: Vec<Value> = listed
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "label": c.label.clone().unwrap_or_default(),
+                    "created": Clock::vietnam_time(c.created_at),
+                    "last_used": c.last_used_at.map(Clock::vietnam_time).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let name = method.name();
+        sections.push(json!({
+            "method": name,
+            "heading": req.t(app, &format!("credential_{name}_heading")),
+            "explain": req.t(app, &format!("credential_{name}_explain")),
+            "add_label": req.t(app, &format!("credential_{name}_add")),
+            "empty": req.t(app, &format!("credential_{name}_empty")),
+            "action": app.url(&format!("/profile/credentials/{name}")),
+            "items": items,
+        }));
+    }
+    sections
 }
 
 async fn render(
@@ -116,9 +156,10 @@ async fn render(
         })).collect::<Vec<_>>(),
         "sessions": sessions.iter().map(|s| json!({
             "id": s.sid,
-            "started": crate::clock::Clock::from_unix(s.started).format("%d/%m/%Y %H:%M UTC").to_string(),
+            "started": Clock::vietnam_time(Clock::from_unix(s.started)),
             "current": s.sid == me.session.sid,
         })).collect::<Vec<_>>(),
+        "credentials": credential_sections(app, req, &me.account).await,
         "errors": {},
         "values": {},
     });
@@ -173,13 +214,12 @@ async fn update_email(State(app): State<App>, request: Request<Body>) -> Respons
     back(&app, "profile_saved")
 }
 
-#[derive(Serialize, Deserialize)]
-struct PhoneFlow {
-    account_id: String,
-    otp: OtpChallenge,
-}
-
-async fn add_phone(State(app): State<App>, request: Request<Body>) -> Response {
+/// Adds a phone: an SMS code goes to it, then the one OTP step (`/profile/phones/verify`).
+async fn add_phone(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (headers, req, params) = match posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -188,168 +228,49 @@ async fn add_phone(State(app): State<App>, request: Request<Body>) -> Response {
         return to_login(&app);
     };
     let raw = params.get("phone").unwrap_or_default().to_string();
-    let refuse = |key: &'static str| json!({ "errors": { "phone": req.t(&app, key) }, "values": { "phone": raw } });
+    let refuse = |status, message: &Message| {
+        let extra =
+            json!({ "errors": { "phone": text(&app, &req, message) }, "values": { "phone": raw } });
+        render(&app, &req, status, &me, extra)
+    };
     let phone = match PhoneNumber::parse(&raw) {
         Ok(p) => p,
         Err(crate::domain::PhoneNumberError::NotMobile) => {
-            return render(
-                &app,
-                &req,
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                &me,
-                refuse("err_phone_not_mobile"),
+                &Message::new("err_phone_not_mobile"),
             )
             .await;
         }
         Err(_) => {
-            return render(
-                &app,
-                &req,
+            return refuse(
                 StatusCode::BAD_REQUEST,
-                &me,
-                refuse("err_phone_malformed"),
+                &Message::new("err_phone_malformed"),
             )
             .await;
         }
     };
-    let owned = app
-        .db
-        .verified_phones(&me.account.id)
-        .await
-        .unwrap_or_default();
-    if owned.iter().any(|p| p.e164 == phone.e164()) {
-        return render(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            &me,
-            refuse("err_phone_malformed"),
-        )
-        .await;
-    }
-    let otp = match otp::send(&app, phone.e164(), sms_text(&app, req.locale)).await {
-        Ok(c) => c,
-        Err(e) => {
-            let extra = json!({ "errors": { "phone": text(&app, &req, &otp_message(&e)) }, "values": { "phone": raw } });
-            return render(&app, &req, StatusCode::SERVICE_UNAVAILABLE, &me, extra).await;
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let flow = match phone::start(&ctx, &me.account.id, &phone).await {
+        Ok(f) => f,
+        Err(PhoneError::AlreadyAdded) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &Message::new("err_phone_malformed"),
+            )
+            .await;
         }
+        Err(PhoneError::Otp(e)) => {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.message()).await;
+        }
+        Err(PhoneError::Store(_)) => return unavailable(&app, &req),
     };
-    let flow = PhoneFlow {
-        account_id: me.account.id.clone(),
-        otp,
-    };
-    let Ok(secret) = crate::flow::start(&app, PHONE_FLOW, &flow).await else {
+    let Ok(secret) = crate::flow::start(app.store.as_ref(), &flow).await else {
         return unavailable(&app, &req);
     };
     let mut resp = Redirect::to(&app.url("/profile/phones/verify")).into_response();
-    set_flow_cookie(&app, &mut resp, PHONE_FLOW, &secret);
+    page::set_flow_cookie::<PhoneFlow>(&app, &mut resp, &secret);
     resp
-}
-
-/// The phone-verification flow of the logged-in user of this browser.
-async fn phone_flow(app: &App, headers: &HeaderMap, me: &Me) -> Option<(String, PhoneFlow)> {
-    let secret = cookie(headers, &flow_cookie(PHONE_FLOW))?.to_string();
-    let flow: PhoneFlow = crate::flow::load(app, PHONE_FLOW, &secret).await.ok()??;
-    (flow.account_id == me.account.id).then_some((secret, flow))
-}
-
-fn phone_screen<'a>(
-    flow: &'a PhoneFlow,
-    error: Option<Message>,
-    notice: Option<&'static str>,
-) -> OtpScreen<'a> {
-    OtpScreen {
-        base: "/profile/phones/verify",
-        challenge: &flow.otp,
-        error,
-        notice,
-        other_methods: false,
-    }
-}
-
-async fn verify_phone_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
-    };
-    match phone_flow(&app, &headers, &me).await {
-        Some((_, flow)) => render_otp(&app, &req, StatusCode::OK, phone_screen(&flow, None, None)),
-        None => flow_expired(&app, &req),
-    }
-}
-
-async fn verify_phone(State(app): State<App>, request: Request<Body>) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
-    };
-    let Some((secret, flow)) = phone_flow(&app, &headers, &me).await else {
-        return flow_expired(&app, &req);
-    };
-    let result = check_code(&app, &flow.otp, params.get("otp")).await;
-    if let Err(m) = result {
-        return render_otp(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            phone_screen(&flow, Some(m), None),
-        );
-    }
-    let _ = crate::flow::finish(&app, PHONE_FLOW, &secret).await;
-    match app
-        .db
-        .add_phone(&me.account.id, &flow.otp.phone, true, app.clock.now())
-        .await
-    {
-        Ok(_) | Err(crate::store::StoreError::Conflict) => {}
-        Err(_) => return unavailable(&app, &req),
-    }
-    let _ = app
-        .audit
-        .record(Event::new("account.phone_added").account(&me.account.id))
-        .await;
-    let mut resp = back(&app, "phone_added");
-    clear_flow_cookie(&app, &mut resp, PHONE_FLOW);
-    resp
-}
-
-async fn resend_phone_code(State(app): State<App>, request: Request<Body>) -> Response {
-    let (headers, req, _) = match posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
-    };
-    let Some((secret, mut flow)) = phone_flow(&app, &headers, &me).await else {
-        return flow_expired(&app, &req);
-    };
-    match otp::resend(&app, &flow.otp, sms_text(&app, req.locale)).await {
-        Ok(c) => {
-            flow.otp = c;
-            if crate::flow::save(&app, PHONE_FLOW, &secret, &flow)
-                .await
-                .is_err()
-            {
-                return unavailable(&app, &req);
-            }
-            render_otp(
-                &app,
-                &req,
-                StatusCode::OK,
-                phone_screen(&flow, None, Some("otp_resent")),
-            )
-        }
-        Err(e) => render_otp(
-            &app,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            phone_screen(&flow, Some(otp_message(&e)), None),
-        ),
-    }
 }
 
 async fn set_default_phone(State(app): State<App>, request: Request<Body>) -> Response {
@@ -467,7 +388,7 @@ async fn change_password(
     {
         return unavailable(&app, &req);
     }
-    let ip = client_ip(&peer);
+    let ip = peer.ip().to_string();
     let _ = app
         .audit
         .record(
@@ -476,9 +397,14 @@ async fn change_password(
                 .ip(Some(&ip)),
         )
         .await;
-    let Ok((_, cookie_secret)) =
-        interaction::start_session(&app, &me.account.id, me.account.ial, me.session.amr.clone())
-            .await
+    let Ok((_, cookie_secret)) = interaction::start_session(
+        &app,
+        &me.account.id,
+        me.account.ial,
+        me.session.amr.clone(),
+        me.session.phishing_resistant,
+    )
+    .await
     else {
         return unavailable(&app, &req);
     };
@@ -513,7 +439,7 @@ async fn revoke_session(
             None,
         );
     };
-    if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&client_ip(&peer)))
+    if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&peer.ip().to_string()))
         .await
         .is_err()
     {
@@ -537,7 +463,7 @@ async fn revoke_other_sessions(
     let Ok(sessions) = interaction::sessions_of(&app, &me.account.id).await else {
         return unavailable(&app, &req);
     };
-    let ip = client_ip(&peer);
+    let ip = peer.ip().to_string();
     for s in sessions.iter().filter(|s| s.sid != me.session.sid) {
         if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&ip))
             .await
@@ -547,4 +473,141 @@ async fn revoke_other_sessions(
         }
     }
     back(&app, "session_revoked")
+}
+
+/// An enabled method that enrols credentials, by its URL name.
+fn enrollable(app: &App, name: &str) -> Option<Method> {
+    Method::parse(name).filter(|m| m.traits().enrols.is_some() && app.config.login.enabled(*m))
+}
+
+/// The profile again with an enrolment's error under its section.
+async fn enrol_refused(
+    app: &App,
+    req: &PageRequest,
+    me: &Me,
+    label: &str,
+    e: &EnrolError,
+) -> Response {
+    let status = match e {
+        EnrolError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EnrolError::Limited => StatusCode::TOO_MANY_REQUESTS,
+        EnrolError::NotEnrollable => StatusCode::NOT_FOUND,
+        EnrolError::Label | EnrolError::WrongPassword | EnrolError::Refused(_) => {
+            StatusCode::BAD_REQUEST
+        }
+    };
+    let extra = json!({
+        "credential_error": text(app, req, &e.message()),
+        "values": { "label": label },
+    });
+    render(app, req, status, me, extra).await
+}
+
+/// Adding a credential, first step: the name and the password again, then the method's
+/// ceremony page (`enroll_{method}` in the theme).
+async fn enrol_start(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let (headers, req, params) = match posted(&app, request).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(me) = me(&app, &headers).await else {
+        return to_login(&app);
+    };
+    let Some(method) = enrollable(&app, &name) else {
+        return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
+    };
+    let label = params.get("label").unwrap_or_default();
+    let password = params.get("current_password").unwrap_or_default();
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let (flow, ceremony) =
+        match enrolment::start(&app, &ctx, &me.account, method, password, label).await {
+            Ok(x) => x,
+            Err(e) => return enrol_refused(&app, &req, &me, label, &e).await,
+        };
+    let Ok(secret) = crate::flow::start(app.store.as_ref(), &flow).await else {
+        return unavailable(&app, &req);
+    };
+    let vars = json!({
+        "action": app.url(&format!("/profile/credentials/{name}/finish")),
+        "options": ceremony.options.to_string(),
+        "label": flow.label,
+        "back": app.url("/profile"),
+    });
+    let template = format!("enroll_{name}");
+    let title = format!("title_enroll_{name}");
+    let mut resp = page::render(&app, &req, StatusCode::OK, &template, &title, vars, None);
+    page::allow_own_scripts(&mut resp);
+    page::set_flow_cookie::<EnrolFlow>(&app, &mut resp, &secret);
+    resp
+}
+
+/// Adding a credential, second step: what the ceremony produced.
+async fn enrol_finish(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let (headers, req, params) = match posted(&app, request).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(me) = me(&app, &headers).await else {
+        return to_login(&app);
+    };
+    let Some(method) = enrollable(&app, &name) else {
+        return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
+    };
+    // One answer per ceremony: the flow is taken before it is used.
+    let Some((secret, flow)) = page::flow_of::<EnrolFlow>(&app, &headers).await else {
+        return page::flow_expired(&app, &req);
+    };
+    if flow.account_id != me.account.id
+        || flow.method != method
+        || !crate::flow::finish::<EnrolFlow>(app.store.as_ref(), &secret)
+            .await
+            .unwrap_or(false)
+    {
+        return page::flow_expired(&app, &req);
+    }
+    let label = flow.label.clone();
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let mut resp = match enrolment::finish(&app, &ctx, &me.account, flow, &params).await {
+        Ok(_) => back(&app, "credential_added"),
+        Err(e) => enrol_refused(&app, &req, &me, &label, &e).await,
+    };
+    page::clear_flow_cookie::<EnrolFlow>(&app, &mut resp);
+    resp
+}
+
+/// Removes one of the user's own credentials (`credential_id`).
+async fn remove_credential(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (headers, req, params) = match posted(&app, request).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(me) = me(&app, &headers).await else {
+        return to_login(&app);
+    };
+    let id = params.get("credential_id").unwrap_or_default();
+    match enrolment::remove(&app, &me.account, id, &peer.ip().to_string()).await {
+        Ok(true) => back(&app, "credential_removed"),
+        Ok(false) => page::error(
+            &app,
+            &req,
+            StatusCode::BAD_REQUEST,
+            "error_bad_request",
+            None,
+        ),
+        Err(_) => unavailable(&app, &req),
+    }
 }

@@ -42,6 +42,9 @@ pub struct AuthorizationRequest {
     pub ui_locales: Vec<String>,
     /// Lowest level acceptable: an essential `acr` claim or the client's minimum.
     pub required_ial: Option<Ial>,
+    /// The client accepts only phishing-resistant logins.
+    #[serde(default)]
+    pub phishing_resistant: bool,
 }
 
 impl AuthorizationRequest {
@@ -183,6 +186,7 @@ impl Check<'_> {
             login_hint: params.get("login_hint").map(str::to_string),
             ui_locales: split(params.get("ui_locales")),
             required_ial: draft.required_ial,
+            phishing_resistant: client.require_phishing_resistant,
         }
     }
 }
@@ -401,9 +405,40 @@ fn essential_acr(claims: &Value, acr: &AcrPolicy) -> Option<Result<Ial, OAuthErr
 /// The authorization server's answer once the request is valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Login,
+    Login(LoginNeed),
     Consent,
     IssueCode,
+}
+
+/// Why a login is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoginReason {
+    /// No SSO session in this browser.
+    #[default]
+    NoSession,
+    /// The session's account has been disabled.
+    AccountInactive,
+    /// The portal asked for a fresh login (`prompt=login`).
+    PromptLogin,
+    /// The session is older than the portal's `max_age`.
+    MaxAge,
+    /// The session was made at a lower level than the portal requires.
+    LevelTooLow,
+    /// The portal accepts only phishing-resistant logins and the session was not one.
+    NotPhishingResistant,
+}
+
+/// What a login must achieve for a request: the login page offers only the methods that can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoginNeed {
+    pub reason: LoginReason,
+    /// The lowest level the new session must have.
+    pub level: Option<Ial>,
+    /// The level of the account of the browser's current session, when there is one: methods
+    /// that vouch only for the account's own level cannot lift it.
+    pub account_level: Option<Ial>,
+    /// Only phishing-resistant methods will do.
+    pub phishing_resistant: bool,
 }
 
 /// What the decision needs to know about the current SSO session and account.
@@ -412,6 +447,49 @@ pub struct SessionFacts {
     pub auth_time: i64,
     pub account_ial: Ial,
     pub account_active: bool,
+    /// The session was made with a phishing-resistant method.
+    pub phishing_resistant: bool,
+}
+
+/// Why `session` cannot serve `req` without a new login (`None`: it can). `fresh_login`: the
+/// session was made during this very interaction (satisfies `prompt=login`).
+fn login_reason(
+    req: &AuthorizationRequest,
+    session: Option<&SessionFacts>,
+    now: i64,
+    fresh_login: bool,
+) -> Option<LoginReason> {
+    let Some(s) = session else {
+        return Some(LoginReason::NoSession);
+    };
+    if !s.account_active {
+        Some(LoginReason::AccountInactive)
+    } else if !fresh_login && req.has_prompt("login") {
+        Some(LoginReason::PromptLogin)
+    } else if req.max_age.is_some_and(|max| now - s.auth_time > max) {
+        Some(LoginReason::MaxAge)
+    } else if req.required_ial.is_some_and(|need| s.ial < need) {
+        // A session never satisfies a higher level than it was made with.
+        Some(LoginReason::LevelTooLow)
+    } else if req.phishing_resistant && !s.phishing_resistant {
+        Some(LoginReason::NotPhishingResistant)
+    } else {
+        None
+    }
+}
+
+/// What a login for `req` must achieve, given the browser's current session.
+pub fn login_need(
+    req: &AuthorizationRequest,
+    session: Option<&SessionFacts>,
+    now: i64,
+) -> LoginNeed {
+    LoginNeed {
+        reason: login_reason(req, session, now, false).unwrap_or_default(),
+        level: req.required_ial,
+        account_level: session.filter(|s| s.account_active).map(|s| s.account_ial),
+        phishing_resistant: req.phishing_resistant,
+    }
 }
 
 /// Decides the next step. `consented` is whether consent is settled for this request: given
@@ -423,28 +501,26 @@ pub fn decide(
     now: i64,
     fresh_login: bool,
 ) -> Result<Decision, OAuthError> {
-    let usable = session.filter(|s| {
-        s.account_active
-            && (fresh_login || !req.has_prompt("login"))
-            && req.max_age.is_none_or(|max| now - s.auth_time <= max)
-            // A session never satisfies a higher level than it was made with.
-            && req.required_ial.is_none_or(|need| s.ial >= need)
-    });
-    let Some(s) = usable else {
+    if let Some(reason) = login_reason(req, session, now, fresh_login) {
         if req.has_prompt("none") {
             return Err(OAuthError::new(
                 ErrorCode::LoginRequired,
                 "the user must log in",
             ));
         }
+        // The user just logged in and still falls short: logging in again cannot help.
         if let Some(s) = session
             && fresh_login
-            && req.required_ial.is_some_and(|need| s.account_ial < need)
+            && (req.required_ial.is_some_and(|need| s.account_ial < need)
+                || reason == LoginReason::NotPhishingResistant)
         {
             return Err(unmet());
         }
-        return Ok(Decision::Login);
-    };
+        let mut need = login_need(req, session, now);
+        need.reason = reason;
+        return Ok(Decision::Login(need));
+    }
+    let s = session.ok_or_else(unmet)?;
     if req.required_ial.is_some_and(|need| s.account_ial < need) {
         return Err(unmet());
     }
@@ -487,6 +563,7 @@ mod tests {
             login_hint: None,
             ui_locales: vec![],
             required_ial: required,
+            phishing_resistant: false,
         }
     }
 
@@ -496,6 +573,7 @@ mod tests {
             auth_time: 1_000,
             account_ial,
             account_active: true,
+            phishing_resistant: false,
         }
     }
 
@@ -504,7 +582,10 @@ mod tests {
         // The account was upgraded to IAL3 after this IAL2 session began: log in again.
         let s = session(Ial::Ial2, Ial::Ial3);
         let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, false);
-        assert_eq!(d, Ok(Decision::Login));
+        assert!(
+            matches!(d, Ok(Decision::Login(n)) if n.reason == LoginReason::LevelTooLow),
+            "{d:?}"
+        );
         // After that fresh login the session is IAL3 and the code is issued.
         let s = session(Ial::Ial3, Ial::Ial3);
         let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, true);
@@ -534,6 +615,41 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::ConsentRequired
+        );
+    }
+
+    #[test]
+    fn the_login_need_says_why_and_what_is_required() {
+        let s = session(Ial::Ial2, Ial::Ial2);
+        let mut req = request(Some(Ial::Ial2), &["login"]);
+        req.max_age = Some(60);
+        let need = |req: &AuthorizationRequest, s: Option<&SessionFacts>, now| match decide(
+            req, s, true, now, false,
+        ) {
+            Ok(Decision::Login(need)) => need,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(need(&req, None, 1_010).reason, LoginReason::NoSession);
+        assert_eq!(need(&req, Some(&s), 1_010).reason, LoginReason::PromptLogin);
+        req.prompt.clear();
+        assert_eq!(need(&req, Some(&s), 1_100).reason, LoginReason::MaxAge);
+        req.max_age = None;
+        req.phishing_resistant = true;
+        let n = need(&req, Some(&s), 1_010);
+        assert_eq!(n.reason, LoginReason::NotPhishingResistant);
+        assert!(n.phishing_resistant);
+        assert_eq!(n.level, Some(Ial::Ial2));
+        assert_eq!(n.account_level, Some(Ial::Ial2));
+        // A passkey session serves it; after a fresh password login it is unmet, not a loop.
+        let mut strong = session(Ial::Ial2, Ial::Ial2);
+        strong.phishing_resistant = true;
+        assert_eq!(
+            decide(&req, Some(&strong), true, 1_010, false),
+            Ok(Decision::IssueCode)
+        );
+        assert_eq!(
+            decide(&req, Some(&s), true, 1_010, true).unwrap_err().code,
+            ErrorCode::UnmetAuthenticationRequirements
         );
     }
 
@@ -625,7 +741,10 @@ mod tests {
         s.account_active = false;
         assert_eq!(
             decide(&request(None, &[]), Some(&s), true, 1_010, false),
-            Ok(Decision::Login)
+            Ok(Decision::Login(LoginNeed {
+                reason: LoginReason::AccountInactive,
+                ..LoginNeed::default()
+            }))
         );
     }
 }

@@ -2,13 +2,14 @@
 
 use serde_json::{Value, json};
 
+use super::acr::AcrPolicy;
 use super::claims::{SCOPES, supported_claims};
-use crate::app::App;
 
-pub fn metadata(app: &App) -> Value {
-    let url = |p: &str| app.url(p);
+/// The document for the provider at `issuer` (endpoints are paths under it).
+pub fn metadata(issuer: &str, acr: &AcrPolicy) -> Value {
+    let url = |p: &str| format!("{issuer}{p}");
     json!({
-        "issuer": app.issuer,
+        "issuer": issuer,
         "authorization_endpoint": url("/authorize"),
         "token_endpoint": url("/token"),
         "userinfo_endpoint": url("/userinfo"),
@@ -31,7 +32,7 @@ pub fn metadata(app: &App) -> Value {
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-        "acr_values_supported": app.acr.supported(),
+        "acr_values_supported": acr.supported(),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["vi", "en"],
         "claims_locales_supported": ["vi"],

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::authorize::{AuthorizationRequest, Decision, SessionFacts, decide};
+use super::authorize::{AuthorizationRequest, Decision, LoginNeed, SessionFacts, decide};
 use super::error::OAuthError;
 use super::grants::{authorization_code, internal};
 use super::session::{SsoSession, session_key};
@@ -53,12 +53,7 @@ pub async fn advance(
         Some(s) => app.db.find_account(&s.account_id).await.map_err(internal)?,
         None => None,
     };
-    let facts = session.zip(account.as_ref()).map(|(s, a)| SessionFacts {
-        ial: s.ial,
-        auth_time: s.auth_time,
-        account_ial: a.ial,
-        account_active: a.status == AccountStatus::Active,
-    });
+    let facts = session_facts(session, account.as_ref());
     let stored = match (&account, client.skip_consent) {
         (_, true) => true,
         (Some(a), false) => app
@@ -98,10 +93,48 @@ pub async fn advance(
                 ar: keep_pending(app, &req, ar, how.fresh_login).await?,
             })
         }
-        _ => Ok(Next::Login {
-            ar: keep_pending(app, req, ar, false).await?,
-        }),
+        (Decision::Login(need), _) => {
+            // Not a login page without a method that could satisfy the request.
+            if crate::authenticators::offered(&app.config.login, &need).is_empty() {
+                return Err(OAuthError::new(
+                    super::error::ErrorCode::UnmetAuthenticationRequirements,
+                    "no enabled login method can meet this request",
+                ));
+            }
+            Ok(Next::Login {
+                ar: keep_pending(app, req, ar, false).await?,
+            })
+        }
+        (Decision::IssueCode, None) => Err(OAuthError::invalid_request("no session")),
     }
+}
+
+fn session_facts(
+    session: Option<&SsoSession>,
+    account: Option<&crate::domain::Account>,
+) -> Option<SessionFacts> {
+    session.zip(account).map(|(s, a)| SessionFacts {
+        ial: s.ial,
+        auth_time: s.auth_time,
+        account_ial: a.ial,
+        account_active: a.status == AccountStatus::Active,
+        phishing_resistant: s.phishing_resistant,
+    })
+}
+
+/// What a login for `req` must achieve, given the browser's session (the login page offers
+/// only the methods that can).
+pub async fn login_need(
+    app: &App,
+    req: &AuthorizationRequest,
+    session: Option<&SsoSession>,
+) -> LoginNeed {
+    let account = match session {
+        Some(s) => app.db.find_account(&s.account_id).await.ok().flatten(),
+        None => None,
+    };
+    let facts = session_facts(session, account.as_ref());
+    super::authorize::login_need(req, facts.as_ref(), app.clock.unix())
 }
 
 /// Stores `req` as pending (under a new id unless resuming `ar`; rewritten when `rewrite`).
@@ -223,6 +256,7 @@ pub async fn start_session(
     account_id: &str,
     ial: crate::domain::Ial,
     amr: Vec<String>,
+    phishing_resistant: bool,
 ) -> Result<(SsoSession, String), OAuthError> {
     let now = app.clock.unix();
     let secret = random::token();
@@ -232,6 +266,7 @@ pub async fn start_session(
         account_id: account_id.to_string(),
         ial,
         amr,
+        phishing_resistant,
         auth_time: now,
         expires_at: now + app.config.tokens.sso_session_ttl_seconds,
         clients: Vec::new(),

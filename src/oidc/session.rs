@@ -17,6 +17,9 @@ pub struct SsoSession {
     pub ial: Ial,
     /// RFC 8176 methods of this login.
     pub amr: Vec<String>,
+    /// Whether the login was phishing resistant (a passkey), for clients that require it.
+    #[serde(default)]
+    pub phishing_resistant: bool,
     /// Unix seconds.
     pub auth_time: i64,
     pub expires_at: i64,

@@ -26,7 +26,7 @@ pub fn router(app: &App) -> Router<App> {
 
 /// ⚓ Test contract: the answer of a live captcha, readable only because the sandbox is on.
 async fn captcha_answer(State(app): State<App>, Path(id): Path<String>) -> Response {
-    match crate::authenticators::captcha::peek_answer(&app, &id).await {
+    match crate::authenticators::captcha::peek_answer(app.store.as_ref(), &id).await {
         Ok(Some(answer)) => {
             axum::Json(serde_json::json!({ "id": id, "answer": answer })).into_response()
         }

@@ -332,7 +332,8 @@ async fn lockout_grows_and_never_allows_more_than_100_consecutive_failures() {
     use xacthuc::authenticators::password::{LoginError, authenticate};
     let t = spawn_app_with(|c| c.passwords.max_failed_logins_per_ip = 1_000_000).await;
     t.add_account("001090012345", Ial::Ial2).await;
-    let attempt = |pw: &'static str| authenticate(&t.app, "001090012345", pw, "127.0.0.1");
+    let ctx = t.ctx();
+    let attempt = |pw: &'static str| authenticate(&ctx, "001090012345", pw, "127.0.0.1");
     for _ in 0..5 {
         assert!(matches!(
             attempt("Wrong@123").await,

@@ -32,7 +32,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    // A domain name, not an IP address: WebAuthn (passkeys) refuses IP origins.
+    let port = listener.local_addr().expect("addr").port();
+    let base = format!("http://localhost:{port}");
 
     let mut config = Config::default();
     config.server.public_url = base.clone();
@@ -152,6 +154,11 @@ impl TestApp {
             .await
             .expect("account");
         account.id
+    }
+
+    /// What login and registration methods use, as for a request in Vietnamese.
+    pub fn ctx(&self) -> xacthuc::authenticators::Ctx<'_> {
+        self.app.ctx("vi", "127.0.0.1")
     }
 
     pub fn advance(&self, secs: u64) {

@@ -7,10 +7,6 @@ use crate::helpers::*;
 
 const PHONE: &str = "+84823628899";
 
-fn text(code: &str, minutes: i64) -> String {
-    format!("Ma xac thuc: {code}. Hieu luc {minutes} phut.")
-}
-
 /// The code in the newest SMS to `phone`.
 fn last_code(t: &TestApp, phone: &str) -> String {
     let messages = t.app.simulators.as_ref().unwrap().messages_to(phone);
@@ -24,23 +20,23 @@ fn last_code(t: &TestApp, phone: &str) -> String {
 #[tokio::test]
 async fn otp_is_six_digits_single_use_and_dies_after_five_wrong_tries() {
     let t = spawn_app().await;
-    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let challenge = otp::send(&t.ctx(), PHONE).await.unwrap();
     let code = last_code(&t, PHONE);
     assert!(code.chars().all(|c| c.is_ascii_digit()) && code.len() == 6);
     let wrong = if code == "000000" { "000001" } else { "000000" };
     for left in (1..=4).rev() {
-        match otp::verify(&t.app, &challenge, wrong).await {
+        match otp::verify(&t.ctx(), &challenge, wrong).await {
             Err(otp::OtpError::Wrong { attempts_left }) => assert_eq!(attempts_left, left),
             other => panic!("expected Wrong, got {other:?}"),
         }
     }
     assert!(matches!(
-        otp::verify(&t.app, &challenge, wrong).await,
+        otp::verify(&t.ctx(), &challenge, wrong).await,
         Err(otp::OtpError::Exhausted)
     ));
     // Dead: even the right code is refused now.
     assert!(matches!(
-        otp::verify(&t.app, &challenge, &code).await,
+        otp::verify(&t.ctx(), &challenge, &code).await,
         Err(otp::OtpError::Exhausted)
     ));
 }
@@ -48,19 +44,19 @@ async fn otp_is_six_digits_single_use_and_dies_after_five_wrong_tries() {
 #[tokio::test]
 async fn otp_verifies_once_and_expires() {
     let t = spawn_app().await;
-    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let challenge = otp::send(&t.ctx(), PHONE).await.unwrap();
     let code = last_code(&t, PHONE);
-    assert!(otp::verify(&t.app, &challenge, &code).await.is_ok());
+    assert!(otp::verify(&t.ctx(), &challenge, &code).await.is_ok());
     assert!(
-        otp::verify(&t.app, &challenge, &code).await.is_err(),
+        otp::verify(&t.ctx(), &challenge, &code).await.is_err(),
         "single use"
     );
 
-    let challenge = otp::send(&t.app, PHONE, text).await.unwrap();
+    let challenge = otp::send(&t.ctx(), PHONE).await.unwrap();
     let code = last_code(&t, PHONE);
     t.advance(301);
     assert!(matches!(
-        otp::verify(&t.app, &challenge, &code).await,
+        otp::verify(&t.ctx(), &challenge, &code).await,
         Err(otp::OtpError::Expired)
     ));
 }
@@ -68,23 +64,24 @@ async fn otp_verifies_once_and_expires() {
 #[tokio::test]
 async fn otp_resend_waits_for_the_cooldown_and_is_capped_per_hour() {
     let t = spawn_app_with(|c| c.otp.max_per_phone_per_hour = 5).await;
-    let mut challenge = otp::send(&t.app, PHONE, text).await.unwrap();
-    match otp::resend(&t.app, &challenge, text).await {
+    let ctx = t.ctx();
+    let mut step = otp::OtpStep::send(&ctx, PHONE).await.unwrap();
+    match step.resend(&ctx).await {
         Err(otp::OtpError::Cooldown { wait_seconds }) => assert!((1..=60).contains(&wait_seconds)),
         other => panic!("expected Cooldown, got {other:?}"),
     }
     for _ in 0..4 {
         t.advance(61);
-        challenge = otp::resend(&t.app, &challenge, text).await.unwrap();
+        step.resend(&ctx).await.unwrap();
     }
     t.advance(61);
     assert!(matches!(
-        otp::resend(&t.app, &challenge, text).await,
+        step.resend(&ctx).await,
         Err(otp::OtpError::HourlyCap)
     ));
     assert!(
         matches!(
-            otp::send(&t.app, PHONE, text).await,
+            otp::send(&t.ctx(), PHONE).await,
             Err(otp::OtpError::HourlyCap)
         ),
         "across flows too"
@@ -95,13 +92,13 @@ async fn otp_resend_waits_for_the_cooldown_and_is_capped_per_hour() {
         "no SMS beyond the cap"
     );
     // Another phone is not affected.
-    assert!(otp::send(&t.app, "+84912345678", text).await.is_ok());
+    assert!(otp::send(&t.ctx(), "+84912345678").await.is_ok());
 }
 
 #[tokio::test]
 async fn captcha_is_single_use_and_served_as_image_and_audio() {
     let t = spawn_app().await;
-    let id = captcha::create(&t.app).await.unwrap();
+    let id = captcha::create(t.app.store.as_ref()).await.unwrap();
     let png = http()
         .get(t.url(&format!("/captcha/{id}/image.png")))
         .send()
@@ -127,18 +124,24 @@ async fn captcha_is_single_use_and_served_as_image_and_audio() {
     let answer = answer["answer"].as_str().unwrap().to_string();
     assert_eq!(answer.len(), 5);
     assert!(
-        captcha::verify(&t.app, &id, &answer.to_uppercase())
+        captcha::verify(t.app.store.as_ref(), &id, &answer.to_uppercase())
             .await
             .unwrap(),
         "case-insensitive"
     );
     assert!(
-        !captcha::verify(&t.app, &id, &answer).await.unwrap(),
+        !captcha::verify(t.app.store.as_ref(), &id, &answer)
+            .await
+            .unwrap(),
         "single use"
     );
 
-    let id = captcha::create(&t.app).await.unwrap();
-    assert!(!captcha::verify(&t.app, &id, "wrong").await.unwrap());
+    let id = captcha::create(t.app.store.as_ref()).await.unwrap();
+    assert!(
+        !captcha::verify(t.app.store.as_ref(), &id, "wrong")
+            .await
+            .unwrap()
+    );
     let gone = http()
         .get(t.url(&format!("/sandbox/captcha/{id}")))
         .send()
@@ -154,8 +157,15 @@ async fn captcha_is_single_use_and_served_as_image_and_audio() {
 #[tokio::test]
 async fn captcha_expires() {
     let t = spawn_app().await;
-    let id = captcha::create(&t.app).await.unwrap();
-    let answer = captcha::peek_answer(&t.app, &id).await.unwrap().unwrap();
+    let id = captcha::create(t.app.store.as_ref()).await.unwrap();
+    let answer = captcha::peek_answer(t.app.store.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
     t.advance(301);
-    assert!(!captcha::verify(&t.app, &id, &answer).await.unwrap());
+    assert!(
+        !captcha::verify(t.app.store.as_ref(), &id, &answer)
+            .await
+            .unwrap()
+    );
 }

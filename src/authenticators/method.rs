@@ -1,0 +1,34 @@
+//! The names of the methods: a leaf module, so configuration can name methods without
+//! depending on what they do.
+
+use serde::{Deserialize, Serialize};
+
+/// The methods: a closed set, one module each (see `authenticators`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// ID number + password ("CMT/CCCD").
+    Password,
+    /// A code by SMS to a verified phone of the account identified by an earlier step.
+    SmsOtp,
+    /// A WebAuthn passkey ("Đăng nhập bằng passkey").
+    Passkey,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Self::Password, Self::SmsOtp, Self::Passkey];
+
+    /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
+    /// `enroll_{name}`), in strings (`method_{name}`) and in the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::SmsOtp => "sms_otp",
+            Self::Passkey => "passkey",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}

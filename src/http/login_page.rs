@@ -1,0 +1,146 @@
+//! The login page: the methods configured in `[login]` that can meet what the portal asked
+//! for (level, phishing resistance), why a login is needed, and the ID number + password form.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+use super::oidc::origin_of;
+use super::page::{self, PageRequest};
+use super::request::{SESSION_COOKIE, cookie};
+use crate::app::App;
+use crate::authenticators::Method;
+use crate::message::Message;
+use crate::oidc::authorize::{AuthorizationRequest, LoginNeed, LoginReason};
+use crate::oidc::interaction;
+
+/// What the login page is for: the portal's pending request (if any), its client's name, and
+/// what the login must achieve.
+pub struct LoginContext {
+    pub ar: Option<String>,
+    pub pending: Option<(AuthorizationRequest, String)>,
+    pub need: LoginNeed,
+}
+
+/// The pending request's `ui_locales`, for choosing the page language.
+pub fn locales(context: &Result<LoginContext, ()>) -> &[String] {
+    match context {
+        Ok(LoginContext {
+            pending: Some((r, _)),
+            ..
+        }) => &r.ui_locales,
+        _ => &[],
+    }
+}
+
+/// The login page's URL for the pending request `ar`.
+pub fn url(app: &App, ar: Option<&str>) -> String {
+    match ar {
+        Some(ar) => app.url(&format!("/login?ar={ar}")),
+        None => app.url("/login"),
+    }
+}
+
+/// Loads the pending request `ar` (an error when it is unknown or expired) and works out
+/// what the login needs, given this browser's SSO session.
+pub async fn context(app: &App, headers: &HeaderMap, ar: Option<&str>) -> Result<LoginContext, ()> {
+    let Some(ar) = ar else {
+        return Ok(LoginContext {
+            ar: None,
+            pending: None,
+            need: LoginNeed::default(),
+        });
+    };
+    let request = match interaction::pending(app, ar).await {
+        Ok(Some(r)) => r,
+        _ => return Err(()),
+    };
+    let name = match app.client(&request.client_id).await {
+        Ok(Some(c)) => c.name.clone(),
+        _ => return Err(()),
+    };
+    let session = match cookie(headers, SESSION_COOKIE) {
+        Some(secret) => interaction::load_session(app, secret).await.ok().flatten(),
+        None => None,
+    };
+    let need = interaction::login_need(app, &request, session.as_ref()).await;
+    Ok(LoginContext {
+        ar: Some(ar.to_string()),
+        pending: Some((request, name)),
+        need,
+    })
+}
+
+/// What the page shows besides its context.
+pub struct LoginPage<'a> {
+    /// The ID number typed so far (or the portal's `login_hint`).
+    pub username: &'a str,
+    pub error: Option<&'a Message>,
+}
+
+fn reason_key(reason: LoginReason) -> Option<&'static str> {
+    match reason {
+        LoginReason::NoSession => None,
+        LoginReason::PromptLogin => Some("login_reason_prompt_login"),
+        LoginReason::MaxAge => Some("login_reason_max_age"),
+        LoginReason::LevelTooLow => Some("login_reason_level"),
+        LoginReason::NotPhishingResistant => Some("login_reason_phishing_resistant"),
+        LoginReason::AccountInactive => Some("login_reason_account_inactive"),
+    }
+}
+
+pub fn render(
+    app: &App,
+    req: &PageRequest,
+    status: StatusCode,
+    context: &LoginContext,
+    page: LoginPage<'_>,
+) -> Response {
+    let ar = context.ar.as_deref();
+    let offered = crate::authenticators::offered(&app.config.login, &context.need);
+    let others: Vec<_> = offered
+        .iter()
+        .filter(|m| **m != Method::Password)
+        .map(|m| {
+            let mut link = format!("/login/{}", m.name());
+            if let Some(ar) = ar {
+                link.push_str(&format!("?ar={ar}"));
+            }
+            json!({
+                "name": m.name(),
+                "label": req.t(app, &format!("login_with_{}", m.name())),
+                "url": app.url(&link),
+            })
+        })
+        .collect();
+    let mut vars = json!({
+        "ar": ar.unwrap_or_default(),
+        "username": page.username,
+        "password": offered.contains(&Method::Password),
+        "passkey_by_id": offered.contains(&Method::Password) && offered.contains(&Method::Passkey),
+        "methods": others,
+    });
+    if let Some(m) = page.error {
+        vars["error"] = json!(page::text(app, req, m));
+    }
+    if let Some(key) = reason_key(context.need.reason) {
+        vars["reason"] = json!(req.t(app, key));
+    }
+    let mut origin = None;
+    if let Some((request, name)) = &context.pending {
+        vars["client_name"] = json!(name);
+        origin = origin_of(&request.redirect_uri);
+    }
+    if offered.is_empty() {
+        vars["no_method"] = json!(true);
+    }
+    page::render(
+        app,
+        req,
+        status,
+        "login",
+        "title_login",
+        vars,
+        origin.as_deref(),
+    )
+}
