@@ -173,9 +173,11 @@ impl Default for RegistrationConfig {
 pub struct LoginConfig {
     /// Methods offered on the login page, in this order: `password` ("CMT/CCCD": ID number +
     /// password) and `passkey`. A method not listed is not shown and its routes refuse.
+    #[serde(deserialize_with = "method_names::list")]
     pub methods: Vec<Method>,
     /// Steps that follow a method's own step, per method (`password = ["sms_otp"]`: the SMS
     /// code after the password). The login's `amr` is the union of its steps'.
+    #[serde(deserialize_with = "method_names::table")]
     pub then: BTreeMap<Method, Vec<Method>>,
 }
 
@@ -351,10 +353,14 @@ impl Config {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
-            config::Environment::with_prefix("XACTHUC")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+            list_keys().into_iter().fold(
+                config::Environment::with_prefix("XACTHUC")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(","),
+                |env, key| env.with_list_parse_key(&key),
+            ),
         );
         let mut cfg: Config = builder.build()?.try_deserialize()?;
         if let Ok(url) = std::env::var("DATABASE_URL")
@@ -464,6 +470,65 @@ impl Config {
     }
 }
 
+/// Keys whose environment value is a comma-separated list
+/// (`XACTHUC__LOGIN__METHODS=password,passkey`; an empty value is an empty list).
+fn list_keys() -> Vec<String> {
+    let mut keys = vec![
+        "registration.methods".to_string(),
+        "login.methods".to_string(),
+    ];
+    keys.extend(
+        Method::ALL
+            .iter()
+            .map(|m| format!("login.then.{}", m.name())),
+    );
+    keys
+}
+
+/// Method names in configuration: known names only, blanks ignored (an empty environment value
+/// is an empty list).
+mod method_names {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    use crate::authenticators::method::Method;
+
+    fn parse<E: Error>(names: Vec<String>) -> Result<Vec<Method>, E> {
+        names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                Method::parse(n).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown login method {n} (password, sms_otp, passkey)"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Method>, D::Error> {
+        parse(Vec::<String>::deserialize(d)?)
+    }
+
+    pub fn table<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Method, Vec<Method>>, D::Error> {
+        BTreeMap::<String, Vec<String>>::deserialize(d)?
+            .into_iter()
+            .map(|(first, then)| {
+                let first = parse(vec![first])?
+                    .pop()
+                    .ok_or_else(|| D::Error::custom("an empty login method name"))?;
+                Ok((first, parse(then)?))
+            })
+            .collect()
+    }
+}
+
 /// Serde for `Option<SecretString>` that treats an empty string as absent.
 mod secret_opt {
     use secrecy::SecretString;
@@ -486,5 +551,31 @@ impl PartialEq for KeysConfig {
             && self.id_token_alg == other.id_token_alg
             && self.access_token_alg == other.access_token_alg
             && self.reload_seconds == other.reload_seconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lists are overridable from the environment too (⚓ every key is).
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        // SAFETY: this test alone sets these variables, and no other test reads them.
+        unsafe {
+            std::env::set_var("XACTHUC__LOGIN__METHODS", "passkey,password");
+            std::env::set_var("XACTHUC__LOGIN__THEN__PASSWORD", "");
+            std::env::set_var("XACTHUC__REGISTRATION__METHODS", "bhxh");
+        }
+        let cfg = Config::load(None);
+        unsafe {
+            std::env::remove_var("XACTHUC__LOGIN__METHODS");
+            std::env::remove_var("XACTHUC__LOGIN__THEN__PASSWORD");
+            std::env::remove_var("XACTHUC__REGISTRATION__METHODS");
+        }
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.login.methods, [Method::Passkey, Method::Password]);
+        assert_eq!(cfg.login.then(Method::Password), &[] as &[Method]);
+        assert_eq!(cfg.registration.methods, ["bhxh"]);
     }
 }

@@ -22,6 +22,8 @@ pub mod passkey;
 pub mod password;
 pub mod prompt;
 pub mod sms_otp;
+#[cfg(test)]
+pub mod testing;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +67,9 @@ pub struct Traits {
     pub attests: Attestation,
     /// The user adds and removes credentials of this kind in "Thông tin cá nhân".
     pub enrols: Option<CredentialKind>,
+    /// The method can also start from the ID number typed on the login page (a button in the
+    /// password form), narrowing itself to that account.
+    pub from_typed_id: bool,
 }
 
 impl Method {
@@ -73,6 +78,14 @@ impl Method {
             Self::Password => password::TRAITS,
             Self::SmsOtp => sms_otp::TRAITS,
             Self::Passkey => passkey::TRAITS,
+        }
+    }
+
+    /// Refuses a configuration the method cannot work with (enabled methods only).
+    pub fn check_config(self, config: &Config) -> Result<(), String> {
+        match self {
+            Self::Passkey => passkey::check_config(config),
+            Self::Password | Self::SmsOtp => Ok(()),
         }
     }
 
@@ -112,12 +125,8 @@ pub fn check_config(config: &Config) -> Result<(), String> {
             m.name()
         ));
     }
-    if login.enabled(Method::Passkey) && !passkey::usable_public_url(&config.server.public_url) {
-        return Err(
-            "login.methods has passkey, but WebAuthn needs server.public_url with a domain name \
-             (not an IP address): use e.g. http://localhost:8080 in development, or remove passkey"
-                .into(),
-        );
+    for method in &login.methods {
+        method.check_config(config)?;
     }
     Ok(())
 }

@@ -250,3 +250,115 @@ impl OtpStep {
         (self.challenge.resend_at - now).max(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::Harness;
+
+    const PHONE: &str = "+84823628899";
+    const OTHER: &str = "+84912345678";
+
+    /// The one OTP step, as every flow uses it: send, wrong codes, resend after the cooldown,
+    /// another phone, expiry, single use.
+    #[tokio::test]
+    async fn the_otp_step() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let mut step = OtpStep::send(&ctx, PHONE).await.unwrap();
+        assert_eq!(step.masked_phone(), "082****899");
+        assert_eq!(step.resend_in(h.clock.unix()), 60);
+        let first = h.last_code(PHONE);
+        let wrong = if first == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
+
+        assert!(matches!(
+            step.check(&ctx, Some("12a")).await,
+            Err(OtpError::Format)
+        ));
+        assert!(matches!(
+            step.check(&ctx, Some(wrong)).await,
+            Err(OtpError::Wrong { attempts_left: 4 })
+        ));
+        assert!(matches!(
+            step.resend(&ctx).await,
+            Err(OtpError::Cooldown { .. })
+        ));
+        h.advance(61);
+        step.resend(&ctx).await.unwrap();
+        let second = h.last_code(PHONE);
+        if second != first {
+            assert!(
+                step.check(&ctx, Some(&first)).await.is_err(),
+                "the old code is dead"
+            );
+        }
+        assert!(matches!(
+            step.send_to(&ctx, OTHER).await,
+            Err(OtpError::Cooldown { .. })
+        ));
+        h.advance(61);
+        step.send_to(&ctx, OTHER).await.unwrap();
+        assert_eq!(step.masked_phone(), "091****678");
+        let code = h.last_code(OTHER);
+        step.check(&ctx, Some(&format!(" {code} "))).await.unwrap();
+        assert!(step.verified);
+        assert!(step.check(&ctx, Some(&code)).await.is_err(), "single use");
+
+        let mut late = OtpStep::send(&ctx, OTHER).await.unwrap();
+        let code = h.last_code(OTHER);
+        h.advance(ctx.config.otp.ttl_seconds as u64);
+        assert!(matches!(
+            late.check(&ctx, Some(&code)).await,
+            Err(OtpError::Expired)
+        ));
+        assert!(!late.verified);
+    }
+
+    #[tokio::test]
+    async fn five_wrong_codes_kill_a_challenge() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let mut step = OtpStep::send(&ctx, PHONE).await.unwrap();
+        let code = h.last_code(PHONE);
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        for _ in 0..4 {
+            assert!(matches!(
+                step.check(&ctx, Some(wrong)).await,
+                Err(OtpError::Wrong { .. })
+            ));
+        }
+        assert!(matches!(
+            step.check(&ctx, Some(wrong)).await,
+            Err(OtpError::Exhausted)
+        ));
+        assert!(matches!(
+            step.check(&ctx, Some(&code)).await,
+            Err(OtpError::Exhausted)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_decoy_sends_nothing_accepts_nothing_and_counts_against_the_cap() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let mut step = OtpStep::decoy(&ctx, PHONE).await.unwrap();
+        assert_eq!(h.sms_count(), 0);
+        for code in ["000000", "123456", "999999"] {
+            assert!(step.check(&ctx, Some(code)).await.is_err());
+        }
+        h.advance(61);
+        step.resend(&ctx).await.unwrap();
+        assert_eq!(h.sms_count(), 0, "a decoy's resend is a decoy too");
+        for _ in 0..3 {
+            OtpStep::send(&ctx, PHONE).await.unwrap();
+        }
+        assert!(
+            matches!(OtpStep::send(&ctx, PHONE).await, Err(OtpError::HourlyCap)),
+            "2 decoys + 3 codes fill the hourly cap of 5"
+        );
+    }
+}

@@ -42,6 +42,7 @@ pub const TRAITS: Traits = Traits {
     phishing_resistant: true,
     attests: Attestation::AccountLevel,
     enrols: Some(CredentialKind::Passkey),
+    from_typed_id: true,
 };
 
 /// How long a ceremony may take.
@@ -98,16 +99,26 @@ fn relying_party(ctx: &Ctx<'_>) -> Result<Webauthn, Refusal> {
     })
 }
 
-/// Whether `public_url` can be a WebAuthn relying party (a domain name, not an IP address).
-pub fn usable_public_url(public_url: &str) -> bool {
-    Url::parse(public_url)
+/// `server.public_url` must be able to be a WebAuthn relying party: a domain name, not an IP
+/// address.
+pub fn check_config(config: &crate::config::Config) -> Result<(), String> {
+    let public_url = &config.server.public_url;
+    let usable = Url::parse(public_url)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .and_then(|host| {
-            let origin = Url::parse(public_url).ok()?;
+        .and_then(|origin| {
+            let host = origin.host_str()?.to_string();
             WebauthnBuilder::new(&host, &origin).ok()?.build().ok()
         })
-        .is_some()
+        .is_some();
+    if usable {
+        Ok(())
+    } else {
+        Err(format!(
+            "login.methods has passkey, but WebAuthn needs server.public_url with a domain name, \
+             not an IP address ({public_url}): use e.g. http://localhost:8080 in development, \
+             or remove passkey"
+        ))
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -440,4 +451,192 @@ pub async fn enroll_finish(
         lookup: Some(b64(passkey.cred_id())),
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
+
+    use super::*;
+    use crate::authenticators::testing::{Harness, input};
+    use crate::store::CredentialRow;
+
+    fn origin(h: &Harness) -> Url {
+        Url::parse(&h.config.server.public_url).unwrap()
+    }
+
+    /// A passkey made through enrolment and stored as the profile stores it.
+    async fn enrol(h: &Harness, device: &mut SoftPasskey, account: &Account) {
+        let ctx = h.ctx();
+        let (state, ceremony) = enroll_start(&ctx, account).await.unwrap();
+        let mut options = ceremony.options;
+        assert_eq!(
+            options["publicKey"]["authenticatorSelection"]["residentKey"],
+            "required"
+        );
+        // The software authenticator cannot keep resident keys; the flag is not checked back.
+        options["publicKey"]["authenticatorSelection"]["residentKey"] = "discouraged".into();
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = false.into();
+        let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+        let made = device.do_registration(origin(h), options).unwrap();
+        let json = serde_json::to_string(&made).unwrap();
+        let new = enroll_finish(state, &ctx, account, &input(&[("credential", &json)]))
+            .await
+            .unwrap();
+        let row = CredentialRow {
+            account_id: &account.id,
+            kind: new.kind,
+            lookup: new.lookup.as_deref(),
+            data: &new.data,
+            label: Some("test"),
+        };
+        h.db.add_credential(&row, h.clock.now()).await.unwrap();
+    }
+
+    /// The page's answer to a ceremony: the software authenticator signs, the user handle is
+    /// the account (it cannot discover credentials by itself, so they are listed for it).
+    async fn answer(
+        h: &Harness,
+        device: &mut SoftPasskey,
+        state: &LoginState,
+        account: &Account,
+    ) -> String {
+        let mut options = state.options.clone();
+        let listed =
+            h.db.credentials_of(&account.id, CredentialKind::Passkey)
+                .await
+                .unwrap();
+        options["publicKey"]["allowCredentials"] = listed
+            .iter()
+            .map(|c| serde_json::json!({ "type": "public-key", "id": c.lookup }))
+            .collect();
+        let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+        let mut assertion = device.do_authentication(origin(h), options).unwrap();
+        let user = Uuid::parse_str(&account.id).unwrap();
+        assertion.response.user_handle = Some(user.as_bytes().to_vec());
+        serde_json::to_string(&assertion).unwrap()
+    }
+
+    fn ceremony_state(outcome: Outcome) -> LoginState {
+        match outcome {
+            Outcome::Prompt(StepState::Passkey(s), Prompt::Ceremony(_)) => s,
+            Outcome::Refused(StepState::Passkey(s), Prompt::Ceremony(_), _) => s,
+            other => panic!("expected a ceremony, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_passkey_logs_in_once_per_challenge_before_it_expires() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let account = h.account("001090012345", &[]).await;
+        let mut device = SoftPasskey::new(true);
+        enrol(&h, &mut device, &account).await;
+
+        let state = ceremony_state(start(&ctx, None, &input(&[])).await);
+        assert!(
+            state.options["publicKey"]
+                .get("allowCredentials")
+                .is_none_or(|a| a == &serde_json::json!([])),
+            "no ID number typed: a discoverable ceremony"
+        );
+        let json = answer(&h, &mut device, &state, &account).await;
+        let evidence =
+            match submit(state.clone(), &ctx, None, &input(&[("credential", &json)])).await {
+                Outcome::Done(e) => e,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(evidence.account_id(), Some(account.id.as_str()));
+        assert_eq!(evidence.amr_strings(), ["hwk", "user", "mfa"]);
+        assert!(evidence.phishing_resistant);
+        assert_eq!(evidence.level, Attestation::AccountLevel);
+        assert_eq!(
+            evidence.credential.as_ref().map(|c| c.kind),
+            Some(CredentialKind::Passkey)
+        );
+
+        // The same answer again: the challenge was used.
+        let Outcome::Refused(_, _, r) =
+            submit(state, &ctx, None, &input(&[("credential", &json)])).await
+        else {
+            panic!("a replay is refused");
+        };
+        assert_eq!(r.reason, "replayed");
+
+        // A fresh ceremony, answered too late.
+        let state = ceremony_state(start(&ctx, None, &input(&[])).await);
+        let json = answer(&h, &mut device, &state, &account).await;
+        h.advance(CHALLENGE_TTL as u64);
+        let Outcome::Refused(_, Prompt::Ceremony(fresh), r) =
+            submit(state, &ctx, None, &input(&[("credential", &json)])).await
+        else {
+            panic!("an expired challenge is refused");
+        };
+        assert_eq!(r.reason, "expired");
+        assert!(fresh.expires_at > h.clock.unix(), "with a fresh challenge");
+    }
+
+    #[tokio::test]
+    async fn unknown_cloned_and_foreign_passkeys_are_refused() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let an = h.account("001090012345", &[]).await;
+        h.account("001090054321", &[]).await;
+        let mut device = SoftPasskey::new(true);
+        enrol(&h, &mut device, &an).await;
+
+        // With Bình's ID number typed, An's passkey is refused.
+        let state =
+            ceremony_state(start(&ctx, None, &input(&[("username", "001090054321")])).await);
+        let json = answer(&h, &mut device, &state, &an).await;
+        let Outcome::Refused(_, _, r) =
+            submit(state, &ctx, None, &input(&[("credential", &json)])).await
+        else {
+            panic!("refused");
+        };
+        assert_eq!(r.reason, "credential_of_another_account");
+        assert_eq!(r.account_id.as_deref(), Some(an.id.as_str()));
+
+        // A counter that did not grow: a cloned authenticator.
+        let stored = &h
+            .db
+            .credentials_of(&an.id, CredentialKind::Passkey)
+            .await
+            .unwrap()[0];
+        let mut data: Value = serde_json::from_str(&stored.data).unwrap();
+        data["cred"]["counter"] = 1000.into();
+        h.db.update_credential_data(&stored.id, &data.to_string(), h.clock.now())
+            .await
+            .unwrap();
+        let state = ceremony_state(start(&ctx, None, &input(&[])).await);
+        let json = answer(&h, &mut device, &state, &an).await;
+        let Outcome::Refused(_, _, r) =
+            submit(state, &ctx, None, &input(&[("credential", &json)])).await
+        else {
+            panic!("refused");
+        };
+        assert_eq!(
+            (r.reason, r.message.key),
+            ("sign_count_regression", "err_passkey_sign_count")
+        );
+
+        // Removed from the account: unknown.
+        h.db.remove_credential(&an.id, &stored.id).await.unwrap();
+        let state = ceremony_state(start(&ctx, None, &input(&[])).await);
+        let json = {
+            let mut options = state.options.clone();
+            options["publicKey"]["allowCredentials"] =
+                serde_json::json!([{ "type": "public-key", "id": stored.lookup }]);
+            let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+            serde_json::to_string(&device.do_authentication(origin(&h), options).unwrap()).unwrap()
+        };
+        let Outcome::Refused(_, _, r) =
+            submit(state, &ctx, None, &input(&[("credential", &json)])).await
+        else {
+            panic!("refused");
+        };
+        assert_eq!(r.reason, "unknown_credential");
+    }
 }

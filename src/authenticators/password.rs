@@ -22,6 +22,7 @@ pub const TRAITS: Traits = Traits {
     phishing_resistant: false,
     attests: Attestation::AccountLevel,
     enrols: None,
+    from_typed_id: false,
 };
 
 /// The login form posted: `username` (the ID number) and `password`.
@@ -261,4 +262,65 @@ pub async fn clear_failures(ctx: &Ctx<'_>, username: &str) -> Result<(), StoreEr
     ctx.store.delete(&consecutive_key(&hash)).await?;
     ctx.store.delete(&lock_key(&hash)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::{Harness, PASSWORD, input};
+
+    fn refusal(outcome: Outcome) -> Refusal {
+        match outcome {
+            Outcome::Refused(StepState::Password, Prompt::Form(Form::LoginPage), r) => r,
+            other => panic!("expected a refusal on the login page, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_password_step() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let account = h.account("001090012345", &[]).await;
+
+        let r = refusal(start(&ctx, &input(&[("password", "x")])).await);
+        assert_eq!(
+            (r.kind, r.message.key),
+            (RefusalKind::Invalid, "error_username_required")
+        );
+        let r = refusal(start(&ctx, &input(&[("username", "001090012345")])).await);
+        assert_eq!(r.message.key, "error_password_required");
+
+        let wrong = input(&[("username", "001090012345"), ("password", "Wrong@12345")]);
+        let r = refusal(start(&ctx, &wrong).await);
+        assert_eq!(r.kind, RefusalKind::Unauthorized);
+        assert_eq!(
+            r.account_id.as_deref(),
+            Some(account.id.as_str()),
+            "audited against the account"
+        );
+        let unknown = input(&[("username", "001090099999"), ("password", PASSWORD)]);
+        let r = refusal(start(&ctx, &unknown).await);
+        assert_eq!((r.kind, r.account_id), (RefusalKind::Unauthorized, None));
+
+        // Five failures lock the name for the window; the lock lifts on the clock.
+        for _ in 0..4 {
+            refusal(start(&ctx, &wrong).await);
+        }
+        let right = input(&[("username", "001090012345"), ("password", PASSWORD)]);
+        let r = refusal(start(&ctx, &right).await);
+        assert_eq!(
+            (r.kind, r.message.key),
+            (RefusalKind::Limited, "error_account_locked")
+        );
+        h.advance(ctx.config.passwords.failed_login_window_seconds as u64 + 1);
+        match start(&ctx, &right).await {
+            Outcome::Done(e) => {
+                assert_eq!(e.account_id(), Some(account.id.as_str()));
+                assert_eq!(e.amr_strings(), ["pwd"]);
+                assert_eq!(e.level, Attestation::AccountLevel);
+                assert!(!e.phishing_resistant);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub const TRAITS: Traits = Traits {
     phishing_resistant: false,
     attests: Attestation::AccountLevel,
     enrols: None,
+    from_typed_id: false,
 };
 
 fn refusal(e: &OtpError, account_id: Option<&str>) -> Refusal {
@@ -106,4 +107,82 @@ pub enum SwitchError {
     Otp(OtpError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::{Harness, input};
+
+    const PHONE: &str = "+84823628899";
+
+    #[tokio::test]
+    async fn the_sms_step_after_a_password() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        assert!(
+            matches!(start(&ctx, None).await, Outcome::Failed(_)),
+            "it cannot come first"
+        );
+        let without = h.account("001090012345", &[]).await;
+        let so_far = Evidence::account(&without.id, vec![Amr::Pwd]);
+        assert!(matches!(start(&ctx, Some(&so_far)).await, Outcome::Skip));
+
+        let account = h.account("001090054321", &[PHONE]).await;
+        let so_far = Evidence::account(&account.id, vec![Amr::Pwd]);
+        let Outcome::Prompt(StepState::SmsOtp(step), Prompt::Form(Form::OtpPage)) =
+            start(&ctx, Some(&so_far)).await
+        else {
+            panic!("the OTP screen");
+        };
+        let code = h.last_code(PHONE);
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let Outcome::Refused(StepState::SmsOtp(step), _, r) =
+            submit(step, &ctx, Some(&so_far), &input(&[("otp", wrong)])).await
+        else {
+            panic!("a wrong code is refused on the same screen");
+        };
+        assert_eq!((r.kind, r.reason), (RefusalKind::Invalid, "otp_wrong"));
+        match submit(step.clone(), &ctx, Some(&so_far), &input(&[("otp", &code)])).await {
+            Outcome::Done(e) => {
+                assert_eq!(e.account_id(), Some(account.id.as_str()));
+                assert_eq!(so_far.clone().then(e).amr_strings(), ["pwd", "sms", "mfa"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same code cannot serve twice, even from a copy of the step.
+        assert!(matches!(
+            submit(step, &ctx, Some(&so_far), &input(&[("otp", &code)])).await,
+            Outcome::Refused(..)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_code_expires_and_can_go_to_another_verified_phone_only() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let account = h.account("001090012345", &[PHONE, "+84912345678"]).await;
+        let so_far = Evidence::account(&account.id, vec![Amr::Pwd]);
+        let Outcome::Prompt(StepState::SmsOtp(mut step), _) = start(&ctx, Some(&so_far)).await
+        else {
+            panic!("the OTP screen");
+        };
+        h.advance(61);
+        assert!(matches!(
+            switch_phone(&mut step, &ctx, &account.id, "no-such-phone").await,
+            Err(SwitchError::UnknownPhone)
+        ));
+        let phones = h.db.verified_phones(&account.id).await.unwrap();
+        switch_phone(&mut step, &ctx, &account.id, &phones[1].id)
+            .await
+            .unwrap();
+        let code = h.last_code("+84912345678");
+        h.advance(ctx.config.otp.ttl_seconds as u64);
+        let Outcome::Refused(_, _, r) =
+            submit(step, &ctx, Some(&so_far), &input(&[("otp", &code)])).await
+        else {
+            panic!("an expired code is refused");
+        };
+        assert_eq!(r.reason, "otp_expired");
+    }
 }

@@ -9,7 +9,7 @@ use super::FlowState;
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::password::{self, LoginError};
-use crate::authenticators::{self, Ceremony, Ctx, Enrolment, Method, Refusal};
+use crate::authenticators::{self, Ceremony, Ctx, Enrolment, Method, Refusal, RefusalKind};
 use crate::domain::{Account, CredentialSummary};
 use crate::message::Message;
 use crate::oidc::params::Params;
@@ -133,7 +133,18 @@ pub async fn finish(
         data: &new.data,
         label: Some(&flow.label),
     };
-    let stored = app.db.add_credential(&row, app.clock.now()).await?;
+    let stored = match app.db.add_credential(&row, app.clock.now()).await {
+        Ok(stored) => stored,
+        Err(StoreError::Conflict) => {
+            let r = Refusal::new(
+                RefusalKind::Invalid,
+                Message::new("err_credential_exists"),
+                "exists",
+            );
+            return Err(EnrolError::Refused(r));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let event = Event::new("credential.added")
         .account(&account.id)
         .ip(Some(&ctx.ip))

@@ -62,8 +62,12 @@ pub enum Progress {
         ar: Option<String>,
         evidence: Evidence,
     },
-    /// The login cannot go on; the user starts over (told why).
-    Failed(Refusal),
+    /// The login cannot go on; the user starts over on the login page of the pending request
+    /// `ar` (told why).
+    Failed {
+        ar: Option<String>,
+        refusal: Refusal,
+    },
 }
 
 /// Starts `method` for the pending request `ar` with what the login page posted. Refuses a
@@ -77,10 +81,8 @@ pub async fn begin(
     input: &Params,
 ) -> Progress {
     if !authenticators::offered(&app.config.login, need).contains(&method) {
-        return Progress::Failed(Refusal::invalid(
-            "error_method_unavailable",
-            "method_not_offered",
-        ));
+        let refusal = Refusal::invalid("error_method_unavailable", "method_not_offered");
+        return Progress::Failed { ar, refusal };
     }
     let flow = Chain {
         ar,
@@ -160,7 +162,12 @@ async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progres
             Outcome::Refused(state, prompt, refusal) => {
                 return Progress::Refused(chain.with(state), prompt, refusal);
             }
-            Outcome::Failed(refusal) => return Progress::Failed(refusal),
+            Outcome::Failed(refusal) => {
+                return Progress::Failed {
+                    ar: chain.ar,
+                    refusal,
+                };
+            }
             Outcome::Done(evidence) => {
                 chain.so_far = Some(match chain.so_far.take() {
                     Some(before) => before.then(evidence),
@@ -177,7 +184,10 @@ async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progres
                     evidence,
                 },
                 // Every step skipped: nothing was proven.
-                None => Progress::Failed(Refusal::invalid("err_flow_expired", "nothing_proven")),
+                None => Progress::Failed {
+                    ar: chain.ar,
+                    refusal: Refusal::invalid("err_flow_expired", "nothing_proven"),
+                },
             };
         }
         let next = chain.then.remove(0);
@@ -190,7 +200,7 @@ async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progres
 /// Audits and counts refusals (`login.failed`), once, whatever the method.
 async fn record(app: &App, ctx: &Ctx<'_>, step: Method, progress: Progress) -> Progress {
     let refusal = match &progress {
-        Progress::Refused(_, _, r) | Progress::Failed(r) => r,
+        Progress::Refused(_, _, r) | Progress::Failed { refusal: r, .. } => r,
         Progress::Prompt(..) | Progress::Done { .. } => return progress,
     };
     app.metrics.login(step.name(), "failed");

@@ -79,10 +79,11 @@ async fn login_submit(
     request: Request<Body>,
 ) -> Response {
     let uri = request.uri().clone();
+    let sent = request.headers().clone();
     let (headers, params) = match form_params(request, app.config.server.max_body_bytes).await {
         Ok(x) => x,
         Err(_) => {
-            let req = PageRequest::new(&app, &HeaderMap::new(), &uri, &[]);
+            let req = PageRequest::new(&app, &sent, &uri, &[]);
             return page::error(
                 &app,
                 &req,
@@ -203,10 +204,11 @@ async fn consent_context(
 
 async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Response {
     let uri = request.uri().clone();
+    let sent = request.headers().clone();
     let (headers, params) = match form_params(request, app.config.server.max_body_bytes).await {
         Ok(x) => x,
         Err(_) => {
-            let req = PageRequest::new(&app, &HeaderMap::new(), &uri, &[]);
+            let req = PageRequest::new(&app, &sent, &uri, &[]);
             return page::error(
                 &app,
                 &req,

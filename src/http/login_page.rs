@@ -98,6 +98,17 @@ pub fn render(
 ) -> Response {
     let ar = context.ar.as_deref();
     let offered = crate::authenticators::offered(&app.config.login, &context.need);
+    // Methods offered as a button of the password form, for the ID number typed there.
+    let from_typed_id: Vec<_> = offered
+        .iter()
+        .filter(|m| m.traits().from_typed_id && offered.contains(&Method::Password))
+        .map(|m| {
+            json!({
+                "name": m.name(),
+                "label": req.t(app, &format!("login_{}_for_id", m.name())),
+            })
+        })
+        .collect();
     let others: Vec<_> = offered
         .iter()
         .filter(|m| **m != Method::Password)
@@ -117,13 +128,21 @@ pub fn render(
         "ar": ar.unwrap_or_default(),
         "username": page.username,
         "password": offered.contains(&Method::Password),
-        "passkey_by_id": offered.contains(&Method::Password) && offered.contains(&Method::Passkey),
+        "from_typed_id": from_typed_id,
         "methods": others,
     });
     if let Some(m) = page.error {
         vars["error"] = json!(page::text(app, req, m));
     }
-    if let Some(key) = reason_key(context.need.reason) {
+    // Without a session to blame, a portal's demand for a phishing-resistant login is still why
+    // the page offers only some methods.
+    let reason = match context.need.reason {
+        LoginReason::NoSession if context.need.phishing_resistant => {
+            Some("login_reason_phishing_resistant")
+        }
+        other => reason_key(other),
+    };
+    if let Some(key) = reason {
         vars["reason"] = json!(req.t(app, key));
     }
     let mut origin = None;

@@ -266,10 +266,13 @@ pub async fn posted(
     request: Request<Body>,
 ) -> Result<(HeaderMap, PageRequest, Params), Response> {
     let uri = request.uri().clone();
+    // Kept for the error page: without the browser's cookies it would hand out a new CSRF
+    // cookie, breaking the browser's other open forms.
+    let sent = request.headers().clone();
     let (headers, params) = match form_params(request, app.config.server.max_body_bytes).await {
         Ok(x) => x,
         Err(_) => {
-            let req = PageRequest::new(app, &HeaderMap::new(), &uri, &[]);
+            let req = PageRequest::new(app, &sent, &uri, &[]);
             return Err(error(
                 app,
                 &req,

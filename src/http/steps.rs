@@ -134,7 +134,7 @@ async fn poll(
                     }
                 }
                 Progress::Done { .. } => "ready",
-                Progress::Refused(..) | Progress::Failed(_) => "failed",
+                Progress::Refused(..) | Progress::Failed { .. } => "failed",
             }
         }
         _ => "failed",
@@ -194,32 +194,19 @@ pub async fn respond_progress(
 ) -> Response {
     match progress {
         Progress::Prompt(flow, prompt) => {
-            let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
-                return page::unavailable(app, req);
-            };
-            let mut resp = show_prompt(app, req, StatusCode::OK, &flow, &prompt, None, input).await;
-            page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
-            resp
+            show_and_keep(app, req, secret, flow, prompt, None, input).await
         }
         Progress::Refused(flow, prompt, refusal) => {
-            let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
-                return page::unavailable(app, req);
-            };
-            let status = status_of(&refusal);
-            let mut resp =
-                show_prompt(app, req, status, &flow, &prompt, Some(&refusal), input).await;
-            page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
-            resp
+            show_and_keep(app, req, secret, flow, prompt, Some(refusal), input).await
         }
-        Progress::Failed(refusal) => {
+        Progress::Failed { ar, refusal } => {
             if let Some(s) = &secret {
                 let _ = crate::flow::finish::<LoginFlow>(app.store.as_ref(), s).await;
             }
             let mut resp = if refusal.reason == "method_not_offered" {
                 not_found(app, req)
             } else {
-                let ar = input.get("ar");
-                login_again(app, req, ar, &refusal, input).await
+                login_again(app, req, ar.as_deref(), &refusal, input).await
             };
             page::clear_flow_cookie::<LoginFlow>(app, &mut resp);
             resp
@@ -245,6 +232,29 @@ pub async fn respond_progress(
             resp
         }
     }
+}
+
+/// Shows a step's prompt and keeps the login's state for its answer. The password form keeps
+/// none (each post is a fresh attempt), so a wrong password stores nothing.
+async fn show_and_keep(
+    app: &App,
+    req: &PageRequest,
+    secret: Option<String>,
+    flow: LoginFlow,
+    prompt: Prompt,
+    refusal: Option<Refusal>,
+    input: &Params,
+) -> Response {
+    let status = refusal.as_ref().map_or(StatusCode::OK, status_of);
+    if prompt == Prompt::Form(Form::LoginPage) {
+        return show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+    }
+    let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
+        return page::unavailable(app, req);
+    };
+    let mut resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+    page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
+    resp
 }
 
 /// The login page again, saying why.

@@ -466,7 +466,7 @@ fn login_reason(
         Some(LoginReason::AccountInactive)
     } else if !fresh_login && req.has_prompt("login") {
         Some(LoginReason::PromptLogin)
-    } else if req.max_age.is_some_and(|max| now - s.auth_time > max) {
+    } else if !fresh_login && req.max_age.is_some_and(|max| now - s.auth_time > max) {
         Some(LoginReason::MaxAge)
     } else if req.required_ial.is_some_and(|need| s.ial < need) {
         // A session never satisfies a higher level than it was made with.

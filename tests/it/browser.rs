@@ -1,5 +1,7 @@
 //! The seeds' screens walked in real headless Chromium (Debian's chromium + chromium-driver,
-//! which `.ci/run` installs), through WebDriver. Skipped with a note when chromedriver is absent.
+//! which `.ci/run` installs), through WebDriver. Skipped with a note when chromedriver or
+//! Chromium is absent, unless `XACTHUC_BROWSER=1` says they must run: then they fail.
+//! [`Browser`] is shared with the other browser modules (`passkey_browser`).
 
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -10,12 +12,14 @@ use xacthuc::domain::Ial;
 
 use crate::helpers::*;
 
+const CHROMIUM: &str = "/usr/bin/chromium";
+
 /// Chromium is heavy on two cores: at most two at once.
 static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A chromedriver with one Chromium session; both are killed when dropped.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     _slot: tokio::sync::SemaphorePermit<'static>,
@@ -32,13 +36,20 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    async fn open() -> Option<Browser> {
-        let Some(driver_bin) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+    /// A fresh browser, or `None` (with a note) when chromedriver or Chromium is not installed.
+    /// With `XACTHUC_BROWSER=1` a missing browser is a failure, not a skip.
+    pub(crate) async fn open() -> Option<Browser> {
+        let driver_bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(driver_bin) = driver_bin.filter(|_| std::path::Path::new(CHROMIUM).exists())
         else {
+            let missing = "chromedriver or Chromium is not installed (apt-get install chromium chromium-driver)";
+            if std::env::var("XACTHUC_BROWSER").as_deref() == Ok("1") {
+                panic!("XACTHUC_BROWSER=1 but {missing}: browser tests must run");
+            }
             eprintln!(
-                "chromedriver is not installed (apt-get install chromium chromium-driver): browser test skipped"
+                "{missing}: browser test skipped (set XACTHUC_BROWSER=1 to make this a failure)"
             );
             return None;
         };
@@ -68,7 +79,7 @@ impl Browser {
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
-                "binary": "/usr/bin/chromium",
+                "binary": CHROMIUM,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display())],
@@ -87,11 +98,11 @@ impl Browser {
         })
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
     }
 
-    async fn fill(&self, name: &str, value: &str) {
+    pub(crate) async fn fill(&self, name: &str, value: &str) {
         let field = self
             .client
             .find(Locator::Css(&format!("[name='{name}']")))
@@ -102,18 +113,36 @@ impl Browser {
     }
 
     /// Clicks the page's primary button (the main form's submit) and waits for the next page.
-    async fn submit(&self) {
+    pub(crate) async fn submit(&self) {
         self.click("form button.btn-primary").await;
     }
 
     /// Clicks something that navigates, and waits until the new page has loaded.
-    async fn click(&self, css: &str) {
-        let old = self
-            .client
+    pub(crate) async fn click(&self, css: &str) {
+        let old = self.document().await;
+        self.click_only(css).await;
+        self.wait_replaced(old).await;
+    }
+
+    /// Runs a script that leaves the page (a form's `submit()`), and waits until the next page
+    /// has loaded.
+    pub(crate) async fn execute_navigating(&self, script: &str, args: Vec<serde_json::Value>) {
+        let old = self.document().await;
+        self.client
+            .execute(script, args)
+            .await
+            .expect("script runs");
+        self.wait_replaced(old).await;
+    }
+
+    async fn document(&self) -> fantoccini::elements::Element {
+        self.client
             .find(Locator::Css("html"))
             .await
-            .expect("a page");
-        self.click_only(css).await;
+            .expect("a page")
+    }
+
+    async fn wait_replaced(&self, old: fantoccini::elements::Element) {
         for _ in 0..200 {
             // The old document's element goes stale once the next page replaces it.
             if old.tag_name().await.is_err() {
@@ -139,7 +168,7 @@ impl Browser {
     }
 
     /// Clicks without expecting a navigation (a radio button).
-    async fn click_only(&self, css: &str) {
+    pub(crate) async fn click_only(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -149,7 +178,7 @@ impl Browser {
             .unwrap();
     }
 
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))
             .await
@@ -159,11 +188,11 @@ impl Browser {
             .unwrap()
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
 
-    async fn input_value(&self, name: &str) -> String {
+    pub(crate) async fn input_value(&self, name: &str) -> String {
         let field = self
             .client
             .find(Locator::Css(&format!("[name='{name}']")))
@@ -173,7 +202,7 @@ impl Browser {
     }
 
     /// Answers the captcha the way a tester may: through the sandbox contract.
-    async fn solve_captcha(&self, t: &TestApp) {
+    pub(crate) async fn solve_captcha(&self, t: &TestApp) {
         let id = self.input_value("captcha_id").await;
         let answer: serde_json::Value = http()
             .get(t.url(&format!("/sandbox/captcha/{id}")))
@@ -187,7 +216,7 @@ impl Browser {
             .await;
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self.client.clone().close().await;
     }
 }
@@ -208,7 +237,7 @@ async fn fill_identity(b: &Browser, t: &TestApp, fields: &[(&str, &str)]) {
     b.submit().await;
 }
 
-async fn enter_otp(b: &Browser, t: &TestApp, phone: &str) {
+pub(crate) async fn enter_otp(b: &Browser, t: &TestApp, phone: &str) {
     let code = latest_otp(t, phone).await;
     b.fill("otp", &code).await;
     b.submit().await;

@@ -1,0 +1,153 @@
+//! For the methods' unit tests: the services of [`Ctx`] on an in-memory SQLite database and
+//! an in-process store, the app clock (advanced by hand), and connectors that answer from
+//! memory and keep the SMS sent, so a step's logic is tested without a server.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::Ctx;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::connectors::{
+    BhxhRecord, BhxhRegistry, CarrierClient, ConnectorError, Connectors, SmsGateway,
+    SubscriberCheck, SubscriberQuery,
+};
+use crate::domain::{Account, Ial, SubjectType};
+use crate::store::ephemeral::MemoryStore;
+use crate::store::{Database, NewAccount};
+
+pub const PASSWORD: &str = "Aa@123456";
+
+/// The SMS that were sent, newest last.
+#[derive(Default)]
+pub struct Outbox(Mutex<Vec<(String, String)>>);
+
+#[async_trait]
+impl SmsGateway for Outbox {
+    async fn send(&self, to_e164: &str, text: &str) -> Result<(), ConnectorError> {
+        if let Ok(mut sent) = self.0.lock() {
+            sent.push((to_e164.to_string(), text.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// A carrier and a registry that know nobody (the registration methods have their own tests).
+struct Nobody;
+
+#[async_trait]
+impl CarrierClient for Nobody {
+    async fn check_subscriber(
+        &self,
+        _: &SubscriberQuery,
+    ) -> Result<SubscriberCheck, ConnectorError> {
+        Ok(SubscriberCheck::UnknownNumber)
+    }
+}
+
+#[async_trait]
+impl BhxhRegistry for Nobody {
+    async fn lookup(&self, _: &str) -> Result<Option<BhxhRecord>, ConnectorError> {
+        Ok(None)
+    }
+}
+
+pub struct Harness {
+    pub db: Database,
+    pub store: MemoryStore,
+    pub clock: Clock,
+    pub config: Config,
+    pub connectors: Connectors,
+    pub outbox: Arc<Outbox>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        let clock = Clock::system();
+        let mut config = Config::default();
+        config.passwords.argon2_memory_kib = 1024;
+        config.passwords.argon2_iterations = 1;
+        let outbox = Arc::new(Outbox::default());
+        Self {
+            db: Database::connect("sqlite::memory:", 1)
+                .await
+                .expect("in-memory database"),
+            store: MemoryStore::new(clock.clone()),
+            connectors: Connectors {
+                carrier: Arc::new(Nobody),
+                sms: outbox.clone(),
+                bhxh: Arc::new(Nobody),
+            },
+            clock,
+            config,
+            outbox,
+        }
+    }
+
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            db: &self.db,
+            store: &self.store,
+            clock: &self.clock,
+            config: &self.config,
+            connectors: &self.connectors,
+            sms_template: "Ma xac thuc: {code} ({minutes} phut)".into(),
+            ip: "192.0.2.1".into(),
+        }
+    }
+
+    /// Moves the shared clock forward (codes, challenges and counters expire on it).
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(std::time::Duration::from_secs(secs));
+    }
+
+    /// The code in the newest SMS to `phone`.
+    pub fn last_code(&self, phone: &str) -> String {
+        let sent = self.outbox.0.lock().map(|s| s.clone()).unwrap_or_default();
+        let (_, text) = sent
+            .iter()
+            .rev()
+            .find(|(to, _)| to == phone)
+            .expect("an SMS to this phone");
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_string()
+    }
+
+    pub fn sms_count(&self) -> usize {
+        self.outbox.0.lock().map(|s| s.len()).unwrap_or_default()
+    }
+
+    /// A citizen with password [`PASSWORD`] and these verified phones (first = default).
+    pub async fn account(&self, id_number: &str, phones: &[&str]) -> Account {
+        let hash = super::password::hash(&self.config.passwords, PASSWORD).expect("hash");
+        self.db
+            .create_account(
+                &NewAccount {
+                    subject_type: SubjectType::Citizen,
+                    id_number: Some(id_number.into()),
+                    tax_code: None,
+                    full_name: "Nguyễn Văn An".into(),
+                    birthdate: chrono::NaiveDate::from_ymd_opt(1990, 6, 12),
+                    email: None,
+                    ial: Ial::Ial2,
+                    registration_method: "test".into(),
+                    phones: phones.iter().map(|p| p.to_string()).collect(),
+                    password_hash: Some(hash),
+                },
+                self.clock.now(),
+            )
+            .await
+            .expect("account")
+    }
+}
+
+/// Form input as a page would post it.
+pub fn input(pairs: &[(&str, &str)]) -> crate::oidc::params::Params {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    crate::oidc::params::Params::parse(body.as_bytes()).expect("form")
+}

@@ -1,0 +1,297 @@
+//! The theme: every template renders in both languages (strict mode: a variable or a string
+//! key the template uses and nobody provides fails), and every string key the code asks for
+//! exists in both languages (that both languages have the same keys is `config_defaults`').
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use xacthuc::authenticators::Method;
+use xacthuc::config::ThemeConfig;
+use xacthuc::http::render::{LOCALES, Theme};
+
+fn theme() -> Theme {
+    let cfg = ThemeConfig {
+        dir: concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into(),
+        ..ThemeConfig::default()
+    };
+    Theme::load(&cfg).expect("the default theme loads")
+}
+
+/// Each template with the variables its pages give it: every optional one present (so every
+/// branch renders), then only the required ones.
+fn samples() -> Vec<(&'static str, Value, Value)> {
+    let captcha = json!({
+        "captcha_id": "c", "captcha_image": "/captcha/c/image.png",
+        "captcha_audio": "/captcha/c/audio.wav", "captcha_refresh": "/register/mobile",
+    });
+    let with = |base: &Value, extra: Value| {
+        let mut v = base.clone();
+        if let (Some(a), Value::Object(b)) = (v.as_object_mut(), extra) {
+            a.extend(b);
+        }
+        v
+    };
+    let account = json!({
+        "full_name": "Nguyễn Văn An", "id_number": "001090012345", "birthdate": "12/06/1990",
+        "email": "an@example.vn", "ial": "IAL2", "registration_method": "Thuê bao di động",
+    });
+    let profile_min = json!({
+        "account": account, "phones": [], "sessions": [], "credentials": [],
+        "errors": {}, "values": {},
+    });
+    let profile_full = json!({
+        "account": account,
+        "phones": [{ "id": "p1", "number": "0823628899", "verified": true, "is_default": true },
+                   { "id": "p2", "number": "0912345678", "verified": true, "is_default": false }],
+        "sessions": [{ "id": "s1", "started": "05/12/2026 15:33", "current": true },
+                     { "id": "s2", "started": "04/12/2026 08:00", "current": false }],
+        "credentials": [{
+            "method": "passkey", "heading": "Passkey", "explain": "…", "add_label": "Thêm",
+            "empty": "Chưa có", "action": "/profile/credentials/passkey",
+            "items": [{ "id": "k1", "label": "Điện thoại", "created": "05/12/2026 15:33", "last_used": "" },
+                      { "id": "k2", "label": "Khóa", "created": "05/12/2026 15:33", "last_used": "05/12/2026 16:00" }],
+        }],
+        "errors": { "phone": "x", "email": "x" }, "values": { "phone": "09", "email": "a@b.vn", "label": "k" },
+        "notice": "ok", "error": "x", "credential_error": "x",
+    });
+    let register_form = with(
+        &captcha,
+        json!({
+            "is_bhxh": true, "action": "/register/bhxh", "ar": "", "values": {}, "errors": {},
+        }),
+    );
+    let register_form_full = with(
+        &register_form,
+        json!({
+            "values": { "id_number": "001090012345", "full_name": "An", "birthdate": "12/06/1990",
+                        "phone": "0823628899", "email": "a@b.vn", "bhxh_code": "0123456789" },
+            "errors": { "id_number": "x", "full_name": "x", "birthdate": "x", "phone": "x",
+                        "email": "x", "bhxh_code": "x", "captcha": "x" },
+            "error": "x", "duplicate": true,
+        }),
+    );
+    let forgot = with(
+        &captcha,
+        json!({ "action": "/forgot-password", "values": {}, "errors": {} }),
+    );
+    let forgot_full = with(
+        &forgot,
+        json!({
+            "values": { "id_number": "1", "phone": "2" },
+            "errors": { "id_number": "x", "phone": "x", "captcha": "x" }, "error": "x",
+        }),
+    );
+    let otp = json!({
+        "action": "/login/otp", "resend_action": "/login/otp/resend", "masked_phone": "082****899",
+        "resend_in": 0, "resend_wait": false, "errors": {},
+    });
+    let otp_full = with(
+        &otp,
+        json!({
+            "resend_in": 42, "resend_wait": true, "errors": { "otp": "x" }, "error": "x",
+            "notice": "x", "other_methods": "/login/otp/phones", "submit_label": "OK",
+        }),
+    );
+    let login =
+        json!({ "ar": "", "username": "", "password": true, "from_typed_id": [], "methods": [] });
+    let login_full = json!({
+        "ar": "a", "username": "001090012345", "password": true,
+        "from_typed_id": [{ "name": "passkey", "label": "Passkey" }],
+        "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login/passkey?ar=a" }],
+        "error": "x", "reason": "x", "client_name": "Cổng", "no_method": true,
+    });
+    let ceremony = json!({ "action": "/login/passkey", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 300 });
+    let enrol = json!({ "action": "/profile/credentials/passkey/finish", "options": "{}", "label": "k", "back": "/profile" });
+    let new_password = json!({ "action": "/register/password", "heading": "h", "submit_label": "s", "rule": "r", "errors": {} });
+    vec![
+        ("layout", json!({}), json!({})),
+        ("home", json!({ "account_name": "An" }), json!({})),
+        ("login", login_full, login),
+        (
+            "login_passkey",
+            with(&ceremony, json!({ "error": "x" })),
+            ceremony,
+        ),
+        ("enroll_passkey", enrol.clone(), enrol),
+        (
+            "consent",
+            json!({ "client_name": "C", "scopes": [{ "name": "profile", "description": "d" }], "ar": "a" }),
+            json!({ "client_name": "C", "scopes": [], "ar": "a" }),
+        ),
+        (
+            "error",
+            json!({ "title": "t", "message": "m", "code": "invalid_request" }),
+            json!({ "title": "t", "message": "m" }),
+        ),
+        (
+            "logout_confirm",
+            json!({ "hidden": [{ "name": "n", "value": "v" }], "client_name": "C" }),
+            json!({ "hidden": [] }),
+        ),
+        ("logged_out", json!({}), json!({})),
+        (
+            "form_post",
+            json!({ "action": "https://rp/cb", "params": [{ "name": "code", "value": "x" }], "nonce": "n" }),
+            json!({ "action": "https://rp/cb", "params": [], "nonce": "n" }),
+        ),
+        (
+            "register",
+            json!({ "ar": "a", "methods": { "mobile_subscriber": true, "bhxh": true } }),
+            json!({ "methods": { "mobile_subscriber": false, "bhxh": false } }),
+        ),
+        ("register_form", register_form_full, register_form),
+        ("otp", otp_full, otp),
+        (
+            "otp_phones",
+            json!({ "action": "/login/otp/phones", "phones": [{ "id": "p", "masked": "082****899", "is_default": true }], "back": "/login/otp", "error": "x" }),
+            json!({ "action": "/login/otp/phones", "phones": [], "back": "/login/otp" }),
+        ),
+        (
+            "new_password",
+            with(
+                &new_password,
+                json!({ "errors": { "password": "x", "password_confirm": "x" }, "error": "x" }),
+            ),
+            new_password,
+        ),
+        ("forgot_password", forgot_full, forgot),
+        (
+            "message",
+            json!({ "heading": "h", "message": "m", "link_url": "/", "link_label": "l", "secondary_url": "/", "secondary_label": "s" }),
+            json!({ "heading": "h", "message": "m" }),
+        ),
+        ("profile", profile_full, profile_min),
+        (
+            "change_password",
+            json!({ "rule": "r", "errors": { "current_password": "x", "password": "x", "password_confirm": "x" }, "error": "x" }),
+            json!({ "rule": "r", "errors": {} }),
+        ),
+        (
+            "demo_portal",
+            json!({ "logged_in": true, "error": "x", "claims": [{ "name": "sub", "value": "1" }], "userinfo": [{ "name": "n", "value": "v" }] }),
+            json!({ "logged_in": false }),
+        ),
+        ("not_found", json!({}), json!({})),
+    ]
+}
+
+#[test]
+fn every_template_renders_in_both_languages() {
+    let theme = theme();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default/templates");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".hbs").map(str::to_string)
+        })
+        .collect();
+    let samples = samples();
+    let sampled: BTreeSet<String> = samples.iter().map(|(n, _, _)| n.to_string()).collect();
+    assert_eq!(sampled, on_disk, "every template has a sample here");
+    for locale in LOCALES {
+        for (name, full, minimal) in &samples {
+            for vars in [full, minimal] {
+                let mut ctx = json!({
+                    "t": theme.strings(locale), "lang": locale, "lang_switch_url": "/?lang=en",
+                    "page_title": "T", "sandbox": true, "csrf": "c",
+                });
+                if let (Some(a), Value::Object(b)) = (ctx.as_object_mut(), vars.clone()) {
+                    a.extend(b);
+                }
+                // The layout is a partial: render it through a page.
+                let rendered = if *name == "layout" {
+                    theme.render("not_found", &ctx)
+                } else {
+                    theme.render(name, &ctx)
+                };
+                if let Err(e) = rendered {
+                    panic!("{name} in {locale} with {vars}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// String keys the Rust code names: in `Message::new`, `t(…)`, error pages, notices and the
+/// like, plus the ones it builds from method names and scopes.
+fn keys_used_by_the_code() -> BTreeSet<String> {
+    let patterns = [
+        r#"Message::new\(\s*"([a-z0-9_]+)""#,
+        r#"\.t\(\s*&?app,\s*"([a-z0-9_]+)""#,
+        r#"Refusal::invalid\(\s*"([a-z0-9_]+)""#,
+        r#"refuse\(\s*RefusalKind::\w+,\s*"([a-z0-9_]+)""#,
+        r#"back\(\s*&app,\s*"([a-z0-9_]+)""#,
+        r#""((?:title|error|err|heading|submit|login_reason|password_rule|method|register_done|reset_done|register_continue)_[a-z0-9_]+)""#,
+    ];
+    let patterns: Vec<regex::Regex> = patterns
+        .iter()
+        .map(|p| regex::Regex::new(p).unwrap())
+        .collect();
+    let mut keys = BTreeSet::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .filter_map(|e| Some(e.ok()?.path())),
+            );
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Code only: the tests' own strings are not shown to anyone.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for p in &patterns {
+                for c in p.captures_iter(code) {
+                    keys.insert(c[1].to_string());
+                }
+            }
+        }
+    }
+    for m in Method::ALL {
+        let t = m.traits();
+        if t.identifies && m != Method::Password {
+            keys.insert(format!("login_with_{}", m.name()));
+            keys.insert(format!("title_login_{}", m.name()));
+        }
+        if t.from_typed_id {
+            keys.insert(format!("login_{}_for_id", m.name()));
+        }
+        if t.enrols.is_some() {
+            for part in ["heading", "explain", "add", "empty"] {
+                keys.insert(format!("credential_{}_{part}", m.name()));
+            }
+            keys.insert(format!("title_enroll_{}", m.name()));
+        }
+    }
+    for (scope, _) in xacthuc::oidc::claims::SCOPES {
+        keys.insert(format!("consent_scope_{scope}"));
+    }
+    // Look like keys, are not: an OAuth parameter, a template variable, an audit reason.
+    for not_a_key in ["error_description", "submit_label", "method_not_offered"] {
+        keys.remove(not_a_key);
+    }
+    keys
+}
+
+#[test]
+fn every_string_the_code_uses_exists_in_both_languages() {
+    let theme = theme();
+    let keys = keys_used_by_the_code();
+    assert!(
+        keys.len() > 80,
+        "the scan finds the code's keys ({})",
+        keys.len()
+    );
+    for locale in LOCALES {
+        let strings = theme.strings(locale);
+        let missing: Vec<&String> = keys
+            .iter()
+            .filter(|k| strings.get(k.as_str()).is_none())
+            .collect();
+        assert!(missing.is_empty(), "missing in {locale}: {missing:?}");
+    }
+}
