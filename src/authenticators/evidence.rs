@@ -61,6 +61,19 @@ impl Attestation {
         }
     }
 
+    /// What two steps of one login vouch for together: a step that proves the person lifts the
+    /// whole login to its level (the stronger proof); steps that only prove the holder leave it
+    /// at the account's level.
+    pub fn and(self, other: Attestation) -> Attestation {
+        match (self, other) {
+            (Self::Proves(a), Self::Proves(b)) => Self::Proves(a.max(b)),
+            (Self::Proves(a), Self::AccountLevel) | (Self::AccountLevel, Self::Proves(a)) => {
+                Self::Proves(a)
+            }
+            (Self::AccountLevel, Self::AccountLevel) => Self::AccountLevel,
+        }
+    }
+
     /// Whether a login with this method can end at `need` for an account at `account` (`None`:
     /// the account is not known yet).
     pub fn can_reach(self, need: Ial, account: Option<Ial>) -> bool {
@@ -150,8 +163,8 @@ impl Evidence {
     }
 
     /// The evidence of two steps of one login run one after the other: the first step's
-    /// subject, both steps' methods, the weaker level, the later credential. `mfa` is added
-    /// when the steps used different factors.
+    /// subject, both steps' methods, the stronger proof of level ([`Attestation::and`]), the
+    /// later credential. `mfa` is added when the steps used different factors.
     pub fn then(self, next: Evidence) -> Evidence {
         let mut amr: Vec<Amr> = self.amr.clone();
         for a in next.amr.iter().filter(|a| **a != Amr::Mfa) {
@@ -164,12 +177,7 @@ impl Evidence {
         if factors >= 2 || self.amr.contains(&Amr::Mfa) || next.amr.contains(&Amr::Mfa) {
             amr.push(Amr::Mfa);
         }
-        let level = match (self.level, next.level) {
-            (Attestation::Proves(a), Attestation::Proves(b)) => Attestation::Proves(a.max(b)),
-            (Attestation::Proves(a), Attestation::AccountLevel)
-            | (Attestation::AccountLevel, Attestation::Proves(a)) => Attestation::Proves(a),
-            (Attestation::AccountLevel, Attestation::AccountLevel) => Attestation::AccountLevel,
-        };
+        let level = self.level.and(next.level);
         Evidence {
             subject: self.subject,
             amr,

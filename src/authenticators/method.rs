@@ -19,7 +19,8 @@ impl Method {
     pub const ALL: [Method; 3] = [Self::Password, Self::SmsOtp, Self::Passkey];
 
     /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
-    /// `enroll_{name}`), in strings (`method_{name}`) and in the audit log.
+    /// `enroll_{name}`), in the strings built from it (`login_with_{name}`,
+    /// `title_login_{name}`, `login_{name}_for_id`, `credential_{name}_*`) and in the audit log.
     pub fn name(self) -> &'static str {
         match self {
             Self::Password => "password",

@@ -128,6 +128,21 @@ pub fn check_config(config: &Config) -> Result<(), String> {
     for method in &login.methods {
         method.check_config(config)?;
     }
+    for (first, then) in &login.then {
+        let mut seen = vec![*first];
+        for step in then {
+            if *step == Method::Password || seen.contains(step) {
+                return Err(format!(
+                    "login.then.{}: {} cannot follow (the password is typed on the login page, \
+                     and a step runs once per login)",
+                    first.name(),
+                    step.name()
+                ));
+            }
+            step.check_config(config)?;
+            seen.push(*step);
+        }
+    }
     Ok(())
 }
 
@@ -142,11 +157,12 @@ pub fn offered(cfg: &LoginConfig, need: &LoginNeed) -> Vec<Method> {
             let steps = std::iter::once(*m).chain(cfg.then(*m).iter().copied());
             let traits: Vec<Traits> = steps.map(Method::traits).collect();
             let phishing_resistant = traits.iter().any(|t| t.phishing_resistant);
-            let reaches = need.level.is_none_or(|level| {
-                traits
-                    .iter()
-                    .all(|t| t.attests.can_reach(level, need.account_level))
-            });
+            let attests = traits
+                .iter()
+                .fold(Attestation::AccountLevel, |a, t| a.and(t.attests));
+            let reaches = need
+                .level
+                .is_none_or(|level| attests.can_reach(level, need.account_level));
             reaches && (phishing_resistant || !need.phishing_resistant)
         })
         .collect()
@@ -259,7 +275,7 @@ pub enum RefusalKind {
 pub struct Refusal {
     pub kind: RefusalKind,
     pub message: Message,
-    /// A stable word for the audit log and metrics (`wrong_password`, `sign_count_regression`).
+    /// A stable word for the audit log (`otp_wrong`, `sign_count_regression`).
     pub reason: &'static str,
     /// The account concerned, when known (audit only; never shown).
     pub account_id: Option<String>,
@@ -298,5 +314,72 @@ impl Refusal {
     pub fn credential(mut self, id: &str) -> Self {
         self.credential_id = Some(id.to_string());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Ial;
+    use crate::oidc::authorize::LoginReason;
+
+    fn need(level: Option<Ial>, account_level: Option<Ial>, phishing_resistant: bool) -> LoginNeed {
+        LoginNeed {
+            reason: LoginReason::NoSession,
+            level,
+            account_level,
+            phishing_resistant,
+        }
+    }
+
+    #[test]
+    fn the_page_offers_the_methods_that_can_meet_the_request() {
+        let cfg = LoginConfig::default();
+        let all = [Method::Password, Method::Passkey];
+        assert_eq!(offered(&cfg, &need(None, None, false)), all);
+        assert_eq!(
+            offered(&cfg, &need(Some(Ial::Ial3), None, false)),
+            all,
+            "the account may be IAL3"
+        );
+        assert_eq!(
+            offered(&cfg, &need(Some(Ial::Ial3), Some(Ial::Ial2), false)),
+            [] as [Method; 0],
+            "nothing here lifts an IAL2 account to IAL3"
+        );
+        assert_eq!(offered(&cfg, &need(None, None, true)), [Method::Passkey]);
+        let only_password = LoginConfig {
+            methods: vec![Method::Password],
+            ..LoginConfig::default()
+        };
+        assert_eq!(
+            offered(&only_password, &need(None, None, true)),
+            [] as [Method; 0]
+        );
+    }
+
+    #[test]
+    fn a_configuration_that_cannot_work_is_refused() {
+        let mut config = Config::default();
+        assert_eq!(check_config(&config), Ok(()));
+        config.server.public_url = "http://127.0.0.1:8080".into();
+        assert!(check_config(&config).unwrap_err().contains("domain name"));
+        config.login.methods = vec![Method::Password];
+        assert_eq!(
+            check_config(&config),
+            Ok(()),
+            "no passkey, no domain needed"
+        );
+        config.login.methods = vec![Method::SmsOtp];
+        assert!(
+            check_config(&config)
+                .unwrap_err()
+                .contains("cannot come first")
+        );
+        config.login.methods = vec![Method::Password];
+        for then in [vec![Method::Password], vec![Method::SmsOtp, Method::SmsOtp]] {
+            config.login.then.insert(Method::Password, then);
+            assert!(check_config(&config).unwrap_err().contains("cannot follow"));
+        }
     }
 }

@@ -66,6 +66,8 @@ pub enum Progress {
     /// `ar` (told why).
     Failed {
         ar: Option<String>,
+        /// The step that could not go on.
+        step: Method,
         refusal: Refusal,
     },
 }
@@ -82,7 +84,8 @@ pub async fn begin(
 ) -> Progress {
     if !authenticators::offered(&app.config.login, need).contains(&method) {
         let refusal = Refusal::invalid("error_method_unavailable", "method_not_offered");
-        return Progress::Failed { ar, refusal };
+        let step = method;
+        return record(app, ctx, Progress::Failed { ar, step, refusal }).await;
     }
     let flow = Chain {
         ar,
@@ -91,7 +94,7 @@ pub async fn begin(
         so_far: None,
     };
     let outcome = method.start(ctx, None, input).await;
-    record(app, ctx, method, drive(ctx, flow, outcome).await).await
+    record(app, ctx, drive(ctx, flow, method, outcome).await).await
 }
 
 /// Feeds what the page posted to the login's current step.
@@ -111,7 +114,7 @@ pub async fn submit(app: &App, ctx: &Ctx<'_>, flow: LoginFlow, input: &Params) -
         then,
         so_far,
     };
-    record(app, ctx, step, drive(ctx, chain, outcome).await).await
+    record(app, ctx, drive(ctx, chain, step, outcome).await).await
 }
 
 /// Asks the current step (an outstanding push) how it went.
@@ -131,7 +134,7 @@ pub async fn poll(app: &App, ctx: &Ctx<'_>, flow: LoginFlow) -> Progress {
         then,
         so_far,
     };
-    record(app, ctx, step, drive(ctx, chain, outcome).await).await
+    record(app, ctx, drive(ctx, chain, step, outcome).await).await
 }
 
 /// A login without its current step.
@@ -155,7 +158,12 @@ impl Chain {
 }
 
 /// Runs steps until one needs the browser, or none is left.
-async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progress {
+async fn drive(
+    ctx: &Ctx<'_>,
+    mut chain: Chain,
+    mut step: Method,
+    mut outcome: Outcome,
+) -> Progress {
     loop {
         match outcome {
             Outcome::Prompt(state, prompt) => return Progress::Prompt(chain.with(state), prompt),
@@ -165,6 +173,7 @@ async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progres
             Outcome::Failed(refusal) => {
                 return Progress::Failed {
                     ar: chain.ar,
+                    step,
                     refusal,
                 };
             }
@@ -186,36 +195,46 @@ async fn drive(ctx: &Ctx<'_>, mut chain: Chain, mut outcome: Outcome) -> Progres
                 // Every step skipped: nothing was proven.
                 None => Progress::Failed {
                     ar: chain.ar,
+                    step,
                     refusal: Refusal::invalid("err_flow_expired", "nothing_proven"),
                 },
             };
         }
-        let next = chain.then.remove(0);
-        outcome = next
+        step = chain.then.remove(0);
+        outcome = step
             .start(ctx, chain.so_far.as_ref(), &Params::default())
             .await;
     }
 }
 
-/// Audits and counts refusals (`login.failed`), once, whatever the method.
-async fn record(app: &App, ctx: &Ctx<'_>, step: Method, progress: Progress) -> Progress {
-    let refusal = match &progress {
-        Progress::Refused(_, _, r) | Progress::Failed { refusal: r, .. } => r,
-        Progress::Prompt(..) | Progress::Done { .. } => return progress,
-    };
+/// Audits and counts refusals (`login.failed`) under the step that refused, once, whatever
+/// the method.
+async fn record(app: &App, ctx: &Ctx<'_>, progress: Progress) -> Progress {
+    match &progress {
+        Progress::Refused(flow, _, refusal) => {
+            record_failure(app, &ctx.ip, flow.current.method(), refusal).await;
+        }
+        Progress::Failed { step, refusal, .. } => {
+            record_failure(app, &ctx.ip, *step, refusal).await;
+        }
+        Progress::Prompt(..) | Progress::Done { .. } => {}
+    }
+    progress
+}
+
+async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
     app.metrics.login(step.name(), "failed");
     let mut detail = json!({ "method": step.name(), "reason": refusal.reason });
     if let Some(c) = &refusal.credential_id {
         detail["credential"] = json!(c);
     }
-    let mut event = Event::new("login.failed").ip(Some(&ctx.ip)).detail(detail);
+    let mut event = Event::new("login.failed").ip(Some(ip)).detail(detail);
     if let Some(id) = &refusal.account_id {
         event = event.account(id);
     }
     if let Err(e) = app.audit.record(event).await {
         tracing::error!(error = %e, "audit write failed");
     }
-    progress
 }
 
 /// Where the browser goes once logged in.
@@ -253,12 +272,14 @@ pub async fn complete(
     let account = match app.db.find_account(account_id).await {
         Ok(Some(a)) if a.status == crate::domain::AccountStatus::Active => a,
         Ok(_) => {
-            return Err(Refusal::new(
+            let refusal = Refusal::new(
                 authenticators::RefusalKind::Unauthorized,
                 crate::message::Message::new("error_invalid_credentials"),
                 "account_inactive",
             )
-            .account(Some(account_id)));
+            .account(Some(account_id));
+            record_failure(app, ip, method, &refusal).await;
+            return Err(refusal);
         }
         Err(e) => {
             tracing::error!(error = %e, "reading the account failed");

@@ -1,13 +1,12 @@
 //! The login page: the methods configured in `[login]` that can meet what the portal asked
 //! for (level, phishing resistance), why a login is needed, and the ID number + password form.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
 use super::oidc::origin_of;
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie};
 use crate::app::App;
 use crate::authenticators::Method;
 use crate::message::Message;
@@ -42,8 +41,12 @@ pub fn url(app: &App, ar: Option<&str>) -> String {
 }
 
 /// Loads the pending request `ar` (an error when it is unknown or expired) and works out
-/// what the login needs, given this browser's SSO session.
-pub async fn context(app: &App, headers: &HeaderMap, ar: Option<&str>) -> Result<LoginContext, ()> {
+/// what the login needs, given this browser's SSO session (its cookie's secret).
+pub async fn context(
+    app: &App,
+    session_cookie: Option<&str>,
+    ar: Option<&str>,
+) -> Result<LoginContext, ()> {
     let Some(ar) = ar else {
         return Ok(LoginContext {
             ar: None,
@@ -59,7 +62,7 @@ pub async fn context(app: &App, headers: &HeaderMap, ar: Option<&str>) -> Result
         Ok(Some(c)) => c.name.clone(),
         _ => return Err(()),
     };
-    let session = match cookie(headers, SESSION_COOKIE) {
+    let session = match session_cookie {
         Some(secret) => interaction::load_session(app, secret).await.ok().flatten(),
         None => None,
     };

@@ -21,6 +21,8 @@ pub struct PageRequest {
     set_lang: bool,
     csrf: String,
     new_csrf: bool,
+    /// The SSO session cookie's secret, if the browser sent one.
+    session: Option<String>,
 }
 
 impl PageRequest {
@@ -53,7 +55,13 @@ impl PageRequest {
                 .is_some(),
             csrf,
             new_csrf,
+            session: cookie(headers, super::request::SESSION_COOKIE).map(str::to_string),
         }
+    }
+
+    /// The browser's SSO session cookie (its secret), if any.
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.session.as_deref()
     }
 
     pub fn csrf(&self) -> &str {

@@ -256,7 +256,7 @@ async fn add_phone(
         Err(PhoneError::AlreadyAdded) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                &Message::new("err_phone_malformed"),
+                &Message::new("err_phone_already_added"),
             )
             .await;
         }

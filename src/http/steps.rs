@@ -18,7 +18,7 @@ use super::login_page::{self, LoginPage};
 use super::oidc::respond;
 use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
-use super::request::query_params;
+use super::request::{SESSION_COOKIE, cookie, query_params};
 use crate::app::App;
 use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
@@ -51,7 +51,7 @@ async fn show(
 ) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(&app, &headers, ar).await;
+    let context = login_page::context(&app, cookie(&headers, SESSION_COOKIE), ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Some(method) = enabled(&app, &name) else {
         return not_found(&app, &req);
@@ -199,7 +199,7 @@ pub async fn respond_progress(
         Progress::Refused(flow, prompt, refusal) => {
             show_and_keep(app, req, secret, flow, prompt, Some(refusal), input).await
         }
-        Progress::Failed { ar, refusal } => {
+        Progress::Failed { ar, refusal, .. } => {
             if let Some(s) = &secret {
                 let _ = crate::flow::finish::<LoginFlow>(app.store.as_ref(), s).await;
             }
@@ -265,8 +265,7 @@ async fn login_again(
     refusal: &Refusal,
     input: &Params,
 ) -> Response {
-    let headers = HeaderMap::new();
-    let context = login_page::context(app, &headers, ar).await;
+    let context = login_page::context(app, req.session_cookie(), ar).await;
     let Ok(context) = context else {
         return page::error(
             app,
@@ -301,7 +300,7 @@ async fn show_prompt(
     }
     match prompt {
         Prompt::Form(Form::LoginPage) => {
-            let context = login_page::context(app, &HeaderMap::new(), flow.ar.as_deref()).await;
+            let context = login_page::context(app, req.session_cookie(), flow.ar.as_deref()).await;
             let Ok(context) = context else {
                 return page::error(
                     app,

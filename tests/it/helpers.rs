@@ -185,6 +185,11 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// The page at `url`, as text.
+pub async fn page_text(b: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    b.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 pub fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")

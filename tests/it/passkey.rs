@@ -313,14 +313,7 @@ async fn a_passkey_login_without_the_id_number_gets_the_portal_its_tokens() {
         .unwrap();
     let login_url = location(&resp);
     assert!(login_url.starts_with(&t.url("/login?ar=")), "{login_url}");
-    let html = b
-        .get(&login_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, &login_url).await;
     assert!(unescape(&html).contains("Đăng nhập bằng passkey"));
     let link = attr(&html, "login-with-passkey", "href").expect("a passkey link");
     assert_eq!(
@@ -405,7 +398,7 @@ async fn passkey_for_id(
         Some(ar) => t.url(&format!("/login?ar={ar}")),
         None => t.url("/login"),
     };
-    let html = b.get(login_url).send().await.unwrap().text().await.unwrap();
+    let html = page_text(b, login_url).await;
     assert!(html.contains("id=\"login-passkey-for-id\""));
     let csrf = hidden(&html, "csrf").expect("csrf");
     b.post(t.url("/login"))
@@ -913,14 +906,7 @@ async fn a_portal_that_requires_phishing_resistance_gets_passkey_logins_only() {
         .unwrap();
     let login_url = location(&resp);
     let ar = ar_of(&login_url);
-    let html = b
-        .get(&login_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, &login_url).await;
     assert!(!html.contains("name=\"password\""), "no password form");
     assert!(!html.contains("id=\"login-passkey-for-id\""));
     assert!(html.contains("id=\"login-with-passkey\""));
@@ -970,14 +956,7 @@ async fn a_portal_that_requires_phishing_resistance_gets_passkey_logins_only() {
         login_url.starts_with(&t.url("/login?ar=")),
         "no code: {login_url}"
     );
-    let html = b
-        .get(&login_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, &login_url).await;
     assert!(shows(&t, &html, "login_reason_phishing_resistant"));
     assert!(!html.contains("name=\"password\""));
     // … and the passkey does it.
@@ -995,14 +974,7 @@ async fn passkeys_off_hides_them_and_their_routes_refuse() {
     let t = spawn_app_with(|c| c.login.methods = vec![Method::Password]).await;
     t.add_account(ALICE, Ial::Ial2).await;
     let b = browser();
-    let html = b
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, t.url("/login")).await;
     assert!(html.contains("name=\"password\""));
     assert!(!html.contains("login-with-passkey"));
     assert!(!html.contains("login-passkey-for-id"));
@@ -1033,14 +1005,7 @@ async fn passkeys_off_hides_them_and_their_routes_refuse() {
 
     // Nor can one be added.
     let b = password_login(&t, ALICE).await;
-    let profile = b
-        .get(t.url("/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = page_text(&b, t.url("/profile")).await;
     assert!(!profile.contains("/profile/credentials/passkey"));
     let resp = start_enrolment(&t, &b, "Laptop", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -1051,14 +1016,7 @@ async fn passkeys_only_has_no_password_form() {
     let t = spawn_app_with(|c| c.login.methods = vec![Method::Passkey]).await;
     t.add_account(ALICE, Ial::Ial2).await;
     let b = browser();
-    let html = b
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, t.url("/login")).await;
     assert!(!html.contains("name=\"password\""));
     assert!(html.contains("id=\"login-with-passkey\""));
     // The login page has no form here; the ceremony page carries the browser's CSRF token.
@@ -1108,14 +1066,7 @@ async fn the_login_page_says_why_it_asks_again() {
     let b = password_login(&t, ALICE).await;
     let (_, challenge) = pkce();
 
-    let html = b
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, t.url("/login")).await;
     assert!(
         !html.contains("id=\"login-reason\""),
         "no portal, no reason"
@@ -1133,14 +1084,7 @@ async fn the_login_page_says_why_it_asks_again() {
         .unwrap();
     let login_url = location(&resp);
     assert!(login_url.starts_with(&t.url("/login?ar=")), "{login_url}");
-    let html = b
-        .get(&login_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, &login_url).await;
     assert!(shows(&t, &html, "login_reason_prompt_login"));
 
     t.advance(2);
@@ -1156,14 +1100,7 @@ async fn the_login_page_says_why_it_asks_again() {
         .unwrap();
     let login_url = location(&resp);
     assert!(login_url.starts_with(&t.url("/login?ar=")), "{login_url}");
-    let html = b
-        .get(&login_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&b, &login_url).await;
     assert!(shows(&t, &html, "login_reason_max_age"));
     assert!(!shows(&t, &html, "login_reason_prompt_login"));
 
@@ -1179,13 +1116,6 @@ async fn the_login_page_says_why_it_asks_again() {
         .send()
         .await
         .unwrap();
-    let html = fresh
-        .get(location(&resp))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(&fresh, location(&resp)).await;
     assert!(!html.contains("id=\"login-reason\""));
 }
