@@ -28,7 +28,7 @@ else
 fi
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 CONNS=${CONNS:-"16 64"}
-ALL_CASES="discovery jwks client_credentials introspect userinfo code_exchange refresh"
+ALL_CASES="discovery jwks client_credentials introspect userinfo code_exchange refresh login_page passkey_ceremony"
 CASES=${CASES:-$ALL_CASES}
 PORT=${PORT:-18080}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -411,6 +411,30 @@ simple_case() { # name conns url method body [header]
 case_discovery() {
   preflight discovery 200 "$BASE/.well-known/openid-configuration" || return 0
   for c in $CONNS; do simple_case discovery "$c" "$BASE/.well-known/openid-configuration" GET ""; done
+}
+
+# The login page of a pending authorization request (what every login starts with): the pending
+# request, the client, what the login needs, the methods that can meet it, the page.
+pending_login_url() {
+  local status loc
+  read -r status loc < <(curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$AUTHORIZE_URL")
+  [[ $status == 303 && $loc == */login\?ar=* ]] || die "GET /authorize without a session: $status $loc"
+  echo "$loc"
+}
+
+case_login_page() {
+  local url; url=$(pending_login_url)
+  preflight login_page 200 "$url" || return 0
+  for c in $CONNS; do simple_case login_page "$c" "$url" GET ""; done
+}
+
+# The start of a passkey login: a WebAuthn challenge and the login's flow state, per request
+# (each request leaves a flow in the store for its 30 minutes).
+case_passkey_ceremony() {
+  local url; url=$(pending_login_url)
+  url="${url/\/login\?/\/login\/passkey?}"
+  preflight passkey_ceremony 200 "$url" || return 0
+  for c in $CONNS; do simple_case passkey_ceremony "$c" "$url" GET ""; done
 }
 
 case_jwks() {

@@ -194,7 +194,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.spawn_background_tasks();
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     tracing::info!(address = %bind, issuer = %app.issuer, sandbox = app.config.sandbox.enabled, "xacthuc listening");
-    println!("xacthuc listening on http://{bind} (issuer {})", app.issuer);
+    println!(
+        "xacthuc listening on {bind}: open {} (the issuer)",
+        app.issuer
+    );
     crate::http::serve(app, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })

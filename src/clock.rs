@@ -56,3 +56,15 @@ impl Clock {
             .to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_on_vietnam_clocks() {
+        // 17:30 UTC on New Year's Eve is half past midnight on New Year's Day in Hà Nội.
+        let at = Utc.with_ymd_and_hms(2026, 12, 31, 17, 30, 0).unwrap();
+        assert_eq!(Clock::vietnam_time(at), "01/01/2027 00:30");
+    }
+}

@@ -9,7 +9,11 @@ use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::otp::OtpStep;
-use crate::authenticators::{self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, StepState};
+use crate::authenticators::{
+    self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, RefusalKind, StepState,
+};
+use crate::domain::AccountStatus;
+use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, LoginNeed};
 use crate::oidc::error::OAuthError;
 use crate::oidc::interaction::{self, Interaction, Next};
@@ -270,11 +274,11 @@ pub async fn complete(
         .account_id()
         .ok_or_else(|| Refusal::invalid("err_flow_expired", "no_account"))?;
     let account = match app.db.find_account(account_id).await {
-        Ok(Some(a)) if a.status == crate::domain::AccountStatus::Active => a,
+        Ok(Some(a)) if a.status == AccountStatus::Active => a,
         Ok(_) => {
             let refusal = Refusal::new(
-                authenticators::RefusalKind::Unauthorized,
-                crate::message::Message::new("error_invalid_credentials"),
+                RefusalKind::Unauthorized,
+                Message::new("error_invalid_credentials"),
                 "account_inactive",
             )
             .account(Some(account_id));

@@ -265,8 +265,20 @@ async fn login_again(
     refusal: &Refusal,
     input: &Params,
 ) -> Response {
-    let context = login_page::context(app, req.session_cookie(), ar).await;
-    let Ok(context) = context else {
+    let status = status_of(refusal);
+    login_page_with(app, req, status, ar, Some(&refusal.message), input).await
+}
+
+/// The login page of the pending request `ar`, keeping the typed ID number.
+async fn login_page_with(
+    app: &App,
+    req: &PageRequest,
+    status: StatusCode,
+    ar: Option<&str>,
+    error: Option<&crate::message::Message>,
+    input: &Params,
+) -> Response {
+    let Ok(context) = login_page::context(app, req.session_cookie(), ar).await else {
         return page::error(
             app,
             req,
@@ -277,9 +289,9 @@ async fn login_again(
     };
     let page = LoginPage {
         username: input.get("username").unwrap_or_default().trim(),
-        error: Some(&refusal.message),
+        error,
     };
-    login_page::render(app, req, status_of(refusal), &context, page)
+    login_page::render(app, req, status, &context, page)
 }
 
 /// Shows a prompt by its shape.
@@ -300,21 +312,8 @@ async fn show_prompt(
     }
     match prompt {
         Prompt::Form(Form::LoginPage) => {
-            let context = login_page::context(app, req.session_cookie(), flow.ar.as_deref()).await;
-            let Ok(context) = context else {
-                return page::error(
-                    app,
-                    req,
-                    StatusCode::BAD_REQUEST,
-                    "error_session_expired",
-                    None,
-                );
-            };
-            let page = LoginPage {
-                username: input.get("username").unwrap_or_default().trim(),
-                error: refusal.map(|r| &r.message),
-            };
-            return login_page::render(app, req, status, &context, page);
+            let error = refusal.map(|r| &r.message);
+            return login_page_with(app, req, status, flow.ar.as_deref(), error, input).await;
         }
         Prompt::Form(Form::OtpPage) => {
             return match (refusal, &flow.current) {
