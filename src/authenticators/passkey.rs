@@ -148,6 +148,34 @@ async fn answer_once(ctx: &Ctx<'_>, challenge: &str) -> Result<bool, Refusal> {
         .map_err(|_| Refusal::unavailable("store_unavailable"))
 }
 
+/// The page's answer to a ceremony, parsed, if it came in time and is the first answer to its
+/// challenge.
+async fn accept_answer<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    input: &Params,
+    challenge: &str,
+    expires_at: i64,
+) -> Result<T, Refusal> {
+    let json = posted_credential(input)?;
+    if ctx.clock.unix() >= expires_at {
+        return Err(refuse(
+            RefusalKind::Invalid,
+            "err_passkey_expired",
+            "expired",
+        ));
+    }
+    let answer = serde_json::from_str(json)
+        .map_err(|_| refuse(RefusalKind::Invalid, "err_passkey_malformed", "malformed"))?;
+    if !answer_once(ctx, challenge).await? {
+        return Err(refuse(
+            RefusalKind::Unauthorized,
+            "err_passkey_challenge",
+            "replayed",
+        ));
+    }
+    Ok(answer)
+}
+
 /// The page's answer: the credential JSON, or the browser's error name.
 fn posted_credential(input: &Params) -> Result<&str, Refusal> {
     match (input.get("credential"), input.get("error")) {
@@ -275,23 +303,8 @@ pub async fn submit(
 }
 
 async fn verify(state: LoginState, ctx: &Ctx<'_>, input: &Params) -> Result<Evidence, Refusal> {
-    let json = posted_credential(input)?;
-    if ctx.clock.unix() >= state.expires_at {
-        return Err(refuse(
-            RefusalKind::Invalid,
-            "err_passkey_expired",
-            "expired",
-        ));
-    }
-    let assertion: PublicKeyCredential = serde_json::from_str(json)
-        .map_err(|_| refuse(RefusalKind::Invalid, "err_passkey_malformed", "malformed"))?;
-    if !answer_once(ctx, &state.challenge).await? {
-        return Err(refuse(
-            RefusalKind::Unauthorized,
-            "err_passkey_challenge",
-            "replayed",
-        ));
-    }
+    let assertion: PublicKeyCredential =
+        accept_answer(ctx, input, &state.challenge, state.expires_at).await?;
     let credential_id = b64(assertion.raw_id.as_ref());
     let stored = ctx
         .db
@@ -424,23 +437,8 @@ pub async fn enroll_finish(
     _account: &Account,
     input: &Params,
 ) -> Result<NewCredential, Refusal> {
-    let json = posted_credential(input)?;
-    if ctx.clock.unix() >= state.expires_at {
-        return Err(refuse(
-            RefusalKind::Invalid,
-            "err_passkey_expired",
-            "expired",
-        ));
-    }
-    let attestation: RegisterPublicKeyCredential = serde_json::from_str(json)
-        .map_err(|_| refuse(RefusalKind::Invalid, "err_passkey_malformed", "malformed"))?;
-    if !answer_once(ctx, &state.challenge).await? {
-        return Err(refuse(
-            RefusalKind::Unauthorized,
-            "err_passkey_challenge",
-            "replayed",
-        ));
-    }
+    let attestation: RegisterPublicKeyCredential =
+        accept_answer(ctx, input, &state.challenge, state.expires_at).await?;
     let rp = relying_party(ctx)?;
     let passkey = rp
         .finish_passkey_registration(&attestation, &state.registration)

@@ -103,41 +103,17 @@ pub async fn begin(
 
 /// Feeds what the page posted to the login's current step.
 pub async fn submit(app: &App, ctx: &Ctx<'_>, flow: LoginFlow, input: &Params) -> Progress {
-    let step = flow.current.method();
-    let LoginFlow {
-        ar,
-        method,
-        then,
-        current,
-        so_far,
-    } = flow;
-    let outcome = authenticators::submit(current, ctx, so_far.as_ref(), input).await;
-    let chain = Chain {
-        ar,
-        method,
-        then,
-        so_far,
-    };
+    let (current, chain) = flow.split();
+    let step = current.method();
+    let outcome = authenticators::submit(current, ctx, chain.so_far.as_ref(), input).await;
     record(app, ctx, drive(ctx, chain, step, outcome).await).await
 }
 
 /// Asks the current step (an outstanding push) how it went.
 pub async fn poll(app: &App, ctx: &Ctx<'_>, flow: LoginFlow) -> Progress {
-    let step = flow.current.method();
-    let LoginFlow {
-        ar,
-        method,
-        then,
-        current,
-        so_far,
-    } = flow;
+    let (current, chain) = flow.split();
+    let step = current.method();
     let outcome = authenticators::poll(current, ctx).await;
-    let chain = Chain {
-        ar,
-        method,
-        then,
-        so_far,
-    };
     record(app, ctx, drive(ctx, chain, step, outcome).await).await
 }
 
@@ -147,6 +123,19 @@ struct Chain {
     method: Method,
     then: Vec<Method>,
     so_far: Option<Evidence>,
+}
+
+impl LoginFlow {
+    /// The current step's state, and the rest of the login.
+    fn split(self) -> (StepState, Chain) {
+        let chain = Chain {
+            ar: self.ar,
+            method: self.method,
+            then: self.then,
+            so_far: self.so_far,
+        };
+        (self.current, chain)
+    }
 }
 
 impl Chain {

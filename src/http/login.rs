@@ -18,7 +18,6 @@ use super::steps;
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::Method;
-use crate::flow::login;
 use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, ErrorTarget};
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -120,17 +119,7 @@ async fn login_submit(
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     };
     let ip = peer.ip().to_string();
-    let ctx = app.ctx(req.locale, &ip);
-    let progress = login::begin(
-        &app,
-        &ctx,
-        method,
-        ar.map(str::to_string),
-        &context.need,
-        &params,
-    )
-    .await;
-    steps::respond_progress(&app, &req, None, progress, &params, &ip).await
+    steps::begin(&app, &req, method, ar, &context.need, &params, &ip).await
 }
 
 /// The pending request named by `ar`, with its client's name.

@@ -60,15 +60,18 @@ pub trait OtpJourney: WithOtp + Send + Sync + 'static {
     fn phones_of(&self) -> Option<&str> {
         None
     }
-    /// Takes the typed code and answers with the next page.
+    /// Takes the typed code and answers with the next page: by default the flow goes on to its
+    /// own next page (`AFTER`).
     fn answer(
         app: &App,
         req: &PageRequest,
         secret: String,
         flow: Self,
         input: &Params,
-        ip: &str,
-    ) -> impl Future<Output = Response> + Send;
+        _ip: &str,
+    ) -> impl Future<Output = Response> + Send {
+        check_then_next(app, req, secret, flow, input)
+    }
 }
 
 /// Why the pages cannot show a flow.
@@ -299,33 +302,11 @@ async fn check_then_next<J: OtpJourney>(
 impl OtpJourney for RegistrationFlow {
     const PAGE: &'static str = "/register/otp";
     const AFTER: &'static str = "/register/password";
-
-    async fn answer(
-        app: &App,
-        req: &PageRequest,
-        secret: String,
-        flow: Self,
-        input: &Params,
-        _ip: &str,
-    ) -> Response {
-        check_then_next(app, req, secret, flow, input).await
-    }
 }
 
 impl OtpJourney for RecoveryFlow {
     const PAGE: &'static str = "/forgot-password/otp";
     const AFTER: &'static str = "/forgot-password/password";
-
-    async fn answer(
-        app: &App,
-        req: &PageRequest,
-        secret: String,
-        flow: Self,
-        input: &Params,
-        _ip: &str,
-    ) -> Response {
-        check_then_next(app, req, secret, flow, input).await
-    }
 }
 
 impl OtpJourney for PhoneFlow {

@@ -340,6 +340,21 @@ pub fn clear_flow_cookie<S: FlowState>(app: &App, resp: &mut Response) {
     );
 }
 
+/// Starts a flow and sends the browser to its next page (`path`) with the flow's cookie.
+pub async fn start_flow_at<S: FlowState>(
+    app: &App,
+    req: &PageRequest,
+    flow: &S,
+    path: &str,
+) -> Response {
+    let Ok(secret) = crate::flow::start(app.store.as_ref(), flow).await else {
+        return unavailable(app, req);
+    };
+    let mut resp = axum::response::Redirect::to(&app.url(path)).into_response();
+    set_flow_cookie::<S>(app, &mut resp, &secret);
+    resp
+}
+
 /// Saves a flow (a new one when `secret` is `None`); returns its secret.
 pub async fn save_flow<S: FlowState>(
     app: &App,

@@ -21,7 +21,7 @@ use crate::authenticators::{Method, password};
 use crate::clock::Clock;
 use crate::domain::{Account, PasswordPolicy, PhoneNumber};
 use crate::flow::enrolment::{self, EnrolError, EnrolFlow};
-use crate::flow::phone::{self, PhoneError, PhoneFlow};
+use crate::flow::phone::{self, PhoneError};
 use crate::flow::registration::{check_new_password, valid_email};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::interaction;
@@ -68,6 +68,19 @@ async fn me(app: &App, headers: &HeaderMap) -> Option<Me> {
     let session = interaction::load_session(app, secret).await.ok()??;
     let account = app.db.find_account(&session.account_id).await.ok()??;
     Some(Me { session, account })
+}
+
+/// A form posted by the logged-in user of this browser (CSRF checked); otherwise the page to
+/// show instead (the login page for a browser without a session).
+async fn posted_by_me(
+    app: &App,
+    request: Request<Body>,
+) -> Result<(Me, PageRequest, crate::oidc::params::Params), Response> {
+    let (headers, req, params) = posted(app, request).await?;
+    match me(app, &headers).await {
+        Some(me) => Ok((me, req, params)),
+        None => Err(to_login(app)),
+    }
 }
 
 fn to_login(app: &App) -> Response {
@@ -186,12 +199,9 @@ async fn show(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
 }
 
 async fn update_email(State(app): State<App>, request: Request<Body>) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let email = params.get("email").unwrap_or_default().trim().to_string();
     if !email.is_empty() && !valid_email(&email) {
@@ -220,12 +230,9 @@ async fn add_phone(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let raw = params.get("phone").unwrap_or_default().to_string();
     let refuse = |status, message: &Message| {
@@ -265,21 +272,13 @@ async fn add_phone(
         }
         Err(PhoneError::Store(_)) => return unavailable(&app, &req),
     };
-    let Ok(secret) = crate::flow::start(app.store.as_ref(), &flow).await else {
-        return unavailable(&app, &req);
-    };
-    let mut resp = Redirect::to(&app.url("/profile/phones/verify")).into_response();
-    page::set_flow_cookie::<PhoneFlow>(&app, &mut resp, &secret);
-    resp
+    page::start_flow_at(&app, &req, &flow, "/profile/phones/verify").await
 }
 
 async fn set_default_phone(State(app): State<App>, request: Request<Body>) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     match app
         .db
@@ -337,12 +336,9 @@ async fn change_password(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let current = params.get("current_password").unwrap_or_default();
     let ok = match app.db.password_hash(&me.account.id).await.ok().flatten() {
@@ -418,12 +414,9 @@ async fn revoke_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let target = params.get("session_id").unwrap_or_default();
     let Ok(sessions) = interaction::sessions_of(&app, &me.account.id).await else {
@@ -453,12 +446,9 @@ async fn revoke_other_sessions(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, _) = match posted(&app, request).await {
+    let (me, req, _) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let Ok(sessions) = interaction::sessions_of(&app, &me.account.id).await else {
         return unavailable(&app, &req);
@@ -511,12 +501,9 @@ async fn enrol_start(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let Some(method) = enrollable(&app, &name) else {
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
@@ -591,12 +578,9 @@ async fn remove_credential(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match posted(&app, request).await {
+    let (me, req, params) = match posted_by_me(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
-    };
-    let Some(me) = me(&app, &headers).await else {
-        return to_login(&app);
     };
     let id = params.get("credential_id").unwrap_or_default();
     match enrolment::remove(&app, &me.account, id, &peer.ip().to_string()).await {

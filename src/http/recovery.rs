@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use super::page::{self, PageRequest};
-use super::registration::{captcha_vars, merge, render_new_password};
+use super::registration::{captcha_vars, merge, password_page, render_new_password};
 use crate::app::App;
 use crate::authenticators::captcha;
 use crate::domain::{IdNumber, PhoneNumber};
@@ -125,33 +125,19 @@ async fn recovery_submit(State(app): State<App>, request: Request<Body>) -> Resp
             return page::unavailable(&app, &req);
         }
     };
-    let secret = match crate::flow::start(app.store.as_ref(), &flow).await {
-        Ok(s) => s,
-        Err(_) => return page::unavailable(&app, &req),
-    };
-    let mut resp = Redirect::to(&app.url("/forgot-password/otp")).into_response();
-    page::set_flow_cookie::<RecoveryFlow>(&app, &mut resp, &secret);
-    resp
-}
-
-async fn recovery_flow(app: &App, headers: &HeaderMap) -> Option<(String, RecoveryFlow)> {
-    page::flow_of::<RecoveryFlow>(app, headers).await
+    page::start_flow_at(&app, &req, &flow, "/forgot-password/otp").await
 }
 
 async fn recovery_password_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    match recovery_flow(&app, &headers).await {
-        Some((_, flow)) if flow.otp.verified => render_new_password(
-            &app,
-            &req,
-            StatusCode::OK,
-            "/forgot-password/password",
-            true,
-            json!({}),
-        ),
-        Some(_) => Redirect::to(&app.url("/forgot-password/otp")).into_response(),
-        None => page::flow_expired(&app, &req),
-    }
+    password_page::<RecoveryFlow>(
+        &app,
+        &headers,
+        &uri,
+        "/forgot-password/password",
+        "/forgot-password/otp",
+        true,
+    )
+    .await
 }
 
 async fn recovery_password_submit(
@@ -163,7 +149,7 @@ async fn recovery_password_submit(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let Some((secret, flow)) = recovery_flow(&app, &headers).await else {
+    let Some((secret, flow)) = page::flow_of::<RecoveryFlow>(&app, &headers).await else {
         return page::flow_expired(&app, &req);
     };
     let password = params.get("password").unwrap_or_default();

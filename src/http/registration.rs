@@ -16,6 +16,7 @@ use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
 use crate::authenticators::captcha;
+use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
 use crate::message::Message;
 
@@ -319,34 +320,38 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
             .await;
         }
     };
-    let secret = match crate::flow::start(app.store.as_ref(), &flow).await {
-        Ok(s) => s,
-        Err(_) => return page::unavailable(&app, &req),
-    };
-    let mut resp = Redirect::to(&app.url("/register/otp")).into_response();
-    page::set_flow_cookie::<RegistrationFlow>(&app, &mut resp, &secret);
-    resp
+    page::start_flow_at(&app, &req, &flow, "/register/otp").await
 }
 
-/// The registration flow of this browser, with its cookie secret.
-async fn registration_flow(app: &App, headers: &HeaderMap) -> Option<(String, RegistrationFlow)> {
-    page::flow_of::<RegistrationFlow>(app, headers).await
+/// The new-password page of a flow whose SMS code was entered (else back to its OTP page).
+pub async fn password_page<S: WithOtp>(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    action: &str,
+    otp_page: &str,
+    reset: bool,
+) -> Response {
+    let req = PageRequest::new(app, headers, uri, &[]);
+    match page::flow_of::<S>(app, headers).await {
+        Some((_, flow)) if flow.otp().is_some_and(|o| o.verified) => {
+            render_new_password(app, &req, StatusCode::OK, action, reset, json!({}))
+        }
+        Some(_) => Redirect::to(&app.url(otp_page)).into_response(),
+        None => page::flow_expired(app, &req),
+    }
 }
 
 async fn register_password_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    match registration_flow(&app, &headers).await {
-        Some((_, flow)) if flow.otp.verified => render_new_password(
-            &app,
-            &req,
-            StatusCode::OK,
-            "/register/password",
-            false,
-            json!({}),
-        ),
-        Some(_) => Redirect::to(&app.url("/register/otp")).into_response(),
-        None => page::flow_expired(&app, &req),
-    }
+    password_page::<RegistrationFlow>(
+        &app,
+        &headers,
+        &uri,
+        "/register/password",
+        "/register/otp",
+        false,
+    )
+    .await
 }
 
 async fn register_password_submit(
@@ -358,7 +363,7 @@ async fn register_password_submit(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let Some((secret, flow)) = registration_flow(&app, &headers).await else {
+    let Some((secret, flow)) = page::flow_of::<RegistrationFlow>(&app, &headers).await else {
         return page::flow_expired(&app, &req);
     };
     if !flow.otp.verified {

@@ -22,6 +22,7 @@ use super::request::{SESSION_COOKIE, cookie, query_params};
 use crate::app::App;
 use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
+use crate::oidc::authorize::LoginNeed;
 use crate::oidc::params::Params;
 
 pub fn router() -> Router<App> {
@@ -70,17 +71,23 @@ async fn show(
         return Redirect::to(&login_page::url(&app, ar)).into_response();
     }
     let ip = peer.ip().to_string();
-    let ctx = app.ctx(req.locale, &ip);
-    let progress = login::begin(
-        &app,
-        &ctx,
-        method,
-        ar.map(str::to_string),
-        &context.need,
-        &params,
-    )
-    .await;
-    respond_progress(&app, &req, None, progress, &params, &ip).await
+    begin(&app, &req, method, ar, &context.need, &params, &ip).await
+}
+
+/// Begins a login with `method` for the pending request `ar` with what the page sent.
+pub async fn begin(
+    app: &App,
+    req: &PageRequest,
+    method: Method,
+    ar: Option<&str>,
+    need: &LoginNeed,
+    params: &Params,
+    ip: &str,
+) -> Response {
+    let ctx = app.ctx(req.locale, ip);
+    let ar = ar.map(str::to_string);
+    let progress = login::begin(app, &ctx, method, ar, need, params).await;
+    respond_progress(app, req, None, progress, params, ip).await
 }
 
 /// `POST /login/{method}`: what the page of the login's current step posted.
@@ -94,19 +101,30 @@ async fn answer(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let Some(method) = enabled(&app, &name) else {
-        return not_found(&app, &req);
+    answer_current(&app, &req, &headers, &name, &params, &peer.ip().to_string()).await
+}
+
+/// Feeds `params` to the login's current step, which must be of the method named in the URL.
+async fn answer_current(
+    app: &App,
+    req: &PageRequest,
+    headers: &HeaderMap,
+    name: &str,
+    params: &Params,
+    ip: &str,
+) -> Response {
+    let Some(method) = enabled(app, name) else {
+        return not_found(app, req);
     };
-    let Some((secret, flow)) = page::flow_of::<LoginFlow>(&app, &headers).await else {
-        return page::flow_expired(&app, &req);
+    let Some((secret, flow)) = page::flow_of::<LoginFlow>(app, headers).await else {
+        return page::flow_expired(app, req);
     };
     if flow.current.method() != method {
-        return page::flow_expired(&app, &req);
+        return page::flow_expired(app, req);
     }
-    let ip = peer.ip().to_string();
-    let ctx = app.ctx(req.locale, &ip);
-    let progress = login::submit(&app, &ctx, flow, &params).await;
-    respond_progress(&app, &req, Some(secret), progress, &params, &ip).await
+    let ctx = app.ctx(req.locale, ip);
+    let progress = login::submit(app, &ctx, flow, params).await;
+    respond_progress(app, req, Some(secret), progress, params, ip).await
 }
 
 /// `GET /login/{method}/poll`: `{"status": "pending" | "ready" | "failed"}` for the page of an
@@ -155,20 +173,8 @@ async fn callback(
     uri: Uri,
 ) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let Some(method) = enabled(&app, &name) else {
-        return not_found(&app, &req);
-    };
-    let Some((secret, flow)) = page::flow_of::<LoginFlow>(&app, &headers).await else {
-        return page::flow_expired(&app, &req);
-    };
-    if flow.current.method() != method {
-        return page::flow_expired(&app, &req);
-    }
     let params = query_params(&uri).unwrap_or_default();
-    let ip = peer.ip().to_string();
-    let ctx = app.ctx(req.locale, &ip);
-    let progress = login::submit(&app, &ctx, flow, &params).await;
-    respond_progress(&app, &req, Some(secret), progress, &params, &ip).await
+    answer_current(&app, &req, &headers, &name, &params, &peer.ip().to_string()).await
 }
 
 /// The status a refusal is shown with.
