@@ -157,12 +157,16 @@ pub struct RegistrationConfig {
     /// Online registration methods offered: `mobile_subscriber` ("Thuê bao di động") and
     /// `bhxh` ("Bảo hiểm xã hội").
     pub methods: Vec<String>,
+    /// BHXH registration: the phone must be the person's too — the one on the BHXH record when
+    /// it has one, else one the carrier says is registered to the record's person.
+    pub bhxh_phone_check: bool,
 }
 
 impl Default for RegistrationConfig {
     fn default() -> Self {
         Self {
             methods: vec!["mobile_subscriber".into(), "bhxh".into()],
+            bhxh_phone_check: true,
         }
     }
 }

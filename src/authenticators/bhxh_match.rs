@@ -1,8 +1,13 @@
 //! "Bảo hiểm xã hội" registration proofing: the BHXH registry's record for the code entered
 //! matches the ID number, name (folded) and birth date entered. Evidence: a verified identity at
 //! IAL2 with the record's ID number (the seeds: the duplicate check uses the record's number).
+//!
+//! Those facts are not secret, so the phone must be the person's too
+//! (`registration.bhxh_phone_check`, on by default): when the record has a phone on file, the
+//! entered phone must be that one (the code goes only there); when it has none, the carrier
+//! must confirm the entered phone is registered to the record's person ("chính chủ").
 
-use super::carrier_match::Applicant;
+use super::carrier_match::{self, Applicant};
 use super::{
     Attestation, Ctx, Evidence, IdentitySource, Refusal, RefusalKind, Subject, VerifiedIdentity,
 };
@@ -34,6 +39,21 @@ pub async fn verify(
         && fold_name(&record.full_name) == fold_name(a.full_name);
     if !matches {
         return Err(refuse("err_bhxh_mismatch", "bhxh_mismatch"));
+    }
+    if ctx.config.registration.bhxh_phone_check {
+        match &record.phone {
+            Some(on_file) if on_file != a.phone => {
+                return Err(refuse("err_bhxh_mismatch", "bhxh_phone_mismatch"));
+            }
+            Some(_) => {}
+            None => {
+                let person = Applicant {
+                    id_number: &record.id_number,
+                    ..*a
+                };
+                carrier_match::verify(ctx, &person).await?;
+            }
+        }
     }
     Ok(Evidence {
         subject: Subject::Identity(Box::new(VerifiedIdentity {

@@ -10,6 +10,7 @@ use crate::domain::{Ial, SubjectType};
 use crate::message::Message;
 
 /// What the applicant entered (already validated).
+#[derive(Clone, Copy)]
 pub struct Applicant<'a> {
     pub id_number: &'a str,
     pub full_name: &'a str,

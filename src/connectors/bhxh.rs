@@ -7,9 +7,12 @@
 //! GET {bhxh_url}/v1/insured/{bhxh_code}
 //!
 //! 200 {"bhxh_code": "0123456789", "id_number": "001090012345",
-//!      "full_name": "Nguyễn Văn An", "birthdate": "1990-06-12"}
+//!      "full_name": "Nguyễn Văn An", "birthdate": "1990-06-12", "phone": "+84823456088"}
 //! 404 no such record
 //! ```
+//!
+//! `phone` is optional: the insured person's phone on file, when the registry has one (any
+//! accepted Vietnamese mobile form; an unusable value makes the record `Malformed`).
 //!
 //! The comparison with what the citizen entered (name folding, exact ID number and birth
 //! date) is the authenticator's job, not this client's: the registry returns the record as
@@ -41,6 +44,8 @@ pub struct BhxhRecord {
     pub id_number: String,
     pub full_name: String,
     pub birthdate: NaiveDate,
+    /// The phone on file (E.164), when the registry has one.
+    pub phone: Option<String>,
 }
 
 // Personal data stays out of logs, also through a stray `{:?}`.
@@ -89,6 +94,8 @@ struct RecordAnswer {
     id_number: String,
     full_name: String,
     birthdate: String,
+    #[serde(default)]
+    phone: Option<String>,
 }
 
 #[async_trait]
@@ -130,10 +137,25 @@ fn validate(system: &str, asked: &str, raw: RecordAnswer) -> Result<BhxhRecord, 
     }
     let birthdate = NaiveDate::parse_from_str(raw.birthdate.trim(), "%Y-%m-%d")
         .map_err(|_| bad("birthdate"))?;
+    let phone = match raw
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => None,
+        Some(p) => Some(
+            crate::domain::PhoneNumber::parse(p)
+                .map_err(|_| bad("phone"))?
+                .e164()
+                .to_string(),
+        ),
+    };
     Ok(BhxhRecord {
         bhxh_code: raw.bhxh_code.trim().to_string(),
         id_number: id_number.to_string(),
         full_name: full_name.to_string(),
         birthdate,
+        phone,
     })
 }

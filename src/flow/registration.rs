@@ -103,9 +103,9 @@ pub enum Refusal {
     Fields(FieldErrors),
     /// An account with this ID number exists (the seeds' message with its three ways out).
     Duplicate,
-    CarrierMismatch,
-    BhxhNotFound,
-    BhxhMismatch,
+    /// The method's registry did not vouch for the applicant (carrier or BHXH mismatch, no
+    /// such record) or could not be asked: its refusal, with the message to show.
+    Proofing(authenticators::Refusal),
     Upstream(&'static str),
     Otp(OtpError),
     Store(StoreError),
@@ -113,12 +113,7 @@ pub enum Refusal {
 
 impl From<authenticators::Refusal> for Refusal {
     fn from(r: authenticators::Refusal) -> Self {
-        match r.reason {
-            "carrier_mismatch" => Self::CarrierMismatch,
-            "bhxh_not_found" => Self::BhxhNotFound,
-            "bhxh_mismatch" => Self::BhxhMismatch,
-            _ => Self::Upstream(r.message.key),
-        }
+        Self::Proofing(r)
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
-use crate::authenticators::captcha;
+use crate::authenticators::{RefusalKind, captcha};
 use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
 use crate::message::Message;
@@ -279,21 +279,16 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
                     Message::new("err_duplicate_account"),
                     true,
                 ),
-                Refusal::CarrierMismatch => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Message::new("err_carrier_mismatch"),
-                    false,
-                ),
-                Refusal::BhxhNotFound => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Message::new("err_bhxh_not_found"),
-                    false,
-                ),
-                Refusal::BhxhMismatch => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Message::new("err_bhxh_mismatch"),
-                    false,
-                ),
+                Refusal::Proofing(r) => {
+                    let status = match r.kind {
+                        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                        RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
+                        RefusalKind::Invalid | RefusalKind::Unauthorized => {
+                            StatusCode::UNPROCESSABLE_ENTITY
+                        }
+                    };
+                    (status, r.message.clone(), false)
+                }
                 Refusal::Upstream(key) => {
                     (StatusCode::SERVICE_UNAVAILABLE, Message::new(key), false)
                 }

@@ -38,6 +38,8 @@ pub struct SeedBhxh {
     /// As the registry stores it (not normalised: the folding is what gets tested).
     pub full_name: String,
     pub birthdate: NaiveDate,
+    /// The insured person's phone on file (E.164), when the record has one.
+    pub phone: Option<String>,
     pub fault: Fault,
 }
 
@@ -148,19 +150,31 @@ impl SandboxSeed {
             let full_name = check_name(&entry, &b.full_name, &mut problems);
             let birthdate = check_birthdate(&entry, &b.birthdate, &mut problems);
             let fault = check_fault(&entry, b.fault.as_deref(), &mut problems);
+            let phone = match b.phone.as_deref().map(normalize_phone) {
+                None => Some(None),
+                Some(Some(p)) => Some(Some(p)),
+                Some(None) => {
+                    problems.push(format!(
+                        "{entry}: phone is not a Vietnamese mobile number (0xxxxxxxxx, +84xxxxxxxxx or 84xxxxxxxxx)"
+                    ));
+                    None
+                }
+            };
             if let (
                 Some(bhxh_code),
                 Some(id_number),
                 Some(full_name),
                 Some(birthdate),
+                Some(phone),
                 Some(fault),
-            ) = (bhxh_code, id_number, full_name, birthdate, fault)
+            ) = (bhxh_code, id_number, full_name, birthdate, phone, fault)
             {
                 seed.bhxh.push(SeedBhxh {
                     bhxh_code,
                     id_number,
                     full_name,
                     birthdate,
+                    phone,
                     fault,
                 });
             }
@@ -200,6 +214,7 @@ struct RawBhxh {
     id_number: String,
     full_name: String,
     birthdate: String,
+    phone: Option<String>,
     fault: Option<String>,
 }
 

@@ -295,13 +295,16 @@ async fn bhxh_lookup(
     if let Some(response) = sim.fault_response(record.fault).await {
         return response;
     }
-    axum::Json(json!({
+    let mut answer = json!({
         "bhxh_code": record.bhxh_code,
         "id_number": record.id_number,
         "full_name": record.full_name,
         "birthdate": record.birthdate.format("%Y-%m-%d").to_string(),
-    }))
-    .into_response()
+    });
+    if let Some(phone) = &record.phone {
+        answer["phone"] = json!(phone);
+    }
+    axum::Json(answer).into_response()
 }
 
 #[cfg(test)]

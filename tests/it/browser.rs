@@ -303,7 +303,7 @@ async fn bhxh_registration_and_its_mismatch() {
         ("bhxh_code", "7912345678"),
         ("full_name", "Phan Thị Mai"),
         ("birthdate", "08/07/1988"),
-        ("phone", "0912345678"),
+        ("phone", "0934567890"),
     ];
     fill_identity(&b, &t, &wrong).await;
     assert!(b.text().await.contains("BHXH"), "the BHXH mismatch message");
@@ -316,7 +316,8 @@ async fn bhxh_registration_and_its_mismatch() {
     b.fill("birthdate", "07/07/1988").await;
     b.solve_captcha(&t).await;
     b.submit().await;
-    enter_otp(&b, &t, "+84912345678").await;
+    // The code goes to the phone on her BHXH record.
+    enter_otp(&b, &t, "+84934567890").await;
     set_password(&b, STRONG).await;
     assert!(b.text().await.contains("Đăng ký thành công"));
     let account = t

@@ -371,6 +371,19 @@ async fn bhxh_found() {
     assert_eq!(record.id_number, "001090012345");
     assert_eq!(record.full_name, "Nguyễn Văn An");
     assert_eq!(record.birthdate, date(1990, 6, 12));
+    assert_eq!(
+        record.phone.as_deref(),
+        Some("+84823456088"),
+        "the phone on file, E.164"
+    );
+    let without = s
+        .connectors
+        .bhxh
+        .lookup("7998765432")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(without.phone, None, "a record may have no phone");
 }
 
 #[tokio::test]
@@ -442,6 +455,8 @@ async fn bhxh_invalid_records_are_malformed() {
         r#"{"bhxh_code":"0000000001","id_number":"001090012345","full_name":"A","birthdate":"1990-06-12"}"#,
         // Wrong types.
         r#"{"bhxh_code":123,"id_number":"001090012345","full_name":"A","birthdate":"1990-06-12"}"#,
+        // A phone on file that is not a Vietnamese mobile number.
+        r#"{"bhxh_code":"0123456789","id_number":"001090012345","full_name":"A","birthdate":"1990-06-12","phone":"123"}"#,
     ] {
         let (url, _) = fake_upstream(StatusCode::OK, body).await;
         let r = pointed_at(&url).bhxh.lookup("0123456789").await;

@@ -271,6 +271,79 @@ async fn bhxh_mismatch_and_unknown_code_cannot_register() {
     );
 }
 
+/// BHXH facts are not secret: the phone must be the person's too.
+#[tokio::test]
+async fn bhxh_registration_needs_the_persons_own_phone() {
+    let t = spawn_app().await;
+    let sms = || t.app.simulators.as_ref().unwrap().messages().len();
+    // Phan Thị Mai's record has her phone on file: another phone is refused, nothing is sent.
+    let mai = |phone: &'static str| {
+        [
+            ("id_number", "079188003344"),
+            ("bhxh_code", "7912345678"),
+            ("full_name", "Phan Thị Mai"),
+            ("birthdate", "07/07/1988"),
+            ("phone", phone),
+        ]
+    };
+    let resp = submit_registration(&t, &browser(), "/register/bhxh", &mai("0912345678")).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text().await.unwrap().contains("BHXH"),
+        "the BHXH mismatch message"
+    );
+    assert_eq!(sms(), 0, "no code to a phone that is not on the record");
+    // The phone on file gets the code.
+    let b = browser();
+    let resp = submit_registration(&t, &b, "/register/bhxh", &mai("0934567890")).await;
+    assert_eq!(location(&resp), t.url("/register/otp"));
+    latest_otp(&t, "+84934567890").await;
+
+    // Trần Thị Bích Ngọc's record has no phone: the carrier must say the phone is hers.
+    let ngoc = |phone: &'static str| {
+        [
+            ("id_number", "079195004821"),
+            ("bhxh_code", "7998765432"),
+            ("full_name", "Trần Thị Bích Ngọc"),
+            ("birthdate", "03/11/1995"),
+            ("phone", phone),
+        ]
+    };
+    let before = sms();
+    let resp = submit_registration(&t, &browser(), "/register/bhxh", &ngoc("0823456088")).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text().await.unwrap().contains("nhà mạng"),
+        "the carrier mismatch message"
+    );
+    assert_eq!(sms(), before, "no code to someone else's SIM");
+    let resp = submit_registration(&t, &browser(), "/register/bhxh", &ngoc("0912345678")).await;
+    assert_eq!(location(&resp), t.url("/register/otp"));
+    assert!(
+        t.app
+            .db
+            .find_account_by_id_number("079195004821")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is created before the code and the password"
+    );
+}
+
+#[tokio::test]
+async fn the_bhxh_phone_check_can_be_switched_off() {
+    let t = spawn_app_with(|c| c.registration.bhxh_phone_check = false).await;
+    let fields = [
+        ("id_number", "079188003344"),
+        ("bhxh_code", "7912345678"),
+        ("full_name", "Phan Thị Mai"),
+        ("birthdate", "07/07/1988"),
+        ("phone", "0912345678"),
+    ];
+    let resp = submit_registration(&t, &browser(), "/register/bhxh", &fields).await;
+    assert_eq!(location(&resp), t.url("/register/otp"));
+}
+
 #[tokio::test]
 async fn upstream_failures_show_a_clear_message_and_create_nothing() {
     let t = spawn_app_with(|c| c.connectors.timeout_ms = 300).await;
