@@ -353,6 +353,13 @@ pub async fn complete(
     );
     check_new_password(app.password_policy(), password, confirm, &words)
         .map_err(Refusal::Fields)?;
+    // Someone may have registered this ID number since the form: say so before the slow hash
+    // (the unique constraint still settles a race).
+    if let Some(id_number) = identity.id_number.as_deref()
+        && app.db.find_account_by_id_number(id_number).await?.is_some()
+    {
+        return Err(Refusal::Duplicate);
+    }
     let hash = password::hash_blocking(&app.config.passwords, password)
         .await
         .map_err(|e| Refusal::Store(StoreError::Corrupt(e)))?;

@@ -1,10 +1,8 @@
 //! Accounts and their phones.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::credentials::password_row;
 use super::entities::{account, phone};
@@ -19,7 +17,7 @@ impl Database {
         new: &NewAccount,
         now: DateTime<Utc>,
     ) -> Result<Account, StoreError> {
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
         account::ActiveModel {
             id: Set(id.clone()),
@@ -161,27 +159,26 @@ impl Database {
         account_id: &str,
         phone_id: &str,
     ) -> Result<bool, StoreError> {
-        let txn = self.conn.begin().await?;
-        let owned = phone::Entity::find_by_id(phone_id.to_string())
+        // One statement: every phone of the account becomes "default iff it is the chosen one",
+        // and only if the chosen one is a verified phone of this account. Concurrent choices
+        // cannot leave two defaults or none, and there is no read-then-write to race.
+        let chosen = Query::select()
+            .expr(Expr::val(1))
+            .from(phone::Entity)
+            .and_where(phone::Column::Id.eq(phone_id))
+            .and_where(phone::Column::AccountId.eq(account_id))
+            .and_where(phone::Column::Verified.eq(true))
+            .to_owned();
+        let res = phone::Entity::update_many()
+            .col_expr(
+                phone::Column::IsDefault,
+                Expr::col(phone::Column::Id).eq(phone_id),
+            )
             .filter(phone::Column::AccountId.eq(account_id))
-            .filter(phone::Column::Verified.eq(true))
-            .one(&txn)
-            .await?
-            .is_some();
-        if owned {
-            phone::Entity::update_many()
-                .col_expr(phone::Column::IsDefault, Expr::value(false))
-                .filter(phone::Column::AccountId.eq(account_id))
-                .exec(&txn)
-                .await?;
-            phone::Entity::update_many()
-                .col_expr(phone::Column::IsDefault, Expr::value(true))
-                .filter(phone::Column::Id.eq(phone_id))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        Ok(owned)
+            .filter(Expr::exists(chosen))
+            .exec(&self.conn)
+            .await?;
+        Ok(res.rows_affected > 0)
     }
 }
 

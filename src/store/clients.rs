@@ -1,9 +1,7 @@
 //! Registered clients (relying parties).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::{client, consent, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
@@ -55,7 +53,7 @@ impl Database {
 
     /// Removes a client with its consents and grants; returns whether it existed.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         consent::Entity::delete_many()
             .filter(consent::Column::ClientId.eq(client_id))
             .exec(&txn)

@@ -1,7 +1,7 @@
 //! Consents: the scopes an account granted a client.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::entities::consent;
 use super::{Database, StoreError};
@@ -27,7 +27,7 @@ impl Database {
         scopes: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         consent::Entity::delete_many()
             .filter(consent::Column::AccountId.eq(account_id))
             .filter(consent::Column::ClientId.eq(client_id))

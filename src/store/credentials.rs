@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::credential;
 use super::{Database, StoreError, map_conflict};
@@ -80,7 +78,7 @@ impl Database {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         credential::Entity::delete_many()
             .filter(credential::Column::AccountId.eq(account_id))
             .filter(credential::Column::Kind.eq(CREDENTIAL_PASSWORD))
@@ -185,7 +183,7 @@ impl Database {
             .filter(|k| k.user_managed())
             .map(CredentialKind::as_str)
             .collect();
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         let found = credential::Entity::find_by_id(id.to_string())
             .filter(credential::Column::AccountId.eq(account_id))
             .filter(credential::Column::Kind.is_in(managed))

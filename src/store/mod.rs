@@ -17,7 +17,10 @@ pub mod tokens;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 pub use accounts::{NewAccount, Phone};
 pub use audit::AuditRecord;
@@ -77,6 +80,19 @@ impl Database {
         let conn = sea_orm::Database::connect(opts).await?;
         Migrator::up(&conn, None).await?;
         Ok(Self { conn })
+    }
+
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout; a deferred
+    /// transaction that reads first would instead be refused the lock upgrade at once
+    /// (SQLITE_BUSY). PostgreSQL ignores the mode.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

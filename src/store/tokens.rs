@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::entities::refresh_token;
 use super::{Database, StoreError, from_json, map_conflict, to_json};
@@ -40,7 +38,7 @@ impl Database {
         now: DateTime<Utc>,
         next: impl FnOnce(&RefreshGrant) -> Result<RefreshGrant, E>,
     ) -> Result<Rotation<E>, StoreError> {
-        let txn = self.conn.begin().await?;
+        let txn = self.begin_write().await?;
         let claimed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))

@@ -8,6 +8,7 @@ mod authorize_errors;
 mod bad_input;
 mod browser;
 mod code_flow;
+mod concurrent_writes;
 mod config_defaults;
 mod connectors;
 mod ephemeral_store;
