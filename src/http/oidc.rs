@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie, form_params, header_str, query_params};
+use super::request::{SESSION_COOKIE, form_params, header_str, query_params};
 use crate::app::App;
 use crate::metrics::Metrics;
 use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
@@ -137,7 +137,7 @@ async fn authorize(State(app): State<App>, req: Request<Body>) -> Response {
         Ok(r) => r,
         Err(e) => return error_redirect(&app, &target, &e),
     };
-    let session = match cookie(&headers, SESSION_COOKIE) {
+    let session = match app.cookies.get(&headers, SESSION_COOKIE) {
         Some(sid) => match interaction::load_session(&app, sid).await {
             Ok(s) => s,
             Err(e) => return error_redirect(&app, &target, &e),
@@ -527,7 +527,10 @@ async fn end_session(
             }
         },
     };
-    let session_cookie = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    let session_cookie = app
+        .cookies
+        .get(&headers, SESSION_COOKIE)
+        .map(str::to_string);
     let current = match &session_cookie {
         Some(c) => interaction::load_session(&app, c).await.ok().flatten(),
         None => None,
@@ -536,7 +539,7 @@ async fn end_session(
         .as_ref()
         .and_then(|c| c.get("sid"))
         .and_then(Value::as_str);
-    let confirmed = is_post && page::csrf_ok(&headers, params.get("csrf"));
+    let confirmed = is_post && page::csrf_ok(&app, &headers, params.get("csrf"));
     let hint_matches = current
         .as_ref()
         .is_some_and(|s| Some(s.sid.as_str()) == hint_sid);

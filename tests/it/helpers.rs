@@ -176,6 +176,29 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// A browser whose cookie jar the test can also write to (to plant a cookie, as an attacker
+/// on a sibling subdomain could on plain http).
+pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    xacthuc::app::install_crypto_provider();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// The `Set-Cookie` headers of a response.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A plain HTTP client for back-channel calls.
 pub fn http() -> reqwest::Client {
     xacthuc::app::install_crypto_provider();

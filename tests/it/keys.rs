@@ -141,6 +141,12 @@ async fn production_mode_refuses_to_start_without_a_key_encryption_key() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.server.mode = Mode::Production;
+    // Otherwise a valid production configuration: only the key-encryption key is missing.
+    config.server.public_url = "https://id.example.gov.vn".into();
+    config.sandbox.enabled = false;
+    config.connectors.carrier_url = "https://carrier.example.vn".into();
+    config.connectors.sms_url = "https://sms.example.vn".into();
+    config.connectors.bhxh_url = "https://bhxh.example.vn".into();
     config.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
     config.theme.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into();
     config.keys.dev_encryption_key_path = dir.path().join("kek");

@@ -16,6 +16,7 @@ mod logout;
 mod otp_captcha;
 mod passkey;
 mod passkey_browser;
+mod production;
 mod profile;
 mod registration;
 mod theme;
