@@ -107,8 +107,11 @@ pub struct TokensConfig {
     pub sso_session_ttl_seconds: i64,
     /// How long a user may take to log in and consent once a portal sent them here.
     pub authorization_request_ttl_seconds: i64,
-    /// Longest lifetime accepted for a private_key_jwt client assertion.
+    /// Longest lifetime accepted for a private_key_jwt client assertion (`exp` − now).
     pub client_assertion_max_lifetime_seconds: i64,
+    /// Also accept the token endpoint URL as a client assertion's `aud` (the issuer always
+    /// is); libraries such as Authlib send it.
+    pub client_assertion_allow_token_endpoint_aud: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -281,6 +284,7 @@ impl Default for TokensConfig {
             sso_session_ttl_seconds: 8 * 3_600,
             authorization_request_ttl_seconds: 1_800,
             client_assertion_max_lifetime_seconds: 300,
+            client_assertion_allow_token_endpoint_aud: true,
         }
     }
 }

@@ -2,6 +2,10 @@
 
 use crate::domain::Ial;
 
+/// Signing algorithms accepted for private_key_jwt client assertions, at the token,
+/// introspection and revocation endpoints alike (published in discovery).
+pub const ASSERTION_SIGNING_ALGS: [&str; 3] = ["RS256", "PS256", "ES256"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     /// HTTP Basic or form-body secret (both accepted for a secret client).
