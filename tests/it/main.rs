@@ -19,5 +19,6 @@ mod passkey_browser;
 mod production;
 mod profile;
 mod registration;
+mod session_end;
 mod theme;
 mod token_endpoint;
