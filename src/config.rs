@@ -26,6 +26,7 @@ pub struct Config {
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
+    pub introspection: IntrospectionConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -206,6 +207,16 @@ impl LoginConfig {
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
+}
+
+/// `[introspection]`: who may learn about tokens issued to other clients.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Client ids of resource servers (APIs) that may introspect the access tokens of every
+    /// client. Any other client learns only about its own tokens: another's are
+    /// `{"active": false}`.
+    pub resource_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -515,6 +526,7 @@ fn list_keys() -> Vec<String> {
     let mut keys = vec![
         "registration.methods".to_string(),
         "login.methods".to_string(),
+        "introspection.resource_servers".to_string(),
     ];
     keys.extend(
         Method::ALL

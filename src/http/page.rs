@@ -409,3 +409,17 @@ pub async fn save_flow<S: FlowState>(
         None => crate::flow::start(app.store.as_ref(), flow).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn the_language_link_stays_on_this_site() {
+        assert_eq!(local_path("/login"), "/login");
+        assert_eq!(local_path("/register/mobile"), "/register/mobile");
+        for other_host in ["//evil.example/x", "/\\evil.example", "evil", ""] {
+            assert_eq!(local_path(other_host), "/", "{other_host}");
+        }
+    }
+}

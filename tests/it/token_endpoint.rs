@@ -607,6 +607,44 @@ async fn revocation_deactivates_access_and_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn introspection_of_another_clients_token_is_inactive_unless_a_resource_server_asks() {
+    let t = spawn_app_with(|c| c.introspection.resource_servers = vec!["api-thue".into()]).await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (portal, portal_secret) = t.add_client(|_| {}).await;
+    let (other, other_secret) = t.add_client(|_| {}).await;
+    let (api, api_secret) = t
+        .add_client(|c| {
+            c.client_id = Some("api-thue".into());
+            c.grants = vec!["client_credentials".into()];
+        })
+        .await;
+    let portal_secret = portal_secret.unwrap();
+    let tokens = tokens_for(&t, &portal, &portal_secret, "001090012345").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+
+    let own = introspect(&t, &portal, &portal_secret, at).await;
+    assert_eq!(own["active"], true);
+    assert_eq!(own["sub"].as_str().map(str::len), Some(36));
+    let other_secret = other_secret.unwrap();
+    for token in [at, rt] {
+        assert_eq!(
+            introspect(&t, &other, &other_secret, token).await,
+            json!({ "active": false }),
+            "another portal learns nothing"
+        );
+    }
+    let by_api = introspect(&t, &api, api_secret.as_deref().unwrap(), at).await;
+    assert_eq!(by_api["active"], true);
+    assert_eq!(by_api["client_id"], portal.as_str());
+    assert_eq!(
+        introspect(&t, &api, api_secret.as_deref().unwrap(), rt).await,
+        json!({ "active": false }),
+        "refresh tokens stay with their client"
+    );
+}
+
+#[tokio::test]
 async fn userinfo_requires_a_valid_bearer_token() {
     let t = spawn_app().await;
     let resp = http().get(t.url("/userinfo")).send().await.unwrap();
