@@ -13,7 +13,7 @@ use serde_json::json;
 use super::login_page::{self, LoginPage};
 use super::oidc::{error_redirect, origin_of, respond};
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, form_params, query_params};
+use super::request::{BROWSER_COOKIE, SESSION_COOKIE, form_params, query_params};
 use super::steps;
 use crate::app::App;
 use crate::audit::Event;
@@ -45,7 +45,13 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
 async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(&app, app.cookies.get(&headers, SESSION_COOKIE), ar).await;
+    let context = login_page::context(
+        &app,
+        app.cookies.get(&headers, SESSION_COOKIE),
+        app.cookies.get(&headers, BROWSER_COOKIE),
+        ar,
+    )
+    .await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(
@@ -93,7 +99,13 @@ async fn login_submit(
         }
     };
     let ar = params.get("ar");
-    let context = login_page::context(&app, app.cookies.get(&headers, SESSION_COOKIE), ar).await;
+    let context = login_page::context(
+        &app,
+        app.cookies.get(&headers, SESSION_COOKIE),
+        app.cookies.get(&headers, BROWSER_COOKIE),
+        ar,
+    )
+    .await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(
@@ -122,9 +134,14 @@ async fn login_submit(
     steps::begin(&app, &req, method, ar, &context.need, &params, &ip).await
 }
 
-/// The pending request named by `ar`, with its client's name.
-async fn pending(app: &App, ar: Option<&str>) -> Option<(AuthorizationRequest, String)> {
-    let request = interaction::pending(app, ar?).await.ok()??;
+/// The pending request named by `ar` if this browser started it, with its client's name.
+async fn pending(
+    app: &App,
+    headers: &HeaderMap,
+    ar: Option<&str>,
+) -> Option<(AuthorizationRequest, String)> {
+    let browser = app.cookies.get(headers, BROWSER_COOKIE);
+    let request = interaction::pending(app, ar?, browser).await.ok()??;
     let name = app.client(&request.client_id).await.ok()??.name.clone();
     Some((request, name))
 }
@@ -181,7 +198,9 @@ async fn consent_context(
     ),
     &'static str,
 > {
-    let pending = pending(app, ar).await.ok_or("error_session_expired")?;
+    let pending = pending(app, headers, ar)
+        .await
+        .ok_or("error_session_expired")?;
     let sid = app
         .cookies
         .get(headers, SESSION_COOKIE)
@@ -282,6 +301,10 @@ async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Respo
         fresh_login: false,
         consent_given: true,
     };
-    let next = interaction::advance(&app, &auth_req, ar, Some(&session), how).await;
+    let browser = app
+        .cookies
+        .get(&headers, BROWSER_COOKIE)
+        .unwrap_or_default();
+    let next = interaction::advance(&app, &auth_req, ar, Some(&session), how, browser).await;
     respond(&app, &auth_req, next, &req)
 }

@@ -40,11 +40,13 @@ pub fn url(app: &App, ar: Option<&str>) -> String {
     }
 }
 
-/// Loads the pending request `ar` (an error when it is unknown or expired) and works out
-/// what the login needs, given this browser's SSO session (its cookie's secret).
+/// Loads the pending request `ar` (an error when it is unknown, expired or another browser's)
+/// and works out what the login needs, given this browser's SSO session (its cookie's secret)
+/// and browser cookie.
 pub async fn context(
     app: &App,
     session_cookie: Option<&str>,
+    browser: Option<&str>,
     ar: Option<&str>,
 ) -> Result<LoginContext, ()> {
     let Some(ar) = ar else {
@@ -54,7 +56,7 @@ pub async fn context(
             need: LoginNeed::default(),
         });
     };
-    let request = match interaction::pending(app, ar).await {
+    let request = match interaction::pending(app, ar, browser).await {
         Ok(Some(r)) => r,
         _ => return Err(()),
     };

@@ -144,8 +144,26 @@ async fn authorize(State(app): State<App>, req: Request<Body>) -> Response {
         },
         None => None,
     };
-    let next = interaction::advance(&app, &req, None, session.as_ref(), Default::default()).await;
-    respond(&app, &req, next, &page_req)
+    // The pending request (if one is stored) belongs to this browser: its browser cookie, made
+    // now if it has none.
+    let (browser, new_browser) = match page_req.browser() {
+        Some(b) => (b.to_string(), false),
+        None => (crate::random::token(), true),
+    };
+    let next = interaction::advance(
+        &app,
+        &req,
+        None,
+        session.as_ref(),
+        Default::default(),
+        &browser,
+    )
+    .await;
+    let mut resp = respond(&app, &req, next, &page_req);
+    if new_browser {
+        page::set_browser_cookie(&app, &mut resp, &browser);
+    }
+    resp
 }
 
 /// Turns the interaction's answer into a browser response.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::authorize::{AuthorizationRequest, Decision, LoginNeed, SessionFacts, decide};
 use super::error::OAuthError;
 use super::grants::{authorization_code, internal};
@@ -35,14 +37,25 @@ fn pending_key(ar: &str) -> String {
     format!("ar:{ar}")
 }
 
-/// Continues `req` for `session` (if any). `ar` is the pending id when resuming after login or
-/// consent; a fresh one is made when the user must interact.
+/// A pending request and the browser that started it (the SHA-256 of its browser cookie). Only
+/// that browser may go on with it: another one holding the same `ar` (a link passed on, a URL
+/// seen over someone's shoulder or in a log) gets nothing.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    browser: String,
+    request: AuthorizationRequest,
+}
+
+/// Continues `req` for `session` (if any) in the browser whose browser cookie is `browser`.
+/// `ar` is the pending id when resuming after login or consent; a fresh one is made when the
+/// user must interact.
 pub async fn advance(
     app: &App,
     req: &AuthorizationRequest,
     ar: Option<&str>,
     session: Option<&SsoSession>,
     how: Interaction,
+    browser: &str,
 ) -> Result<Next, OAuthError> {
     let client = app
         .client(&req.client_id)
@@ -90,7 +103,7 @@ pub async fn advance(
                 req.max_age = None;
             }
             Ok(Next::Consent {
-                ar: keep_pending(app, &req, ar, how.fresh_login).await?,
+                ar: keep_pending(app, &req, ar, how.fresh_login, browser).await?,
             })
         }
         (Decision::Login(need), _) => {
@@ -102,7 +115,7 @@ pub async fn advance(
                 ));
             }
             Ok(Next::Login {
-                ar: keep_pending(app, req, ar, false).await?,
+                ar: keep_pending(app, req, ar, false, browser).await?,
             })
         }
         (Decision::IssueCode, None) => Err(OAuthError::invalid_request("no session")),
@@ -137,12 +150,14 @@ pub async fn login_need(
     super::authorize::login_need(req, facts.as_ref(), app.clock.unix())
 }
 
-/// Stores `req` as pending (under a new id unless resuming `ar`; rewritten when `rewrite`).
+/// Stores `req` as pending for `browser` (under a new id unless resuming `ar`; rewritten when
+/// `rewrite`).
 async fn keep_pending(
     app: &App,
     req: &AuthorizationRequest,
     ar: Option<&str>,
     rewrite: bool,
+    browser: &str,
 ) -> Result<String, OAuthError> {
     if let Some(ar) = ar
         && !rewrite
@@ -150,7 +165,11 @@ async fn keep_pending(
         return Ok(ar.to_string());
     }
     let ar = ar.map(str::to_string).unwrap_or_else(random::token);
-    let bytes = serde_json::to_vec(req)
+    let pending = Pending {
+        browser: random::sha256_hex(browser),
+        request: req.clone(),
+    };
+    let bytes = serde_json::to_vec(&pending)
         .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
     let ttl = Duration::from_secs(app.config.tokens.authorization_request_ttl_seconds as u64);
     app.store
@@ -160,10 +179,22 @@ async fn keep_pending(
     Ok(ar)
 }
 
-/// A pending request by id; `None` when unknown or expired.
-pub async fn pending(app: &App, ar: &str) -> Result<Option<AuthorizationRequest>, OAuthError> {
+/// A pending request by id, for the browser whose browser cookie is `browser`; `None` when
+/// unknown, expired, or started by another browser (or a browser without the cookie).
+pub async fn pending(
+    app: &App,
+    ar: &str,
+    browser: Option<&str>,
+) -> Result<Option<AuthorizationRequest>, OAuthError> {
+    let Some(browser) = browser else {
+        return Ok(None);
+    };
     let bytes = app.store.get(&pending_key(ar)).await.map_err(internal)?;
-    Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+    let browser = random::sha256_hex(browser);
+    Ok(bytes
+        .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
+        .filter(|p| random::constant_time_eq(p.browser.as_bytes(), browser.as_bytes()))
+        .map(|p| p.request))
 }
 
 pub async fn forget_pending(app: &App, ar: &str) {

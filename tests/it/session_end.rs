@@ -226,7 +226,15 @@ async fn an_authorization_racing_a_logout_does_not_bring_the_session_back() {
     let req = authorize::validate(&params, &client, &target, &t.app.acr).unwrap();
     logout::end_session(&t.app, &cookie, None).await.unwrap();
 
-    let next = interaction::advance(&t.app, &req, None, Some(&session), Default::default()).await;
+    let next = interaction::advance(
+        &t.app,
+        &req,
+        None,
+        Some(&session),
+        Default::default(),
+        "browser",
+    )
+    .await;
     assert!(next.is_err(), "no code for an ended session");
     assert!(
         interaction::load_session(&t.app, &cookie)
