@@ -45,13 +45,7 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
 async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(
-        &app,
-        app.cookies.get(&headers, SESSION_COOKIE),
-        app.cookies.get(&headers, BROWSER_COOKIE),
-        ar,
-    )
-    .await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(
@@ -99,13 +93,7 @@ async fn login_submit(
         }
     };
     let ar = params.get("ar");
-    let context = login_page::context(
-        &app,
-        app.cookies.get(&headers, SESSION_COOKIE),
-        app.cookies.get(&headers, BROWSER_COOKIE),
-        ar,
-    )
-    .await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(

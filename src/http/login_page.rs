@@ -1,12 +1,13 @@
 //! The login page: the methods configured in `[login]` that can meet what the portal asked
 //! for (level, phishing resistance), why a login is needed, and the ID number + password form.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
 use super::oidc::origin_of;
 use super::page::{self, PageRequest};
+use super::request::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::app::App;
 use crate::authenticators::Method;
 use crate::message::Message;
@@ -74,6 +75,17 @@ pub async fn context(
         pending: Some((request, name)),
         need,
     })
+}
+
+/// [`context`] with the SSO session and browser cookies that came with `headers`.
+pub async fn context_of(
+    app: &App,
+    headers: &HeaderMap,
+    ar: Option<&str>,
+) -> Result<LoginContext, ()> {
+    let session = app.cookies.get(headers, SESSION_COOKIE);
+    let browser = app.cookies.get(headers, BROWSER_COOKIE);
+    context(app, session, browser, ar).await
 }
 
 /// What the page shows besides its context.

@@ -18,7 +18,7 @@ use super::login_page::{self, LoginPage};
 use super::oidc::respond;
 use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
-use super::request::{BROWSER_COOKIE, SESSION_COOKIE, query_params};
+use super::request::query_params;
 use crate::app::App;
 use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
@@ -52,13 +52,7 @@ async fn show(
 ) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(
-        &app,
-        app.cookies.get(&headers, SESSION_COOKIE),
-        app.cookies.get(&headers, BROWSER_COOKIE),
-        ar,
-    )
-    .await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Some(method) = enabled(&app, &name) else {
         return not_found(&app, &req);

@@ -398,19 +398,10 @@ async fn the_language_link_never_leads_to_another_host() {
 async fn client_registration_refuses_unsafe_redirect_uris() {
     let t = spawn_app().await;
     let add = |uris: &[&str], public: bool| xacthuc::cli::ClientAdd {
-        name: "Cổng thử".into(),
         redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
         post_logout_redirect_uris: vec![],
-        backchannel_logout_uri: None,
         public,
-        jwks_file: None,
-        skip_consent: false,
-        min_acr: None,
-        id_token_alg: None,
-        require_phishing_resistant: false,
-        grants: vec![],
-        scopes: vec![],
-        client_id: None,
+        ..client_add()
     };
     let config = &t.app.config;
     for (uri, public) in [

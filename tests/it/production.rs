@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use xacthuc::app::{App, StartError};
 use xacthuc::clock::Clock;
-use xacthuc::config::{Config, Mode};
+use xacthuc::config::Config;
 use xacthuc::domain::Ial;
 
 use crate::helpers::*;
@@ -13,13 +13,7 @@ use crate::helpers::*;
 /// `App::build` refuses a production configuration that breaks one rule, naming it; nothing is
 /// connected or created first.
 async fn production_refusal(tweak: impl FnOnce(&mut Config)) -> String {
-    let mut config = Config::default();
-    config.server.mode = Mode::Production;
-    config.server.public_url = "https://id.example.gov.vn".into();
-    config.sandbox.enabled = false;
-    config.connectors.carrier_url = "https://carrier.example.vn".into();
-    config.connectors.sms_url = "https://sms.example.vn".into();
-    config.connectors.bhxh_url = "https://bhxh.example.vn".into();
+    let mut config = production_config();
     // A database that cannot be opened: the refusal must come before any connection.
     config.database.url = "sqlite:///nonexistent-dir/never.db".into();
     tweak(&mut config);
@@ -91,27 +85,44 @@ async fn cookies_take_the_host_prefix_on_an_https_issuer() {
     // A cookie under the plain name (planted over http, or by a sibling subdomain) is not
     // read: the page hands out a new `__Host-` cookie, and a form bound to the planted one
     // fails.
-    let planted = xacthuc::random::token();
+    let cookie = format!("xacthuc_csrf={}", xacthuc::random::token());
+    let (cookies, token) = login_page_with_cookie(&t, &cookie).await;
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-xacthuc_csrf="))
+    );
+    let status = post_login_with_cookie(&t, &cookie, &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The login page fetched with `cookie`: the cookies it sets and its form's CSRF token.
+async fn login_page_with_cookie(t: &TestApp, cookie: &str) -> (Vec<String>, String) {
     let resp = http()
         .get(t.url("/login"))
-        .header("cookie", format!("xacthuc_csrf={planted}"))
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap();
-    assert!(
-        set_cookies(&resp)
-            .iter()
-            .any(|c| c.starts_with("__Host-xacthuc_csrf=")),
-    );
-    let token = hidden(&resp.text().await.unwrap(), "csrf").unwrap();
-    let resp = http()
+    let cookies = set_cookies(&resp);
+    let token = hidden(&resp.text().await.unwrap(), "csrf").expect("a form");
+    (cookies, token)
+}
+
+/// The status of a login posted with `cookie` and the CSRF token `csrf`.
+async fn post_login_with_cookie(t: &TestApp, cookie: &str, csrf: &str) -> StatusCode {
+    http()
         .post(t.url("/login"))
-        .header("cookie", format!("xacthuc_csrf={planted}"))
-        .form(&[("csrf", token.as_str()), ("username", "001090012345")])
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf),
+            ("username", "001090012345"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
@@ -121,19 +132,8 @@ async fn a_csrf_token_is_neither_the_cookie_nor_portable_between_browsers() {
     let planted = xacthuc::random::token();
     let cookie = format!("xacthuc_csrf={planted}");
     // Double submit of a value of one's choosing: the cookie's value as the token.
-    let resp = http()
-        .post(t.url("/login"))
-        .header("cookie", &cookie)
-        .form(&[
-            ("csrf", planted.as_str()),
-            ("username", "001090012345"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        resp.status(),
+        post_login_with_cookie(&t, &cookie, &planted).await,
         StatusCode::FORBIDDEN,
         "the cookie is not the token"
     );
@@ -143,16 +143,7 @@ async fn a_csrf_token_is_neither_the_cookie_nor_portable_between_browsers() {
     let (b, jar) = browser_with_jar();
     let next = login(&t, &b, &t.url("/login"), "001090012345", PASSWORD).await;
     assert!(!next.contains("/login"), "logged in: {next}");
-    let attacker_page = http()
-        .get(t.url("/login"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let attacker_token = hidden(&attacker_page, "csrf").unwrap();
+    let (_, attacker_token) = login_page_with_cookie(&t, &cookie).await;
     jar.add_cookie_str(
         &format!("{cookie}; Path=/"),
         &t.base.parse::<url::Url>().unwrap(),
