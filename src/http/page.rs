@@ -59,23 +59,21 @@ impl PageRequest {
         }
         query.append_pair("lang", other);
         let switch_url = format!("{path}?{}", query.finish());
-        let session = app.cookies.get(headers, SESSION_COOKIE).map(str::to_string);
-        let (csrf_secret, new_csrf_cookie) = match browser_csrf_secret(app, headers) {
-            Some(c) => (c.to_string(), None),
-            None => {
-                let secret = random::token();
-                (secret.clone(), Some(secret))
-            }
-        };
+        let session = app.cookies.get(headers, SESSION_COOKIE);
+        // A browser without a CSRF cookie gets one with this page.
+        let sent = csrf_cookie(app, headers);
+        let csrf_secret = sent.map_or_else(random::token, str::to_string);
+        let new_csrf_cookie = sent.is_none().then(|| csrf_secret.clone());
+        let binding = session.map_or(CsrfBinding::CsrfCookie(&csrf_secret), CsrfBinding::Session);
         Self {
             locale,
             switch_url,
             set_lang: lang_param
                 .and_then(super::render::Theme::supported)
                 .is_some(),
-            csrf: csrf_token(app, session.as_deref(), &csrf_secret),
+            csrf: csrf_token(app, binding),
             new_csrf_cookie,
-            session,
+            session: session.map(str::to_string),
             browser: app.cookies.get(headers, BROWSER_COOKIE).map(str::to_string),
         }
     }
@@ -108,32 +106,42 @@ fn local_path(path: &str) -> &str {
 }
 
 /// The browser's CSRF cookie, when it has a well-formed one.
-fn browser_csrf_secret<'a>(app: &App, headers: &'a HeaderMap) -> Option<&'a str> {
+fn csrf_cookie<'a>(app: &App, headers: &'a HeaderMap) -> Option<&'a str> {
     app.cookies
         .get(headers, CSRF_COOKIE)
         .filter(|c| c.len() == 43)
 }
 
-/// The CSRF token of the forms in a browser: an HMAC, under the server's key, of what binds
-/// them to this browser. That is the SSO session cookie's secret when there is a session, so a
-/// token is worthless in any other session, and someone who can plant cookies cannot make a
-/// matching pair without replacing the session itself. Before login it is the browser's CSRF
-/// cookie (which `__Host-` keeps others from planting on https).
-fn csrf_token(app: &App, session: Option<&str>, csrf_cookie: &str) -> String {
-    match session {
-        Some(secret) => app.csrf_key.tag("csrf session", secret.as_bytes()),
-        None => app.csrf_key.tag("csrf browser", csrf_cookie.as_bytes()),
+/// What the CSRF tokens of a browser's forms are bound to: its SSO session cookie's secret when
+/// it has a session, so a token is worthless in any other session, and someone who can plant
+/// cookies cannot make a matching pair without replacing the session itself. Before login, its
+/// CSRF cookie (which `__Host-` keeps others from planting on https).
+enum CsrfBinding<'a> {
+    Session(&'a str),
+    CsrfCookie(&'a str),
+}
+
+/// The CSRF token for `binding`: an HMAC under the server's key, so it cannot be made without
+/// the server, and is never the cookie itself.
+fn csrf_token(app: &App, binding: CsrfBinding<'_>) -> String {
+    match binding {
+        CsrfBinding::Session(secret) => app.csrf_key.tag("csrf session", secret.as_bytes()),
+        CsrfBinding::CsrfCookie(secret) => app.csrf_key.tag("csrf browser", secret.as_bytes()),
     }
 }
 
-/// Whether a submitted form carries the CSRF token of this browser: the token its cookies bind
-/// it to now, compared in constant time.
+/// Whether a submitted form carries the CSRF token its browser's cookies bind it to now
+/// (compared in constant time).
 pub fn csrf_ok(app: &App, headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    let session = app.cookies.get(headers, SESSION_COOKIE);
-    let expected = match (session, browser_csrf_secret(app, headers)) {
+    let binding = match (
+        app.cookies.get(headers, SESSION_COOKIE),
+        csrf_cookie(app, headers),
+    ) {
+        (Some(secret), _) => CsrfBinding::Session(secret),
+        (None, Some(cookie)) => CsrfBinding::CsrfCookie(cookie),
         (None, None) => return false,
-        (session, csrf_cookie) => csrf_token(app, session, csrf_cookie.unwrap_or_default()),
     };
+    let expected = csrf_token(app, binding);
     submitted.is_some_and(|s| random::constant_time_eq(expected.as_bytes(), s.as_bytes()))
 }
 
