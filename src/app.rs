@@ -13,10 +13,12 @@ use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreBackend};
 use crate::connectors::Connectors;
 use crate::http::render::Theme;
+use crate::http::request::Cookies;
 use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
+use crate::random::MacKey;
 use crate::sandbox::seed::SandboxSeed;
 use crate::sandbox::simulators::Simulators;
 use crate::store::Database;
@@ -34,6 +36,11 @@ pub struct AppInner {
     pub keys: KeyRing,
     pub acr: AcrPolicy,
     pub theme: Theme,
+    /// Cookie names and flags (`__Host-` and `Secure` on an https issuer).
+    pub cookies: Cookies,
+    /// Binds CSRF tokens to the browser's session or browser cookie; derived from the
+    /// key-encryption key, so every node computes the same tokens.
+    pub csrf_key: MacKey,
     pub audit: Audit,
     pub metrics: Metrics,
     /// Outbound HTTP (back-channel logout, the demo portal's calls to us).
@@ -75,6 +82,9 @@ impl App {
     /// Connects to the database and ephemeral store, loads keys and theme.
     pub async fn build(config: Config, clock: Clock) -> Result<Self, StartError> {
         install_crypto_provider();
+        // Also here, not only in `Config::load`: a configuration built in code (tests, tools)
+        // gets the same refusals, the production guard rails among them.
+        config.validate()?;
         let db = Database::connect(&config.database.url, config.database.max_connections).await?;
         let store: Arc<dyn EphemeralStore> = match config.store.backend {
             StoreBackend::Memory => Arc::new(MemoryStore::new(clock.clone())),
@@ -89,6 +99,7 @@ impl App {
         };
         authenticators::check_config(&config).map_err(StartError::Refused)?;
         let kek = key_encryption_key(&config)?;
+        let csrf_key = kek.derive("xacthuc csrf v1");
         let t = &config.tokens;
         let retention =
             chrono::Duration::seconds(t.access_token_ttl_seconds.max(t.id_token_ttl_seconds) + 60);
@@ -112,6 +123,8 @@ impl App {
             connectors,
             simulators,
             issuer: config.issuer(),
+            cookies: Cookies::for_issuer(&config.issuer()),
+            csrf_key,
             acr: AcrPolicy::new(&config.acr),
             audit: Audit::new(db.clone(), clock.clone()),
             metrics: Metrics::default(),

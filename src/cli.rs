@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Ial, IdNumber, SubjectType};
-use crate::oidc::client::{Client, ClientAuthMethod};
+use crate::oidc::client::{Client, ClientAuthMethod, check_redirect_uri};
 use crate::store::{Database, NewAccount};
 
 #[derive(Parser)]
@@ -280,12 +280,12 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         .redirect_uris
         .iter()
         .chain(&add.post_logout_redirect_uris)
-        .chain(&add.backchannel_logout_uri)
     {
-        let parsed = url::Url::parse(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
-        if parsed.fragment().is_some() {
-            anyhow::bail!("{uri}: a redirect URI must not have a fragment");
-        }
+        check_redirect_uri(uri, add.public).map_err(anyhow::Error::msg)?;
+    }
+    // We call the back-channel URI ourselves: https (http to loopback), never an app's scheme.
+    if let Some(uri) = &add.backchannel_logout_uri {
+        check_redirect_uri(uri, false).map_err(anyhow::Error::msg)?;
     }
     if let Some(id) = &add.client_id
         && !crate::oidc::client::valid_client_id(id)

@@ -26,6 +26,7 @@ pub struct Config {
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
+    pub introspection: IntrospectionConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -42,7 +43,8 @@ pub struct ServerConfig {
     pub bind: String,
     /// Public base URL: the issuer, and the prefix of every URL the server emits.
     pub public_url: String,
-    /// `production` refuses to start without a key-encryption key.
+    /// `production` refuses to start without a key-encryption key, with the sandbox on, with
+    /// an issuer that is not https, or with a connector URL left empty.
     pub mode: Mode,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
@@ -106,8 +108,11 @@ pub struct TokensConfig {
     pub sso_session_ttl_seconds: i64,
     /// How long a user may take to log in and consent once a portal sent them here.
     pub authorization_request_ttl_seconds: i64,
-    /// Longest lifetime accepted for a private_key_jwt client assertion.
+    /// Longest lifetime accepted for a private_key_jwt client assertion (`exp` − now).
     pub client_assertion_max_lifetime_seconds: i64,
+    /// Also accept the token endpoint URL as a client assertion's `aud` (the issuer always
+    /// is); libraries such as Authlib send it.
+    pub client_assertion_allow_token_endpoint_aud: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -208,6 +213,16 @@ impl LoginConfig {
     }
 }
 
+/// `[introspection]`: who may learn about tokens issued to other clients.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Client ids of resource servers (APIs) that may introspect the access tokens of every
+    /// client. Any other client learns only about its own tokens: another's are
+    /// `{"active": false}`.
+    pub resource_servers: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThemeConfig {
@@ -284,6 +299,7 @@ impl Default for TokensConfig {
             sso_session_ttl_seconds: 8 * 3_600,
             authorization_request_ttl_seconds: 1_800,
             client_assertion_max_lifetime_seconds: 300,
+            client_assertion_allow_token_endpoint_aud: true,
         }
     }
 }
@@ -413,6 +429,9 @@ impl Config {
                 "passwords.policy must be portal or nist".into(),
             ));
         }
+        if self.server.mode == Mode::Production {
+            self.check_production(&url)?;
+        }
         if !self.sandbox.enabled && self.connectors.uses_sandbox() {
             return Err(ConfigError::Invalid(
                 "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
@@ -452,6 +471,37 @@ impl Config {
         Ok(())
     }
 
+    /// What production refuses, each with its own message: the sandbox (it reveals captcha
+    /// answers and SMS codes to anyone at `/sandbox/…`), an issuer that is not https (cookies,
+    /// codes and tokens in clear; http, even to localhost, is for development only), and a
+    /// connector left to the sandbox.
+    fn check_production(&self, public_url: &url::Url) -> Result<(), ConfigError> {
+        if self.sandbox.enabled {
+            return Err(ConfigError::Invalid(
+                "production mode refuses the sandbox: set sandbox.enabled = false".into(),
+            ));
+        }
+        if public_url.scheme() != "https" {
+            return Err(ConfigError::Invalid(
+                "production mode needs an https server.public_url (http is for development only)"
+                    .into(),
+            ));
+        }
+        let c = &self.connectors;
+        for (key, value) in [
+            ("connectors.carrier_url", &c.carrier_url),
+            ("connectors.sms_url", &c.sms_url),
+            ("connectors.bhxh_url", &c.bhxh_url),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "production mode needs {key}: the real system or your adapter, never the sandbox"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The issuer: the public URL without a trailing slash.
     pub fn issuer(&self) -> String {
         self.server.public_url.trim_end_matches('/').to_string()
@@ -480,6 +530,7 @@ fn list_keys() -> Vec<String> {
     let mut keys = vec![
         "registration.methods".to_string(),
         "login.methods".to_string(),
+        "introspection.resource_servers".to_string(),
     ];
     keys.extend(
         Method::ALL
@@ -561,6 +612,68 @@ impl PartialEq for KeysConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A production configuration that passes, for the tests to break one rule at a time.
+    fn production() -> Config {
+        let mut cfg = Config::default();
+        cfg.server.mode = Mode::Production;
+        cfg.server.public_url = "https://id.example.gov.vn".into();
+        cfg.sandbox.enabled = false;
+        cfg.connectors.carrier_url = "https://carrier.example.vn".into();
+        cfg.connectors.sms_url = "https://sms.example.vn".into();
+        cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
+        cfg
+    }
+
+    fn refusal(cfg: &Config) -> String {
+        match cfg.validate() {
+            Err(ConfigError::Invalid(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn production_starts_with_https_real_connectors_and_no_sandbox() {
+        production().validate().unwrap();
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox() {
+        let mut cfg = production();
+        cfg.sandbox.enabled = true;
+        assert!(refusal(&cfg).contains("sandbox.enabled = false"));
+    }
+
+    #[test]
+    fn production_refuses_an_http_issuer_even_on_localhost() {
+        for url in ["http://id.example.gov.vn", "http://localhost:8080"] {
+            let mut cfg = production();
+            cfg.server.public_url = url.into();
+            assert!(refusal(&cfg).contains("https server.public_url"), "{url}");
+        }
+        // Development keeps plain http.
+        let mut cfg = production();
+        cfg.server.mode = Mode::Development;
+        cfg.server.public_url = "http://localhost:8080".into();
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn production_refuses_an_empty_connector_url() {
+        for key in ["carrier", "sms", "bhxh"] {
+            let mut cfg = production();
+            let c = &mut cfg.connectors;
+            match key {
+                "carrier" => c.carrier_url = " ".into(),
+                "sms" => c.sms_url = String::new(),
+                _ => c.bhxh_url = String::new(),
+            }
+            assert!(
+                refusal(&cfg).contains(&format!("production mode needs connectors.{key}_url")),
+                "{key}"
+            );
+        }
+    }
 
     /// Lists are overridable from the environment too (⚓ every key is).
     #[test]

@@ -251,12 +251,14 @@ pub struct Completion {
 
 /// The one completion of every login: checks the account, starts the SSO session with the
 /// evidence's `amr` and level, records when the credential was used, audits and counts, and
-/// continues the portal's request.
+/// continues the portal's request, if it is one this browser (`browser`: its browser cookie)
+/// started.
 pub async fn complete(
     app: &App,
     method: Method,
     evidence: &Evidence,
     ar: Option<&str>,
+    browser: Option<&str>,
     ip: &str,
 ) -> Result<Completion, Refusal> {
     let account_id = evidence
@@ -309,7 +311,7 @@ pub async fn complete(
         return Err(Refusal::unavailable("audit_unavailable"));
     }
     let pending = match ar {
-        Some(ar) => interaction::pending(app, ar).await.ok().flatten(),
+        Some(ar) => interaction::pending(app, ar, browser).await.ok().flatten(),
         None => None,
     };
     let continuation = match pending {
@@ -318,7 +320,8 @@ pub async fn complete(
                 fresh_login: true,
                 consent_given: false,
             };
-            let next = interaction::advance(app, &request, ar, Some(&session), how).await;
+            let browser = browser.unwrap_or_default();
+            let next = interaction::advance(app, &request, ar, Some(&session), how, browser).await;
             Continuation::Portal {
                 request: Box::new(request),
                 next,

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::login_page::{self, LoginPage};
 use super::oidc::{error_redirect, origin_of, respond};
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie, form_params, query_params};
+use super::request::{BROWSER_COOKIE, SESSION_COOKIE, form_params, query_params};
 use super::steps;
 use crate::app::App;
 use crate::audit::Event;
@@ -33,7 +33,7 @@ pub fn router() -> Router<App> {
 async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
     let mut vars = json!({});
-    if let Some(sid) = cookie(&headers, SESSION_COOKIE)
+    if let Some(sid) = app.cookies.get(&headers, SESSION_COOKIE)
         && let Ok(Some(session)) = interaction::load_session(&app, sid).await
         && let Ok(Some(account)) = app.db.find_account(&session.account_id).await
     {
@@ -45,7 +45,7 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
 async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(&app, cookie(&headers, SESSION_COOKIE), ar).await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(
@@ -93,7 +93,7 @@ async fn login_submit(
         }
     };
     let ar = params.get("ar");
-    let context = login_page::context(&app, cookie(&headers, SESSION_COOKIE), ar).await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Ok(context) = context else {
         return page::error(
@@ -104,7 +104,7 @@ async fn login_submit(
             None,
         );
     };
-    if !page::csrf_ok(&headers, params.get("csrf")) {
+    if !page::csrf_ok(&app, &headers, params.get("csrf")) {
         let page = LoginPage {
             username: params.get("username").unwrap_or_default().trim(),
             error: Some(&Message::new("error_csrf")),
@@ -122,9 +122,14 @@ async fn login_submit(
     steps::begin(&app, &req, method, ar, &context.need, &params, &ip).await
 }
 
-/// The pending request named by `ar`, with its client's name.
-async fn pending(app: &App, ar: Option<&str>) -> Option<(AuthorizationRequest, String)> {
-    let request = interaction::pending(app, ar?).await.ok()??;
+/// The pending request named by `ar` if this browser started it, with its client's name.
+async fn pending(
+    app: &App,
+    headers: &HeaderMap,
+    ar: Option<&str>,
+) -> Option<(AuthorizationRequest, String)> {
+    let browser = app.cookies.get(headers, BROWSER_COOKIE);
+    let request = interaction::pending(app, ar?, browser).await.ok()??;
     let name = app.client(&request.client_id).await.ok()??.name.clone();
     Some((request, name))
 }
@@ -181,8 +186,13 @@ async fn consent_context(
     ),
     &'static str,
 > {
-    let pending = pending(app, ar).await.ok_or("error_session_expired")?;
-    let sid = cookie(headers, SESSION_COOKIE).ok_or("error_session_expired")?;
+    let pending = pending(app, headers, ar)
+        .await
+        .ok_or("error_session_expired")?;
+    let sid = app
+        .cookies
+        .get(headers, SESSION_COOKIE)
+        .ok_or("error_session_expired")?;
     let session = interaction::load_session(app, sid)
         .await
         .ok()
@@ -216,7 +226,7 @@ async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Respo
         }
     };
     let req = PageRequest::new(&app, &headers, &uri, &auth_req.ui_locales);
-    if !page::csrf_ok(&headers, params.get("csrf")) {
+    if !page::csrf_ok(&app, &headers, params.get("csrf")) {
         return page::error(&app, &req, StatusCode::FORBIDDEN, "error_csrf", None);
     }
     let target = ErrorTarget {
@@ -279,6 +289,10 @@ async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Respo
         fresh_login: false,
         consent_given: true,
     };
-    let next = interaction::advance(&app, &auth_req, ar, Some(&session), how).await;
+    let browser = app
+        .cookies
+        .get(&headers, BROWSER_COOKIE)
+        .unwrap_or_default();
+    let next = interaction::advance(&app, &auth_req, ar, Some(&session), how, browser).await;
     respond(&app, &auth_req, next, &req)
 }

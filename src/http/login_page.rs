@@ -1,12 +1,13 @@
 //! The login page: the methods configured in `[login]` that can meet what the portal asked
 //! for (level, phishing resistance), why a login is needed, and the ID number + password form.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
 use super::oidc::origin_of;
 use super::page::{self, PageRequest};
+use super::request::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::app::App;
 use crate::authenticators::Method;
 use crate::message::Message;
@@ -40,11 +41,13 @@ pub fn url(app: &App, ar: Option<&str>) -> String {
     }
 }
 
-/// Loads the pending request `ar` (an error when it is unknown or expired) and works out
-/// what the login needs, given this browser's SSO session (its cookie's secret).
+/// Loads the pending request `ar` (an error when it is unknown, expired or another browser's)
+/// and works out what the login needs, given this browser's SSO session (its cookie's secret)
+/// and browser cookie.
 pub async fn context(
     app: &App,
     session_cookie: Option<&str>,
+    browser: Option<&str>,
     ar: Option<&str>,
 ) -> Result<LoginContext, ()> {
     let Some(ar) = ar else {
@@ -54,7 +57,7 @@ pub async fn context(
             need: LoginNeed::default(),
         });
     };
-    let request = match interaction::pending(app, ar).await {
+    let request = match interaction::pending(app, ar, browser).await {
         Ok(Some(r)) => r,
         _ => return Err(()),
     };
@@ -72,6 +75,17 @@ pub async fn context(
         pending: Some((request, name)),
         need,
     })
+}
+
+/// [`context`] with the SSO session and browser cookies that came with `headers`.
+pub async fn context_of(
+    app: &App,
+    headers: &HeaderMap,
+    ar: Option<&str>,
+) -> Result<LoginContext, ()> {
+    let session = app.cookies.get(headers, SESSION_COOKIE);
+    let browser = app.cookies.get(headers, BROWSER_COOKIE);
+    context(app, session, browser, ar).await
 }
 
 /// What the page shows besides its context.

@@ -30,7 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::App;
 use page::PageRequest;
-use request::SESSION_COOKIE;
+use request::{SESSION_COOKIE, SameSite};
 
 pub fn router(app: App) -> Router {
     // An operator's theme serves its own assets first, then the default theme's.
@@ -102,7 +102,9 @@ async fn metrics(State(app): State<App>) -> Response {
 }
 
 async fn not_found(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
+    // The path matched no route: it may be anything (`//evil.example/x`), so the language link
+    // goes to the home page rather than back to it.
+    let req = PageRequest::at(&app, &headers, &uri, "/", &[]);
     page::render(
         &app,
         &req,
@@ -145,13 +147,12 @@ async fn security_headers(
 }
 
 pub fn set_session_cookie(app: &App, h: &mut HeaderMap, sid: &str) {
-    let secure = app.issuer.starts_with("https://");
-    page::append_cookie(h, SESSION_COOKIE, sid, "Lax", None, secure);
+    app.cookies.set(h, SESSION_COOKIE, sid, SameSite::Lax, None);
 }
 
 pub fn clear_session_cookie(app: &App, h: &mut HeaderMap) {
-    let secure = app.issuer.starts_with("https://");
-    page::append_cookie(h, SESSION_COOKIE, "", "Lax", Some(0), secure);
+    app.cookies
+        .set(h, SESSION_COOKIE, "", SameSite::Lax, Some(0));
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie, form_params, header_str, query_params};
+use super::request::{SESSION_COOKIE, form_params, header_str, query_params};
 use crate::app::App;
 use crate::metrics::Metrics;
 use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
@@ -137,15 +137,33 @@ async fn authorize(State(app): State<App>, req: Request<Body>) -> Response {
         Ok(r) => r,
         Err(e) => return error_redirect(&app, &target, &e),
     };
-    let session = match cookie(&headers, SESSION_COOKIE) {
+    let session = match app.cookies.get(&headers, SESSION_COOKIE) {
         Some(sid) => match interaction::load_session(&app, sid).await {
             Ok(s) => s,
             Err(e) => return error_redirect(&app, &target, &e),
         },
         None => None,
     };
-    let next = interaction::advance(&app, &req, None, session.as_ref(), Default::default()).await;
-    respond(&app, &req, next, &page_req)
+    // The pending request (if one is stored) belongs to this browser: its browser cookie, made
+    // now if it has none.
+    let (browser, new_browser) = match page_req.browser() {
+        Some(b) => (b.to_string(), false),
+        None => (crate::random::token(), true),
+    };
+    let next = interaction::advance(
+        &app,
+        &req,
+        None,
+        session.as_ref(),
+        Default::default(),
+        &browser,
+    )
+    .await;
+    let mut resp = respond(&app, &req, next, &page_req);
+    if new_browser {
+        page::set_browser_cookie(&app, &mut resp, &browser);
+    }
+    resp
 }
 
 /// Turns the interaction's answer into a browser response.
@@ -527,7 +545,10 @@ async fn end_session(
             }
         },
     };
-    let session_cookie = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    let session_cookie = app
+        .cookies
+        .get(&headers, SESSION_COOKIE)
+        .map(str::to_string);
     let current = match &session_cookie {
         Some(c) => interaction::load_session(&app, c).await.ok().flatten(),
         None => None,
@@ -536,7 +557,7 @@ async fn end_session(
         .as_ref()
         .and_then(|c| c.get("sid"))
         .and_then(Value::as_str);
-    let confirmed = is_post && page::csrf_ok(&headers, params.get("csrf"));
+    let confirmed = is_post && page::csrf_ok(&app, &headers, params.get("csrf"));
     let hint_matches = current
         .as_ref()
         .is_some_and(|s| Some(s.sid.as_str()) == hint_sid);

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie};
+use super::request::SESSION_COOKIE;
 use super::steps;
 use crate::app::App;
 use crate::authenticators::otp::OtpError;
@@ -89,7 +89,7 @@ async fn load<J: OtpJourney>(app: &App, headers: &HeaderMap) -> Result<(String, 
         .await
         .ok_or(Missing::Flow)?;
     if let Some(owner) = flow.owner() {
-        let session = match cookie(headers, SESSION_COOKIE) {
+        let session = match app.cookies.get(headers, SESSION_COOKIE) {
             Some(s) => interaction::load_session(app, s).await.ok().flatten(),
             None => None,
         };

@@ -5,13 +5,14 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::{LANG_COOKIE, cookie, form_params, locale};
+use super::request::{BROWSER_COOKIE, LANG_COOKIE, SESSION_COOKIE, SameSite, form_params, locale};
 use crate::app::App;
 use crate::flow::{FLOW_COOKIE, FlowState};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::params::Params;
 use crate::random;
 
+/// The browser's CSRF cookie: a random secret that CSRF tokens are bound to before login.
 pub const CSRF_COOKIE: &str = "xacthuc_csrf";
 
 /// What every page needs to know about the request it answers.
@@ -20,13 +21,28 @@ pub struct PageRequest {
     switch_url: String,
     set_lang: bool,
     csrf: String,
-    new_csrf: bool,
+    /// A CSRF cookie made for this browser now, to be set with the page.
+    new_csrf_cookie: Option<String>,
     /// The SSO session cookie's secret, if the browser sent one.
     session: Option<String>,
+    /// The browser cookie (`xacthuc_browser`), if the browser sent one.
+    browser: Option<String>,
 }
 
 impl PageRequest {
     pub fn new(app: &App, headers: &HeaderMap, uri: &Uri, ui_locales: &[String]) -> Self {
+        Self::at(app, headers, uri, local_path(uri.path()), ui_locales)
+    }
+
+    /// A page whose language link goes to `path` (with the request's query) rather than to the
+    /// request path: the 404 page, whose path matched no route.
+    pub fn at(
+        app: &App,
+        headers: &HeaderMap,
+        uri: &Uri,
+        path: &str,
+        ui_locales: &[String],
+    ) -> Self {
         let pairs: Vec<(String, String)> =
             form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
                 .into_owned()
@@ -35,33 +51,41 @@ impl PageRequest {
             .iter()
             .find(|(k, _)| k == "lang")
             .map(|(_, v)| v.as_str());
-        let locale = locale(&app.theme, headers, lang_param, ui_locales);
+        let locale = locale(&app.theme, &app.cookies, headers, lang_param, ui_locales);
         let other = if locale == "vi" { "en" } else { "vi" };
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs.iter().filter(|(k, _)| k != "lang") {
             query.append_pair(k, v);
         }
         query.append_pair("lang", other);
-        let switch_url = format!("{}?{}", uri.path(), query.finish());
-        let (csrf, new_csrf) = match cookie(headers, CSRF_COOKIE) {
-            Some(c) if c.len() == 43 => (c.to_string(), false),
-            _ => (random::token(), true),
-        };
+        let switch_url = format!("{path}?{}", query.finish());
+        let session = app.cookies.get(headers, SESSION_COOKIE);
+        // A browser without a CSRF cookie gets one with this page.
+        let sent = csrf_cookie(app, headers);
+        let csrf_secret = sent.map_or_else(random::token, str::to_string);
+        let new_csrf_cookie = sent.is_none().then(|| csrf_secret.clone());
+        let binding = session.map_or(CsrfBinding::CsrfCookie(&csrf_secret), CsrfBinding::Session);
         Self {
             locale,
             switch_url,
             set_lang: lang_param
                 .and_then(super::render::Theme::supported)
                 .is_some(),
-            csrf,
-            new_csrf,
-            session: cookie(headers, super::request::SESSION_COOKIE).map(str::to_string),
+            csrf: csrf_token(app, binding),
+            new_csrf_cookie,
+            session: session.map(str::to_string),
+            browser: app.cookies.get(headers, BROWSER_COOKIE).map(str::to_string),
         }
     }
 
     /// The browser's SSO session cookie (its secret), if any.
     pub fn session_cookie(&self) -> Option<&str> {
         self.session.as_deref()
+    }
+
+    /// The browser cookie (`xacthuc_browser`), if the browser has one.
+    pub fn browser(&self) -> Option<&str> {
+        self.browser.as_deref()
     }
 
     pub fn csrf(&self) -> &str {
@@ -73,13 +97,52 @@ impl PageRequest {
     }
 }
 
-/// Whether a submitted form carries the CSRF token of this browser (double submit, compared in
-/// constant time; the cookie is SameSite=Strict and HttpOnly).
-pub fn csrf_ok(headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    match (cookie(headers, CSRF_COOKIE), submitted) {
-        (Some(c), Some(s)) => random::constant_time_eq(c.as_bytes(), s.as_bytes()),
-        _ => false,
+/// `path` when it is a path on this site; "/" for anything a browser would take for another
+/// host (`//evil.example/x`, `/\evil.example`), so the language link never leaves the site.
+fn local_path(path: &str) -> &str {
+    let bytes = path.as_bytes();
+    let on_this_site = bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'));
+    if on_this_site { path } else { "/" }
+}
+
+/// The browser's CSRF cookie, when it has a well-formed one.
+fn csrf_cookie<'a>(app: &App, headers: &'a HeaderMap) -> Option<&'a str> {
+    app.cookies
+        .get(headers, CSRF_COOKIE)
+        .filter(|c| c.len() == 43)
+}
+
+/// What the CSRF tokens of a browser's forms are bound to: its SSO session cookie's secret when
+/// it has a session, so a token is worthless in any other session, and someone who can plant
+/// cookies cannot make a matching pair without replacing the session itself. Before login, its
+/// CSRF cookie (which `__Host-` keeps others from planting on https).
+enum CsrfBinding<'a> {
+    Session(&'a str),
+    CsrfCookie(&'a str),
+}
+
+/// The CSRF token for `binding`: an HMAC under the server's key, so it cannot be made without
+/// the server, and is never the cookie itself.
+fn csrf_token(app: &App, binding: CsrfBinding<'_>) -> String {
+    match binding {
+        CsrfBinding::Session(secret) => app.csrf_key.tag("csrf session", secret.as_bytes()),
+        CsrfBinding::CsrfCookie(secret) => app.csrf_key.tag("csrf browser", secret.as_bytes()),
     }
+}
+
+/// Whether a submitted form carries the CSRF token its browser's cookies bind it to now
+/// (compared in constant time).
+pub fn csrf_ok(app: &App, headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    let binding = match (
+        app.cookies.get(headers, SESSION_COOKIE),
+        csrf_cookie(app, headers),
+    ) {
+        (Some(secret), _) => CsrfBinding::Session(secret),
+        (None, Some(cookie)) => CsrfBinding::CsrfCookie(cookie),
+        (None, None) => return false,
+    };
+    let expected = csrf_token(app, binding);
+    submitted.is_some_and(|s| random::constant_time_eq(expected.as_bytes(), s.as_bytes()))
 }
 
 /// Renders `template` with the common variables and `vars`.
@@ -127,21 +190,31 @@ pub fn render(
     let h = resp.headers_mut();
     insert(h, header::CONTENT_SECURITY_POLICY, &csp);
     insert(h, header::CACHE_CONTROL, "no-store");
-    let secure = app.issuer.starts_with("https://");
-    if req.new_csrf {
-        append_cookie(h, CSRF_COOKIE, &req.csrf, "Strict", None, secure);
+    if let Some(secret) = &req.new_csrf_cookie {
+        app.cookies
+            .set(h, CSRF_COOKIE, secret, SameSite::Strict, None);
     }
     if req.set_lang {
-        append_cookie(
+        app.cookies.set(
             h,
             LANG_COOKIE,
             req.locale,
-            "Lax",
+            SameSite::Lax,
             Some(365 * 86_400),
-            secure,
         );
     }
     resp
+}
+
+/// Gives the browser its browser cookie (`xacthuc_browser`, for the browser session).
+pub fn set_browser_cookie(app: &App, resp: &mut Response, value: &str) {
+    app.cookies.set(
+        resp.headers_mut(),
+        BROWSER_COOKIE,
+        value,
+        SameSite::Lax,
+        None,
+    );
 }
 
 /// A themed error page; `message_key` names a string of the theme.
@@ -165,27 +238,6 @@ pub fn error(
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
-    }
-}
-
-/// Appends a `Set-Cookie`: HttpOnly always, Secure when the public URL is https.
-pub fn append_cookie(
-    h: &mut HeaderMap,
-    name: &str,
-    value: &str,
-    same_site: &str,
-    max_age: Option<i64>,
-    secure: bool,
-) {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        h.append(header::SET_COOKIE, v);
     }
 }
 
@@ -291,7 +343,7 @@ pub async fn posted(
         }
     };
     let req = PageRequest::new(app, &headers, &uri, &[]);
-    if !csrf_ok(&headers, params.get("csrf")) {
+    if !csrf_ok(app, &headers, params.get("csrf")) {
         return Err(error(app, &req, StatusCode::FORBIDDEN, "error_csrf", None));
     }
     Ok((headers, req, params))
@@ -305,7 +357,7 @@ pub fn flow_cookie<S: FlowState>() -> String {
 
 /// The flow of kind `S` of this browser, with its cookie secret.
 pub async fn flow_of<S: FlowState>(app: &App, headers: &HeaderMap) -> Option<(String, S)> {
-    let secret = cookie(headers, &flow_cookie::<S>())?.to_string();
+    let secret = app.cookies.get(headers, &flow_cookie::<S>())?.to_string();
     let flow = crate::flow::load::<S>(app.store.as_ref(), &secret)
         .await
         .ok()??;
@@ -316,27 +368,23 @@ pub async fn flow_of<S: FlowState>(app: &App, headers: &HeaderMap) -> Option<(St
 /// upstream identity provider and come back on a top-level GET, which Strict cookies would not
 /// ride; POSTs are CSRF-checked anyway.
 pub fn set_flow_cookie<S: FlowState>(app: &App, resp: &mut Response, secret: &str) {
-    let secure = app.issuer.starts_with("https://");
     let age = crate::flow::TTL.as_secs() as i64;
-    append_cookie(
+    app.cookies.set(
         resp.headers_mut(),
         &flow_cookie::<S>(),
         secret,
-        "Lax",
+        SameSite::Lax,
         Some(age),
-        secure,
     );
 }
 
 pub fn clear_flow_cookie<S: FlowState>(app: &App, resp: &mut Response) {
-    let secure = app.issuer.starts_with("https://");
-    append_cookie(
+    app.cookies.set(
         resp.headers_mut(),
         &flow_cookie::<S>(),
         "",
-        "Lax",
+        SameSite::Lax,
         Some(0),
-        secure,
     );
 }
 
@@ -367,5 +415,19 @@ pub async fn save_flow<S: FlowState>(
             Ok(s.to_string())
         }
         None => crate::flow::start(app.store.as_ref(), flow).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn the_language_link_stays_on_this_site() {
+        assert_eq!(local_path("/login"), "/login");
+        assert_eq!(local_path("/register/mobile"), "/register/mobile");
+        for other_host in ["//evil.example/x", "/\\evil.example", "evil", ""] {
+            assert_eq!(local_path(other_host), "/", "{other_host}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::page::{self, PageRequest, errors_json, posted, text, unavailable};
-use super::request::{SESSION_COOKIE, cookie, query_params};
+use super::request::{SESSION_COOKIE, query_params};
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::{Method, password};
@@ -64,7 +64,7 @@ struct Me {
 }
 
 async fn me(app: &App, headers: &HeaderMap) -> Option<Me> {
-    let secret = cookie(headers, SESSION_COOKIE)?;
+    let secret = app.cookies.get(headers, SESSION_COOKIE)?;
     let session = interaction::load_session(app, secret).await.ok()??;
     let account = app.db.find_account(&session.account_id).await.ok()??;
     Some(Me { session, account })

@@ -18,7 +18,7 @@ use super::login_page::{self, LoginPage};
 use super::oidc::respond;
 use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
-use super::request::{SESSION_COOKIE, cookie, query_params};
+use super::request::query_params;
 use crate::app::App;
 use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
@@ -52,7 +52,7 @@ async fn show(
 ) -> Response {
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
-    let context = login_page::context(&app, cookie(&headers, SESSION_COOKIE), ar).await;
+    let context = login_page::context_of(&app, &headers, ar).await;
     let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
     let Some(method) = enabled(&app, &name) else {
         return not_found(&app, &req);
@@ -230,7 +230,9 @@ pub async fn respond_progress(
             {
                 return page::flow_expired(app, req);
             }
-            let mut resp = match login::complete(app, method, &evidence, ar.as_deref(), ip).await {
+            let completion =
+                login::complete(app, method, &evidence, ar.as_deref(), req.browser(), ip).await;
+            let mut resp = match completion {
                 Ok(completion) => respond_completion(app, req, completion),
                 Err(refusal) => login_again(app, req, ar.as_deref(), &refusal, input).await,
             };
@@ -284,7 +286,8 @@ async fn login_page_with(
     error: Option<&crate::message::Message>,
     input: &Params,
 ) -> Response {
-    let Ok(context) = login_page::context(app, req.session_cookie(), ar).await else {
+    let Ok(context) = login_page::context(app, req.session_cookie(), req.browser(), ar).await
+    else {
         return page::error(
             app,
             req,

@@ -32,6 +32,12 @@ impl KeyEncryptionKey {
         Ok(Self(key))
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA256 of the purpose), so an
+    /// operator keeps one secret and the derived key reveals nothing about this one.
+    pub fn derive(&self, purpose: &str) -> crate::random::MacKey {
+        crate::random::MacKey::new(crate::random::MacKey::new(self.0).raw(purpose, b""))
+    }
+
     /// A fresh random key, base64-encoded (for `xacthuc key generate-kek` and development).
     pub fn generate_base64() -> SecretString {
         SecretString::from(STANDARD.encode(crate::random::bytes::<32>()))

@@ -2,6 +2,10 @@
 
 use crate::domain::Ial;
 
+/// Signing algorithms accepted for private_key_jwt client assertions, at the token,
+/// introspection and revocation endpoints alike (published in discovery).
+pub const ASSERTION_SIGNING_ALGS: [&str; 3] = ["RS256", "PS256", "ES256"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     /// HTTP Basic or form-body secret (both accepted for a secret client).
@@ -81,4 +85,71 @@ impl Client {
 /// The shape of a client id: 1 to 64 visible ASCII characters.
 pub fn valid_client_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether `uri` may be registered as a redirect (or post-logout redirect) URI of a client;
+/// the error says why not. The rules of RFC 8252 and the OAuth 2.0 Security BCP: https; plain
+/// http only to a loopback host (`127.0.0.1`, `[::1]`, `localhost`: an app on the user's own
+/// machine); a private-use scheme, named by a reverse domain name (`vn.gov.app:/callback`),
+/// only for a public (native) client; never a fragment.
+pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri}: a redirect URI must not have a fragment"));
+    }
+    match parsed.scheme() {
+        "https" if parsed.has_host() => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" | "https" => Err(format!(
+            "{uri}: a redirect URI must be https (plain http only to 127.0.0.1, [::1] or localhost)"
+        )),
+        scheme if !scheme.contains('.') => Err(format!(
+            "{uri}: a custom scheme must be a reverse domain name, such as vn.gov.app:/callback"
+        )),
+        _ if !public => Err(format!(
+            "{uri}: a custom scheme is only for public (native app) clients"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_a_native_apps_own_scheme() {
+        for (uri, public) in [
+            ("https://dichvucong.khanhhoa.gov.vn/cb", false),
+            ("http://127.0.0.1:9/callback", false),
+            ("http://[::1]:8000/cb", true),
+            ("http://localhost/cb", false),
+            ("vn.gov.app:/callback", true),
+            ("com.example.app://oauth", true),
+        ] {
+            assert_eq!(check_redirect_uri(uri, public), Ok(()), "{uri}");
+        }
+        for (uri, public, why) in [
+            ("http://portal.example.vn/cb", false, "must be https"),
+            ("http://192.168.1.10/cb", true, "must be https"),
+            ("https://portal.example.vn/cb#x", false, "fragment"),
+            ("vn.gov.app:/callback", false, "only for public"),
+            ("javascript:alert(1)", true, "reverse domain name"),
+            ("data:text/html,x", true, "reverse domain name"),
+            ("myapp:/cb", true, "reverse domain name"),
+            ("not a url", false, "relative URL"),
+        ] {
+            let err = check_redirect_uri(uri, public).unwrap_err();
+            assert!(err.contains(why), "{uri}: {err}");
+        }
+    }
 }

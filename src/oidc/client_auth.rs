@@ -10,7 +10,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use serde_json::Value;
 
-use super::client::{Client, ClientAuthMethod};
+use super::client::{ASSERTION_SIGNING_ALGS, Client, ClientAuthMethod};
 use super::error::OAuthError;
 use super::params::Params;
 use crate::app::App;
@@ -156,6 +156,10 @@ fn assertion_subject(jwt: &str) -> Result<String, OAuthError> {
         .ok_or_else(bad)
 }
 
+/// At most this many registered keys are tried for one assertion, so the work an unknown
+/// caller can cause stays bounded whatever a client's JWK set holds.
+const MAX_KEYS_TRIED: usize = 4;
+
 async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), OAuthError> {
     let fail = |why: &'static str| {
         tracing::info!(client = %client.client_id, why, "client assertion refused");
@@ -164,50 +168,40 @@ async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), O
     if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(fail("client is not registered for private_key_jwt"));
     }
-    let jwks = client
+    let keys = client
         .jwks
         .as_ref()
+        .and_then(|jwks| jwks.get("keys"))
+        .and_then(Value::as_array)
         .ok_or_else(|| fail("no registered keys"))?;
     let header = josekit::jwt::decode_header(jwt).map_err(|_| fail("bad header"))?;
     let alg = header
         .claim("alg")
         .and_then(Value::as_str)
-        .ok_or_else(|| fail("no alg"))?;
+        .filter(|a| ASSERTION_SIGNING_ALGS.contains(a))
+        .ok_or_else(|| fail("unsupported alg"))?;
     let kid = header.claim("kid").and_then(Value::as_str);
-    let keys = jwks
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| fail("bad jwks"))?;
-    let mut payload = None;
-    for key in keys {
-        if kid.is_some() && key.get("kid").and_then(Value::as_str) != kid {
-            continue;
-        }
-        let Some(verifier) = verifier(alg, key) else {
-            continue;
-        };
-        if let Ok((p, _)) = josekit::jws::deserialize_compact(jwt, verifier.as_ref()) {
-            payload = Some(p);
-            break;
-        }
-    }
-    let payload = payload.ok_or_else(|| fail("signature does not verify"))?;
+    let payload = candidate_keys(keys, alg, kid)
+        .take(MAX_KEYS_TRIED)
+        .find_map(|key| {
+            let verifier = verifier(alg, key)?;
+            josekit::jws::deserialize_compact(jwt, verifier.as_ref())
+                .ok()
+                .map(|(payload, _)| payload)
+        })
+        .ok_or_else(|| fail("signature does not verify"))?;
     let claims: Value = serde_json::from_slice(&payload).map_err(|_| fail("bad claims"))?;
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
     if str_claim("iss") != Some(&client.client_id) || str_claim("sub") != Some(&client.client_id) {
         return Err(fail("iss and sub must be the client_id"));
     }
-    let token_endpoint = app.url("/token");
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(a)) => *a == token_endpoint || *a == app.issuer,
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|a| a == token_endpoint || a == app.issuer),
-        _ => false,
-    };
-    if !audience_ok {
-        return Err(fail("aud must be the token endpoint or the issuer"));
+    let token_endpoint = app
+        .config
+        .tokens
+        .client_assertion_allow_token_endpoint_aud
+        .then(|| app.url("/token"));
+    if !audience_ok(claims.get("aud"), &app.issuer, token_endpoint.as_deref()) {
+        return Err(fail("aud must be the issuer (or the token endpoint)"));
     }
     let now = app.clock.unix();
     let exp = claims
@@ -243,11 +237,51 @@ async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), O
     Ok(())
 }
 
+/// The registered keys that may have signed an assertion with header `alg` and `kid`: those
+/// whose type, curve and declared `alg`/`use` fit `alg`; with a `kid`, only the key of that
+/// `kid` (or keys without one). Without a `kid` every fitting key is a candidate: many client
+/// libraries (Authlib by default) send none.
+fn candidate_keys<'a>(
+    keys: &'a [Value],
+    alg: &'a str,
+    kid: Option<&'a str>,
+) -> impl Iterator<Item = &'a Value> {
+    keys.iter().filter(move |key| {
+        let field = |name: &str| key.get(name).and_then(Value::as_str);
+        let kid_fits = match (kid, field("kid")) {
+            (Some(wanted), Some(registered)) => wanted == registered,
+            _ => true,
+        };
+        let type_fits = match alg {
+            "RS256" | "PS256" => field("kty") == Some("RSA"),
+            "ES256" => field("kty") == Some("EC") && field("crv") == Some("P-256"),
+            _ => false,
+        };
+        kid_fits
+            && type_fits
+            && field("alg").is_none_or(|a| a == alg)
+            && field("use").is_none_or(|u| u == "sig")
+    })
+}
+
+/// The audience of a client assertion: one value (a string, or an array holding just it) that
+/// is the issuer, or the token endpoint URL when that is accepted. One value only, so an
+/// assertion made for several servers cannot be replayed at this one.
+fn audience_ok(aud: Option<&Value>, issuer: &str, token_endpoint: Option<&str>) -> bool {
+    let one = match aud {
+        Some(Value::String(a)) => Some(a.as_str()),
+        Some(Value::Array(list)) if list.len() == 1 => list[0].as_str(),
+        _ => None,
+    };
+    one.is_some_and(|a| a == issuer || Some(a) == token_endpoint)
+}
+
+/// A verifier for `alg` from a registered key. The key's `kid` is left out: it was matched
+/// above, and josekit would otherwise require the same `kid` in the assertion's header.
 fn verifier(alg: &str, key: &Value) -> Option<Box<dyn JwsVerifier>> {
-    let jwk = Jwk::from_map(key.as_object()?.clone()).ok()?;
-    if jwk.algorithm().is_some_and(|a| a != alg) {
-        return None;
-    }
+    let mut map = key.as_object()?.clone();
+    map.remove("kid");
+    let jwk = Jwk::from_map(map).ok()?;
     Some(match alg {
         "RS256" => Box::new(RS256.verifier_from_jwk(&jwk).ok()?),
         "PS256" => Box::new(PS256.verifier_from_jwk(&jwk).ok()?),
@@ -258,7 +292,51 @@ fn verifier(alg: &str, key: &Value) -> Option<Box<dyn JwsVerifier>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_basic;
+    use serde_json::json;
+
+    use super::{audience_ok, candidate_keys, parse_basic};
+
+    #[test]
+    fn the_audience_is_one_value_the_issuer_or_the_token_endpoint() {
+        let iss = "https://id.example.vn";
+        let token = Some("https://id.example.vn/token");
+        for aud in [json!(iss), json!([iss]), json!(token), json!([token])] {
+            assert!(audience_ok(Some(&aud), iss, token), "{aud}");
+        }
+        assert!(!audience_ok(Some(&json!(token)), iss, None), "switched off");
+        for aud in [
+            json!([iss, "https://other.example"]),
+            json!([]),
+            json!("https://other.example"),
+            json!(1),
+        ] {
+            assert!(!audience_ok(Some(&aud), iss, token), "{aud}");
+        }
+        assert!(!audience_ok(None, iss, token));
+    }
+
+    #[test]
+    fn candidate_keys_fit_the_algorithm_and_the_kid() {
+        let keys = [
+            json!({ "kty": "EC", "crv": "P-256", "kid": "a" }),
+            json!({ "kty": "EC", "crv": "P-384", "kid": "b" }),
+            json!({ "kty": "RSA", "kid": "c" }),
+            json!({ "kty": "EC", "crv": "P-256", "kid": "d", "use": "enc" }),
+            json!({ "kty": "EC", "crv": "P-256", "alg": "ES256" }),
+            json!({ "kty": "RSA", "alg": "PS256", "kid": "f" }),
+        ];
+        let kids = |alg, kid| {
+            candidate_keys(&keys, alg, kid)
+                .map(|k| k["kid"].as_str().unwrap_or("-").to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kids("ES256", None), ["a", "-"]);
+        assert_eq!(kids("ES256", Some("a")), ["a", "-"]);
+        assert_eq!(kids("ES256", Some("b")), ["-"]);
+        assert_eq!(kids("RS256", None), ["c"]);
+        assert_eq!(kids("PS256", None), ["c", "f"]);
+        assert_eq!(kids("HS256", None), Vec::<String>::new());
+    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::acr::AcrPolicy;
 use super::claims::{SCOPES, supported_claims};
+use super::client::ASSERTION_SIGNING_ALGS;
 
 /// The document for the provider at `issuer` (endpoints are paths under it).
 pub fn metadata(issuer: &str, acr: &AcrPolicy) -> Value {
@@ -24,9 +25,12 @@ pub fn metadata(issuer: &str, acr: &AcrPolicy) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        // RFC 8414 §2: required once private_key_jwt is listed (clients such as Authlib check it).
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_SIGNING_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
         "claims_parameter_supported": true,

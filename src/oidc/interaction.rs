@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::authorize::{AuthorizationRequest, Decision, LoginNeed, SessionFacts, decide};
 use super::error::OAuthError;
 use super::grants::{authorization_code, internal};
-use super::session::{SsoSession, session_key};
+use super::session::{self, SsoSession, session_key};
 use crate::app::App;
 use crate::domain::AccountStatus;
 use crate::random;
@@ -35,14 +37,25 @@ fn pending_key(ar: &str) -> String {
     format!("ar:{ar}")
 }
 
-/// Continues `req` for `session` (if any). `ar` is the pending id when resuming after login or
-/// consent; a fresh one is made when the user must interact.
+/// A pending request and the browser that started it (the SHA-256 of its browser cookie). Only
+/// that browser may go on with it: another one holding the same `ar` (a link passed on, a URL
+/// seen over someone's shoulder or in a log) gets nothing.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    browser: String,
+    request: AuthorizationRequest,
+}
+
+/// Continues `req` for `session` (if any) in the browser whose browser cookie is `browser`.
+/// `ar` is the pending id when resuming after login or consent; a fresh one is made when the
+/// user must interact.
 pub async fn advance(
     app: &App,
     req: &AuthorizationRequest,
     ar: Option<&str>,
     session: Option<&SsoSession>,
     how: Interaction,
+    browser: &str,
 ) -> Result<Next, OAuthError> {
     let client = app
         .client(&req.client_id)
@@ -90,7 +103,7 @@ pub async fn advance(
                 req.max_age = None;
             }
             Ok(Next::Consent {
-                ar: keep_pending(app, &req, ar, how.fresh_login).await?,
+                ar: keep_pending(app, &req, ar, how.fresh_login, browser).await?,
             })
         }
         (Decision::Login(need), _) => {
@@ -102,7 +115,7 @@ pub async fn advance(
                 ));
             }
             Ok(Next::Login {
-                ar: keep_pending(app, req, ar, false).await?,
+                ar: keep_pending(app, req, ar, false, browser).await?,
             })
         }
         (Decision::IssueCode, None) => Err(OAuthError::invalid_request("no session")),
@@ -137,12 +150,14 @@ pub async fn login_need(
     super::authorize::login_need(req, facts.as_ref(), app.clock.unix())
 }
 
-/// Stores `req` as pending (under a new id unless resuming `ar`; rewritten when `rewrite`).
+/// Stores `req` as pending for `browser` (under a new id unless resuming `ar`; rewritten when
+/// `rewrite`).
 async fn keep_pending(
     app: &App,
     req: &AuthorizationRequest,
     ar: Option<&str>,
     rewrite: bool,
+    browser: &str,
 ) -> Result<String, OAuthError> {
     if let Some(ar) = ar
         && !rewrite
@@ -150,7 +165,11 @@ async fn keep_pending(
         return Ok(ar.to_string());
     }
     let ar = ar.map(str::to_string).unwrap_or_else(random::token);
-    let bytes = serde_json::to_vec(req)
+    let pending = Pending {
+        browser: random::sha256_hex(browser),
+        request: req.clone(),
+    };
+    let bytes = serde_json::to_vec(&pending)
         .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
     let ttl = Duration::from_secs(app.config.tokens.authorization_request_ttl_seconds as u64);
     app.store
@@ -160,17 +179,35 @@ async fn keep_pending(
     Ok(ar)
 }
 
-/// A pending request by id; `None` when unknown or expired.
-pub async fn pending(app: &App, ar: &str) -> Result<Option<AuthorizationRequest>, OAuthError> {
+/// A pending request by id, for the browser whose browser cookie is `browser`; `None` when
+/// unknown, expired, or started by another browser (or a browser without the cookie).
+pub async fn pending(
+    app: &App,
+    ar: &str,
+    browser: Option<&str>,
+) -> Result<Option<AuthorizationRequest>, OAuthError> {
+    let Some(browser) = browser else {
+        return Ok(None);
+    };
     let bytes = app.store.get(&pending_key(ar)).await.map_err(internal)?;
-    Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+    let browser = random::sha256_hex(browser);
+    Ok(bytes
+        .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
+        .filter(|p| random::constant_time_eq(p.browser.as_bytes(), browser.as_bytes()))
+        .map(|p| p.request))
 }
 
 pub async fn forget_pending(app: &App, ar: &str) {
     let _ = app.store.delete(&pending_key(ar)).await;
 }
 
-/// Records that `client_id` took part in the session (a back-channel logout target).
+/// How often `remember_client` rereads a session that changed under it before giving up.
+const SESSION_UPDATE_TRIES: usize = 4;
+
+/// Records that `client_id` took part in the session (a back-channel logout target). The
+/// session is updated only while it still exists, unchanged since read (compare and swap): a
+/// logout that deleted it meanwhile is not undone, and a concurrent authorization for another
+/// client does not lose its entry. A session ended meanwhile gets no code.
 async fn remember_client(
     app: &App,
     session: &SsoSession,
@@ -179,12 +216,41 @@ async fn remember_client(
     if session.clients.iter().any(|c| c == client_id) {
         return Ok(());
     }
-    let mut updated = session.clone();
-    updated.clients.push(client_id.to_string());
-    save_session(app, &updated).await
+    let key = session_key(&session.handle);
+    for _ in 0..SESSION_UPDATE_TRIES {
+        let Some(stored) = app.store.get(&key).await.map_err(internal)? else {
+            return Err(session_ended());
+        };
+        let mut current: SsoSession = serde_json::from_slice(&stored)
+            .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
+        if current.clients.iter().any(|c| c == client_id) {
+            return Ok(());
+        }
+        current.clients.push(client_id.to_string());
+        let bytes = serde_json::to_vec(&current)
+            .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
+        let ttl = Duration::from_secs((current.expires_at - app.clock.unix()).max(1) as u64);
+        if app
+            .store
+            .compare_and_swap(&key, &stored, &bytes, ttl)
+            .await
+            .map_err(internal)?
+        {
+            return Ok(());
+        }
+    }
+    Err(OAuthError::temporarily_unavailable())
 }
 
-pub async fn save_session(app: &App, session: &SsoSession) -> Result<(), OAuthError> {
+fn session_ended() -> OAuthError {
+    OAuthError::new(
+        super::error::ErrorCode::LoginRequired,
+        "the session has ended",
+    )
+}
+
+/// Stores a new session.
+async fn store_new_session(app: &App, session: &SsoSession) -> Result<(), OAuthError> {
     let ttl = (session.expires_at - app.clock.unix()).max(1) as u64;
     let bytes = serde_json::to_vec(session)
         .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
@@ -209,33 +275,9 @@ pub async fn load_session_by_handle(
     app: &App,
     handle: &str,
 ) -> Result<Option<SsoSession>, OAuthError> {
-    let handle = handle.to_string();
-    let bytes = app
-        .store
-        .get(&session_key(&handle))
+    session::live(app.store.as_ref(), handle, app.clock.unix())
         .await
-        .map_err(internal)?;
-    let Some(session) = bytes
-        .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
-        .filter(|s| s.expires_at > app.clock.unix())
-    else {
-        return Ok(None);
-    };
-    let not_before = app
-        .store
-        .get(&not_before_key(&session.account_id))
-        .await
-        .map_err(internal)?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(i64::from_be_bytes);
-    Ok(match not_before {
-        Some(t) if session.auth_time < t => None,
-        _ => Some(session),
-    })
-}
-
-fn not_before_key(account_id: &str) -> String {
-    format!("sessions_not_before:{account_id}")
+        .map_err(internal)
 }
 
 /// Ends every SSO session of an account made up to now (on every node).
@@ -245,7 +287,11 @@ pub async fn end_all_sessions(app: &App, account_id: &str) -> Result<(), crate::
     // reset survives, so a login right after a reset works.
     let cutoff = app.clock.unix();
     app.store
-        .put(&not_before_key(account_id), &cutoff.to_be_bytes(), ttl)
+        .put(
+            &session::not_before_key(account_id),
+            &cutoff.to_be_bytes(),
+            ttl,
+        )
         .await?;
     Ok(())
 }
@@ -271,7 +317,7 @@ pub async fn start_session(
         expires_at: now + app.config.tokens.sso_session_ttl_seconds,
         clients: Vec::new(),
     };
-    save_session(app, &session).await?;
+    store_new_session(app, &session).await?;
     index_session(app, &session).await?;
     Ok((session, secret))
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::store::StoreError;
+use crate::oidc::session;
+use crate::store::{RefreshGrant, StoreError};
 
 fn ttl(app: &App) -> Duration {
     Duration::from_secs(app.config.tokens.access_token_ttl_seconds.max(1) as u64 + 60)
@@ -58,4 +59,20 @@ pub async fn is_revoked(app: &App, claims: &Value) -> Result<bool, StoreError> {
         keys.push(sid_key(s));
     }
     Ok(app.store.exists_any(&keys).await?)
+}
+
+/// Whether a refresh grant's family has been ended since it was issued: a revocation marker
+/// for the family or its session, or a later "end all sessions" of its account. The markers
+/// are written before the database rows are revoked, so a rotation that checks them while it
+/// holds the old token cannot extend a family that a revocation has begun to end.
+pub async fn family_ended(app: &App, grant: &RefreshGrant) -> Result<bool, StoreError> {
+    let mut keys = vec![family_key(&grant.family_id)];
+    if let Some(sid) = &grant.sid {
+        keys.push(sid_key(sid));
+    }
+    if app.store.exists_any(&keys).await? {
+        return Ok(true);
+    }
+    let not_before = session::not_before(app.store.as_ref(), &grant.account_id).await?;
+    Ok(not_before.is_some_and(|t| grant.auth_time.timestamp() < t))
 }

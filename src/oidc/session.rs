@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Ial;
+use crate::store::ephemeral::{EphemeralError, EphemeralStore};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SsoSession {
@@ -29,4 +30,42 @@ pub struct SsoSession {
 
 pub fn session_key(handle: &str) -> String {
     format!("sso:{handle}")
+}
+
+/// Store key of an account's last "end all sessions" (password reset or change).
+pub fn not_before_key(account_id: &str) -> String {
+    format!("sessions_not_before:{account_id}")
+}
+
+/// When the account last ended all its sessions (Unix seconds), if it did.
+pub async fn not_before(
+    store: &dyn EphemeralStore,
+    account_id: &str,
+) -> Result<Option<i64>, EphemeralError> {
+    Ok(store
+        .get(&not_before_key(account_id))
+        .await?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_be_bytes))
+}
+
+/// The session stored under `handle`, if it is live at `now`: stored, not expired, and begun
+/// no earlier than its account's last "end all sessions".
+pub async fn live(
+    store: &dyn EphemeralStore,
+    handle: &str,
+    now: i64,
+) -> Result<Option<SsoSession>, EphemeralError> {
+    let Some(session) = store
+        .get(&session_key(handle))
+        .await?
+        .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
+        .filter(|s| s.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    Ok(match not_before(store, &session.account_id).await? {
+        Some(t) if session.auth_time < t => None,
+        _ => Some(session),
+    })
 }

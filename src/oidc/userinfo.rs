@@ -112,9 +112,21 @@ pub async fn userinfo(app: &App, token: &str) -> Result<Value, OAuthError> {
     Ok(Value::Object(out))
 }
 
-/// RFC 7662 response for `token` as seen by `client_id`.
+/// RFC 7662 response for `token` as seen by `client_id`. A client learns about its own tokens
+/// only; a configured resource server (`introspection.resource_servers`) about every access
+/// token. Anything else is `{"active": false}`, as for an unknown token (§2.2).
 pub async fn introspect(app: &App, client_id: &str, token: &str) -> Result<Value, OAuthError> {
+    let resource_server = app
+        .config
+        .introspection
+        .resource_servers
+        .iter()
+        .any(|r| r == client_id);
     if let Some(claims) = verify_access_token(app, token).await? {
+        let own = claims.get("client_id").and_then(Value::as_str) == Some(client_id);
+        if !own && !resource_server {
+            return Ok(json!({ "active": false }));
+        }
         let mut out = json!({ "active": true, "token_type": "Bearer" });
         for name in [
             "scope",

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::http::page::{self, PageRequest, append_cookie};
-use crate::http::request::{cookie, query_params};
+use crate::http::page::{self, PageRequest};
+use crate::http::request::{SameSite, query_params};
 use crate::oidc::client::{Client, ClientAuthMethod};
 use crate::random;
 
@@ -110,7 +110,7 @@ fn rows(v: &Value) -> Vec<Value> {
 }
 
 async fn demo_session(app: &App, headers: &HeaderMap) -> Option<DemoSession> {
-    let id = cookie(headers, COOKIE)?;
+    let id = app.cookies.get(headers, COOKIE)?;
     let bytes = app.store.get(&format!("demo_session:{id}")).await.ok()??;
     serde_json::from_slice(&bytes).ok()
 }
@@ -187,14 +187,8 @@ async fn callback(State(app): State<App>, uri: Uri) -> Response {
                 return Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response();
             }
             let mut resp = Redirect::to(&app.url(BASE)).into_response();
-            append_cookie(
-                resp.headers_mut(),
-                COOKIE,
-                &id,
-                "Lax",
-                Some(3600),
-                app.issuer.starts_with("https://"),
-            );
+            app.cookies
+                .set(resp.headers_mut(), COOKIE, &id, SameSite::Lax, Some(3600));
             resp
         }
         Err(e) => {
@@ -284,7 +278,7 @@ fn verify_id_token(app: &App, token: &str, jwks: &Value) -> Result<Value, String
 
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     let session = demo_session(&app, &headers).await;
-    if let Some(id) = cookie(&headers, COOKIE) {
+    if let Some(id) = app.cookies.get(&headers, COOKIE) {
         let _ = app.store.delete(&format!("demo_session:{id}")).await;
     }
     let Some(session) = session else {
@@ -294,13 +288,7 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     q.append_pair("id_token_hint", &session.id_token)
         .append_pair("post_logout_redirect_uri", &app.url(BASE));
     let mut resp = Redirect::to(&app.url(&format!("/logout?{}", q.finish()))).into_response();
-    append_cookie(
-        resp.headers_mut(),
-        COOKIE,
-        "",
-        "Lax",
-        Some(0),
-        app.issuer.starts_with("https://"),
-    );
+    app.cookies
+        .set(resp.headers_mut(), COOKIE, "", SameSite::Lax, Some(0));
     resp
 }

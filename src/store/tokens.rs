@@ -36,7 +36,7 @@ impl Database {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-        next: impl FnOnce(&RefreshGrant) -> Result<RefreshGrant, E>,
+        next: impl AsyncFnOnce(&RefreshGrant) -> Result<RefreshGrant, E>,
     ) -> Result<Rotation<E>, StoreError> {
         let txn = self.begin_write().await?;
         let claimed = refresh_token::Entity::update_many()
@@ -51,7 +51,7 @@ impl Database {
             return Ok(Rotation::NotLive);
         };
         let old = refresh_from_row(row)?;
-        let new = match next(&old) {
+        let new = match next(&old).await {
             Ok(new) => new,
             Err(e) => {
                 txn.rollback().await?;
@@ -72,13 +72,32 @@ impl Database {
         family_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let res = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_token::Column::FamilyId.eq(family_id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.conn)
-            .await?;
-        Ok(res.rows_affected)
+        self.revoke_refresh_rows(refresh_token::Column::FamilyId, family_id, now)
+            .await
+    }
+
+    /// Sets `revoked_at` on the live rows whose `column` equals `value`, twice. On PostgreSQL
+    /// an UPDATE sees the rows committed when it began: a rotation that holds one of these rows
+    /// makes the first UPDATE wait for its commit, but the successor it inserted is not among
+    /// the rows that UPDATE sees. The second UPDATE begins after that commit and revokes the
+    /// successor too. (SQLite runs one writer at a time, so there the second finds nothing.)
+    async fn revoke_refresh_rows(
+        &self,
+        column: refresh_token::Column,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut revoked = 0;
+        for _ in 0..2 {
+            revoked += refresh_token::Entity::update_many()
+                .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+                .filter(column.eq(value))
+                .filter(refresh_token::Column::RevokedAt.is_null())
+                .exec(&self.conn)
+                .await?
+                .rows_affected;
+        }
+        Ok(revoked)
     }
 
     /// Revokes the refresh tokens issued within one SSO session (logout).
@@ -117,12 +136,7 @@ impl Database {
             .into_tuple()
             .all(&self.conn)
             .await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-            .filter(column.eq(value))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.conn)
-            .await?;
+        self.revoke_refresh_rows(column, value, now).await?;
         Ok(families)
     }
 }

@@ -372,3 +372,62 @@ async fn lockout_grows_and_never_allows_more_than_100_consecutive_failures() {
         "stays locked after 100"
     );
 }
+
+#[tokio::test]
+async fn the_language_link_never_leads_to_another_host() {
+    let t = spawn_app().await;
+    // A path a browser reads as another host: the 404 page must not link to it.
+    let resp = browser()
+        .get(t.url("//evil.example/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let page = resp.text().await.unwrap();
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(page.contains("href=\"/?lang&#x3D;en\""), "{page}");
+    // A page of the site keeps its own path and query in the link.
+    let page = page_text(&browser(), t.url("/register?ar=abc")).await;
+    assert!(
+        page.contains("href=\"/register?ar&#x3D;abc&amp;lang&#x3D;en\""),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn client_registration_refuses_unsafe_redirect_uris() {
+    let t = spawn_app().await;
+    let add = |uris: &[&str], public: bool| xacthuc::cli::ClientAdd {
+        redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+        post_logout_redirect_uris: vec![],
+        public,
+        ..client_add()
+    };
+    let config = &t.app.config;
+    for (uri, public) in [
+        ("http://portal.example.vn/callback", false),
+        ("http://portal.example.vn/callback", true),
+        ("vn.gov.app:/callback", false),
+        ("javascript:alert(1)", true),
+        ("https://portal.example.vn/callback#frag", false),
+    ] {
+        let err = xacthuc::cli::new_client(config, add(&[uri], public))
+            .err()
+            .unwrap_or_else(|| panic!("{uri} was accepted"));
+        assert!(err.to_string().starts_with(uri), "{err}");
+    }
+    for (uri, public) in [
+        ("https://portal.example.vn/callback", false),
+        ("http://127.0.0.1:9/callback", false),
+        ("http://localhost:3000/callback", false),
+        ("vn.gov.app:/callback", true),
+    ] {
+        assert!(
+            xacthuc::cli::new_client(config, add(&[uri], public)).is_ok(),
+            "{uri}"
+        );
+    }
+    let mut with_logout = add(&["https://portal.example.vn/callback"], false);
+    with_logout.post_logout_redirect_uris = vec!["http://portal.example.vn/bye".into()];
+    assert!(xacthuc::cli::new_client(config, with_logout).is_err());
+}

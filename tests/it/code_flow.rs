@@ -402,3 +402,82 @@ async fn demo_portal_shows_verified_claims_after_login() {
     assert!(page.contains("IAL2"), "acr shown");
     assert!(page.contains("001090012345"), "id_number claim shown");
 }
+
+#[tokio::test]
+async fn a_pending_request_belongs_to_the_browser_that_started_it() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let (verifier, challenge) = pkce();
+    let a = browser();
+    let resp = a
+        .get(authorize_url(&t, &id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        set_cookies(&resp)
+            .iter()
+            .any(|c| c.starts_with("xacthuc_browser=") && c.contains("SameSite=Lax")),
+    );
+    let login_url = location(&resp);
+    let ar = query(&login_url)["ar"].clone();
+    let start_again = "Phiên đăng nhập đã hết hạn";
+
+    // Another browser holding the same link can neither see nor use the request.
+    let b = browser();
+    let resp = b.get(&login_url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains(start_again));
+    let csrf = hidden(&page_text(&b, t.url("/login")).await, "csrf").unwrap();
+    let resp = b
+        .post(t.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ar", ar.as_str()),
+            ("username", "001090012345"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains(start_again));
+
+    // The browser that started it logs in and reaches the consent page; the other one, logged
+    // in as well, cannot answer it.
+    let consent_url = login(&t, &a, &login_url, "001090012345", PASSWORD).await;
+    assert!(consent_url.contains("/consent?ar="), "{consent_url}");
+    let home = login(&t, &b, &t.url("/login"), "001090012345", PASSWORD).await;
+    assert!(!home.contains("ar="), "{home}");
+    let resp = b.get(&consent_url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let csrf = hidden(&page_text(&b, t.url("/profile")).await, "csrf").unwrap();
+    let consent_ar = query(&consent_url)["ar"].clone();
+    let resp = b
+        .post(t.url("/consent"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ar", consent_ar.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get("location").is_none(), "no code");
+
+    // The first browser finishes as usual.
+    let done = consent(&a, &consent_url, true).await;
+    let code = query(&done).get("code").cloned().expect("a code");
+    let (status, body) = exchange_code(
+        &t,
+        &id,
+        secret.as_deref().unwrap(),
+        &code,
+        "http://127.0.0.1:9/callback",
+        &verifier,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

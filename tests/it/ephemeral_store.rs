@@ -70,6 +70,8 @@ contracts!(
     exists_any_reports_whether_any_key_is_live,
     binary_and_empty_values_roundtrip,
     ping_answers,
+    compare_and_swap_replaces_only_the_expected_live_value,
+    compare_and_swap_under_contention_has_one_winner,
 );
 
 async fn put_then_get_roundtrips(store: &Store, _clock: &Clock) {
@@ -208,6 +210,88 @@ async fn binary_and_empty_values_roundtrip(store: &Store, _clock: &Clock) {
 
 async fn ping_answers(store: &Store, _clock: &Clock) {
     store.ping().await.unwrap();
+}
+
+async fn compare_and_swap_replaces_only_the_expected_live_value(store: &Store, clock: &Clock) {
+    // A missing key is not created.
+    assert!(
+        !store
+            .compare_and_swap("k", b"a", b"b", MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("k").await.unwrap(), None);
+
+    store.put("k", b"a", MINUTE).await.unwrap();
+    assert!(
+        !store
+            .compare_and_swap("k", b"x", b"b", MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("k").await.unwrap(), Some(b"a".to_vec()));
+    assert!(
+        store
+            .compare_and_swap("k", b"a", b"b", MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("k").await.unwrap(), Some(b"b".to_vec()));
+
+    // The swap sets the new lifetime.
+    assert!(
+        store
+            .compare_and_swap("k", b"b", b"c", 2 * MINUTE)
+            .await
+            .unwrap()
+    );
+    clock.advance(Duration::from_secs(90));
+    assert_eq!(store.get("k").await.unwrap(), Some(b"c".to_vec()));
+
+    // Deleted or expired meanwhile: nothing comes back.
+    store.delete("k").await.unwrap();
+    assert!(
+        !store
+            .compare_and_swap("k", b"c", b"d", MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("k").await.unwrap(), None);
+    store.put("e", b"a", MINUTE).await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    assert!(
+        !store
+            .compare_and_swap("e", b"a", b"b", MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get("e").await.unwrap(), None);
+}
+
+async fn compare_and_swap_under_contention_has_one_winner(store: &Store, _clock: &Clock) {
+    store.put("k", b"v0", MINUTE).await.unwrap();
+    let swappers: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                let value = format!("v{}", i + 1);
+                store
+                    .compare_and_swap("k", b"v0", value.as_bytes(), MINUTE)
+                    .await
+                    .unwrap()
+                    .then_some(value)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for swapper in swappers {
+        winners.extend(swapper.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(
+        store.get("k").await.unwrap(),
+        Some(winners[0].as_bytes().to_vec())
+    );
 }
 
 /// A down Redis yields an error promptly instead of hanging.

@@ -103,21 +103,7 @@ impl TestApp {
     /// A confidential client (client_secret_basic) with a redirect URI on a port nobody
     /// listens on; returns (client_id, secret).
     pub async fn add_client(&self, tweak: impl FnOnce(&mut ClientAdd)) -> (String, Option<String>) {
-        let mut add = ClientAdd {
-            name: "Cổng dịch vụ công tỉnh Khánh Hòa".into(),
-            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
-            backchannel_logout_uri: None,
-            public: false,
-            jwks_file: None,
-            skip_consent: false,
-            min_acr: None,
-            id_token_alg: None,
-            require_phishing_resistant: false,
-            grants: vec![],
-            scopes: vec![],
-            client_id: None,
-        };
+        let mut add = client_add();
         tweak(&mut add);
         let (client, secret) =
             xacthuc::cli::new_client(&self.app.config, add).expect("valid client");
@@ -166,6 +152,39 @@ impl TestApp {
     }
 }
 
+/// The registration `TestApp::add_client` starts from: a confidential client
+/// (client_secret_basic) with redirect URIs on a port nobody listens on.
+pub fn client_add() -> ClientAdd {
+    ClientAdd {
+        name: "Cổng dịch vụ công tỉnh Khánh Hòa".into(),
+        redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+        post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+        backchannel_logout_uri: None,
+        public: false,
+        jwks_file: None,
+        skip_consent: false,
+        min_acr: None,
+        id_token_alg: None,
+        require_phishing_resistant: false,
+        grants: vec![],
+        scopes: vec![],
+        client_id: None,
+    }
+}
+
+/// A configuration that production mode accepts, but for what a test changes: https issuer,
+/// the sandbox off, real connector URLs.
+pub fn production_config() -> Config {
+    let mut config = Config::default();
+    config.server.mode = xacthuc::config::Mode::Production;
+    config.server.public_url = "https://id.example.gov.vn".into();
+    config.sandbox.enabled = false;
+    config.connectors.carrier_url = "https://carrier.example.vn".into();
+    config.connectors.sms_url = "https://sms.example.vn".into();
+    config.connectors.bhxh_url = "https://bhxh.example.vn".into();
+    config
+}
+
 /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
 pub fn browser() -> reqwest::Client {
     xacthuc::app::install_crypto_provider();
@@ -174,6 +193,29 @@ pub fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// A browser whose cookie jar the test can also write to (to plant a cookie, as an attacker
+/// on a sibling subdomain could on plain http).
+pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    xacthuc::app::install_crypto_provider();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// The `Set-Cookie` headers of a response.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A plain HTTP client for back-channel calls.

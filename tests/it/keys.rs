@@ -5,7 +5,6 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use xacthuc::app::App;
 use xacthuc::clock::Clock;
-use xacthuc::config::{Config, Mode};
 use xacthuc::domain::Ial;
 
 use crate::code_flow::decode_part;
@@ -139,8 +138,8 @@ async fn es256_clients_get_es256_id_tokens() {
 #[tokio::test]
 async fn production_mode_refuses_to_start_without_a_key_encryption_key() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.mode = Mode::Production;
+    // A valid production configuration but for the key-encryption key.
+    let mut config = production_config();
     config.database.url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
     config.theme.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into();
     config.keys.dev_encryption_key_path = dir.path().join("kek");

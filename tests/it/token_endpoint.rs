@@ -315,18 +315,11 @@ async fn client_credentials_issues_an_access_token_and_post_auth_works() {
     assert_eq!(err["error"], "unsupported_grant_type");
 }
 
-/// A private_key_jwt client with an ES256 key; returns (client_id, signer-producing closure).
-async fn jwt_client(t: &TestApp) -> (String, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
-    let pair = ES256.generate_key_pair().unwrap();
-    let mut jwk = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
-    jwk.set_key_id("k1");
+/// A private_key_jwt client registered with the public JWK set `keys`; returns its id.
+async fn jwt_client_with(t: &TestApp, keys: &[Value]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jwks.json");
-    std::fs::write(
-        &path,
-        json!({ "keys": [serde_json::to_value(jwk.as_ref()).unwrap()] }).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&path, json!({ "keys": keys }).to_string()).unwrap();
     let (id, secret) = t
         .add_client(|c| {
             c.grants = vec!["client_credentials".into()];
@@ -334,16 +327,41 @@ async fn jwt_client(t: &TestApp) -> (String, josekit::jws::alg::ecdsa::EcdsaJwsS
         })
         .await;
     assert!(secret.is_none());
+    id
+}
+
+/// A fresh ES256 key: its public JWK (with `kid`) and a signer.
+fn es256_key(kid: &str) -> (Value, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
+    let pair = ES256.generate_key_pair().unwrap();
+    let mut jwk = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
+    jwk.set_key_id(kid);
     let signer = ES256
         .signer_from_jwk(&josekit::jwk::KeyPair::to_jwk_private_key(&pair))
         .unwrap();
-    (id, signer)
+    (serde_json::to_value(jwk.as_ref()).unwrap(), signer)
+}
+
+/// A private_key_jwt client with one ES256 key `k1`; returns (client_id, its signer).
+async fn jwt_client(t: &TestApp) -> (String, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
+    let (public, signer) = es256_key("k1");
+    (jwt_client_with(t, &[public]).await, signer)
+}
+
+/// A signed assertion whose header carries `kid` (or none).
+fn assertion_with_kid(
+    signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+    kid: Option<&str>,
+    claims: Value,
+) -> String {
+    let mut header = JwsHeader::new();
+    if let Some(kid) = kid {
+        header.set_key_id(kid);
+    }
+    josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, signer).unwrap()
 }
 
 fn assertion(signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner, claims: Value) -> String {
-    let mut header = JwsHeader::new();
-    header.set_key_id("k1");
-    josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, signer).unwrap()
+    assertion_with_kid(signer, Some("k1"), claims)
 }
 
 async fn jwt_token(t: &TestApp, jwt: &str) -> (StatusCode, Value) {
@@ -428,6 +446,114 @@ async fn private_key_jwt_authenticates_once_per_jti() {
 }
 
 #[tokio::test]
+async fn private_key_jwt_without_kid_is_matched_against_the_registered_keys() {
+    let t = spawn_app().await;
+    let (first, _) = es256_key("k1");
+    let (second, signer) = es256_key("k2");
+    let rsa = {
+        let pair = josekit::jws::RS256.generate_key_pair(2048).unwrap();
+        let mut jwk = josekit::jwk::KeyPair::to_jwk_public_key(&pair);
+        jwk.set_key_id("r1");
+        serde_json::to_value(jwk.as_ref()).unwrap()
+    };
+    let id = jwt_client_with(&t, &[rsa, first, second]).await;
+    let now = t.clock.unix();
+    let claims =
+        |jti: &str| json!({ "iss": id, "sub": id, "aud": t.base, "exp": now + 60, "jti": jti });
+
+    // Authlib's default: no kid in the header, although every registered key has one.
+    let (status, body) = jwt_token(&t, &assertion_with_kid(&signer, None, claims("j1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        jwt_token(&t, &assertion_with_kid(&signer, Some("k2"), claims("j2"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A kid names one key: the signature must be that key's.
+    let (status, body) =
+        jwt_token(&t, &assertion_with_kid(&signer, Some("k1"), claims("j3"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}
+
+#[tokio::test]
+async fn private_key_jwt_audience_is_one_value_and_lifetime_is_capped() {
+    let t = spawn_app().await;
+    let (id, signer) = jwt_client(&t).await;
+    let now = t.clock.unix();
+    let token_url = t.url("/token");
+    let claims = |aud: Value, exp: i64, jti: &str| json!({ "iss": id, "sub": id, "aud": aud, "exp": exp, "jti": jti });
+    for (aud, exp, jti) in [
+        (json!([t.base]), now + 300, "ok1"),
+        (json!([token_url]), now + 60, "ok2"),
+    ] {
+        let (status, body) = jwt_token(&t, &assertion(&signer, claims(aud, exp, jti))).await;
+        assert_eq!(status, StatusCode::OK, "{jti}: {body}");
+    }
+    for (aud, exp, why) in [
+        (
+            json!([t.base, "https://other.example"]),
+            now + 60,
+            "two audiences",
+        ),
+        (json!(t.base), now + 301, "lives longer than 300 s"),
+        (json!(t.base), now + 3600, "Authlib's default lifetime"),
+    ] {
+        let (status, _) = jwt_token(&t, &assertion(&signer, claims(aud, exp, why))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}");
+    }
+
+    // Configured: the issuer alone, assertions up to an hour.
+    let t = spawn_app_with(|c| {
+        c.tokens.client_assertion_allow_token_endpoint_aud = false;
+        c.tokens.client_assertion_max_lifetime_seconds = 3600;
+    })
+    .await;
+    let (id, signer) = jwt_client(&t).await;
+    let now = t.clock.unix();
+    let claims = |aud: &str, jti: &str| json!({ "iss": id, "sub": id, "aud": aud, "exp": now + 3600, "jti": jti });
+    let (status, body) = jwt_token(&t, &assertion(&signer, claims(&t.base, "a"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = jwt_token(&t, &assertion(&signer, claims(&t.url("/token"), "b"))).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the token endpoint is not the issuer"
+    );
+}
+
+#[tokio::test]
+async fn discovery_publishes_assertion_algorithms_for_every_endpoint_and_empty_scope_is_omitted() {
+    let t = spawn_app().await;
+    let doc: Value = http()
+        .get(t.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for endpoint in ["token", "introspection", "revocation"] {
+        let key = format!("{endpoint}_endpoint_auth_signing_alg_values_supported");
+        assert_eq!(doc[&key], json!(["RS256", "PS256", "ES256"]), "{key}");
+    }
+
+    // client_credentials without a scope: no `scope: ""` in the answer.
+    let (id, secret) = t
+        .add_client(|c| c.grants = vec!["client_credentials".into()])
+        .await;
+    let (status, body) = token_request(
+        &t,
+        &id,
+        secret.as_deref().unwrap(),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("scope").is_none(), "{body}");
+}
+
+#[tokio::test]
 async fn revocation_deactivates_access_and_refresh_tokens() {
     let t = spawn_app().await;
     t.add_account("001090012345", Ial::Ial2).await;
@@ -477,6 +603,44 @@ async fn revocation_deactivates_access_and_refresh_tokens() {
     assert_eq!(
         introspect(&t, &id, &secret, "not-a-token").await,
         json!({ "active": false })
+    );
+}
+
+#[tokio::test]
+async fn introspection_of_another_clients_token_is_inactive_unless_a_resource_server_asks() {
+    let t = spawn_app_with(|c| c.introspection.resource_servers = vec!["api-thue".into()]).await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (portal, portal_secret) = t.add_client(|_| {}).await;
+    let (other, other_secret) = t.add_client(|_| {}).await;
+    let (api, api_secret) = t
+        .add_client(|c| {
+            c.client_id = Some("api-thue".into());
+            c.grants = vec!["client_credentials".into()];
+        })
+        .await;
+    let portal_secret = portal_secret.unwrap();
+    let tokens = tokens_for(&t, &portal, &portal_secret, "001090012345").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+
+    let own = introspect(&t, &portal, &portal_secret, at).await;
+    assert_eq!(own["active"], true);
+    assert_eq!(own["sub"].as_str().map(str::len), Some(36));
+    let other_secret = other_secret.unwrap();
+    for token in [at, rt] {
+        assert_eq!(
+            introspect(&t, &other, &other_secret, token).await,
+            json!({ "active": false }),
+            "another portal learns nothing"
+        );
+    }
+    let by_api = introspect(&t, &api, api_secret.as_deref().unwrap(), at).await;
+    assert_eq!(by_api["active"], true);
+    assert_eq!(by_api["client_id"], portal.as_str());
+    assert_eq!(
+        introspect(&t, &api, api_secret.as_deref().unwrap(), rt).await,
+        json!({ "active": false }),
+        "refresh tokens stay with their client"
     );
 }
 

@@ -18,7 +18,7 @@ use crate::oidc::client::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::params::Params;
 use crate::oidc::revocation;
-use crate::oidc::session::SsoSession;
+use crate::oidc::session::{self, SsoSession};
 use crate::oidc::tokens::{self, Grant};
 use crate::random;
 
@@ -32,6 +32,10 @@ struct CodeGrant {
     code_challenge: Option<String>,
     account_id: String,
     sid: String,
+    /// The store handle of the SSO session the code was issued in (empty in codes issued before
+    /// it was recorded: those are refused).
+    #[serde(default)]
+    session_handle: String,
     ial: Ial,
     amr: Vec<String>,
     auth_time: i64,
@@ -69,6 +73,7 @@ pub async fn issue(
         code_challenge: req.code_challenge.clone(),
         account_id: session.account_id.clone(),
         sid: session.sid.clone(),
+        session_handle: session.handle.clone(),
         ial: session.ial,
         amr: session.amr.clone(),
         auth_time: session.auth_time,
@@ -118,6 +123,9 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         .map_err(internal)?
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("the account is no longer active"))?;
+    if !session_stands(app, &grant).await? {
+        return Err(session_ended());
+    }
     let phone = if grant.scopes.iter().any(|s| s == "phone") {
         app.db.default_phone(&account.id).await.map_err(internal)?
     } else {
@@ -157,12 +165,34 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         )
         .await
         .map_err(internal)?;
+    // Again after writing: a logout or password reset that ran meanwhile ends the session
+    // before it revokes the session's refresh tokens, so either it revoked the one just stored,
+    // or the session is seen ended here and this family is revoked now.
+    if !session_stands(app, &grant).await? {
+        let revoked = revocation::revoke_family(app, &family_id).await;
+        let revoked_at = revocation::revoke_access_token(app, &access.jti).await;
+        revoked.and(revoked_at).map_err(internal)?;
+        return Err(session_ended());
+    }
     Ok(token_response(
         &access,
         &grant.scopes,
         Some(id_token),
         refresh,
     ))
+}
+
+/// Whether the SSO session the code was issued in still stands: not logged out, not ended by
+/// a password reset or change, not expired.
+async fn session_stands(app: &App, grant: &CodeGrant) -> Result<bool, OAuthError> {
+    let live = session::live(app.store.as_ref(), &grant.session_handle, app.clock.unix())
+        .await
+        .map_err(internal)?;
+    Ok(live.is_some_and(|s| s.sid == grant.sid))
+}
+
+fn session_ended() -> OAuthError {
+    OAuthError::invalid_grant("the login session of this code has ended")
 }
 
 /// An unknown code is either never issued/expired, or already redeemed: then it is being

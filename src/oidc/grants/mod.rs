@@ -53,8 +53,11 @@ fn token_response(
         "access_token": access.token,
         "token_type": "Bearer",
         "expires_in": access.expires_in,
-        "scope": scopes.join(" "),
     });
+    // An empty `scope` is not a scope (RFC 6749 §3.3: one or more); say nothing instead.
+    if !scopes.is_empty() {
+        body["scope"] = json!(scopes.join(" "));
+    }
     if let Some(t) = id_token {
         body["id_token"] = json!(t);
     }

@@ -35,8 +35,14 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
 
     let outcome = app
         .db
-        .rotate_refresh_token(&hash, now, |old: &RefreshGrant| {
+        .rotate_refresh_token(&hash, now, async |old: &RefreshGrant| {
             if old.client_id != client.client_id || old.expires_at <= now {
+                return Err(invalid());
+            }
+            // Checked inside the transaction that holds the old token: a logout, a password
+            // reset or a revocation that has begun (its marker is written first) ends the
+            // family here, even if its database update has not reached these rows yet.
+            if revocation::family_ended(app, old).await.map_err(internal)? {
                 return Err(invalid());
             }
             let granted: Vec<&str> = old.scope.split(' ').filter(|s| !s.is_empty()).collect();

@@ -175,6 +175,24 @@ impl EphemeralStore for MemoryStore {
     async fn ping(&self) -> Result<(), EphemeralError> {
         Ok(())
     }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        let (mut inner, now) = self.lock();
+        match inner.live(key, now) {
+            Some(entry) if entry.value == expected => {
+                entry.value = value.to_vec();
+                entry.expires_at_ms = Self::expiry(now, ttl);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,4 +49,14 @@ pub trait EphemeralStore: Send + Sync {
     async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError>;
     /// Whether the backend answers (readiness probe).
     async fn ping(&self) -> Result<(), EphemeralError>;
+    /// Replaces the value of `key` with `value` for `ttl`, only if it still holds `expected`
+    /// (live); returns whether it replaced. A key deleted or changed meanwhile is left as it is:
+    /// an update never brings back what another request just removed.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError>;
 }

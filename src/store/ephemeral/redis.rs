@@ -91,6 +91,17 @@ end
 return 0
 ";
 
+/// ARGV: now ms, expected value, new value, expires-at ms, pexpire ms. Returns 1 if replaced.
+const COMPARE_AND_SWAP: &str = r"
+local r = redis.call('HMGET', KEYS[1], 'v', 'exp')
+if r[2] and tonumber(r[2]) > tonumber(ARGV[1]) and r[1] == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'exp', ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+";
+
 struct Scripts {
     put: Script,
     put_if_absent: Script,
@@ -100,6 +111,7 @@ struct Scripts {
     increment: Script,
     count: Script,
     exists_any: Script,
+    compare_and_swap: Script,
 }
 
 pub struct RedisStore {
@@ -144,6 +156,7 @@ impl RedisStore {
                 increment: Script::new(INCREMENT),
                 count: Script::new(COUNT),
                 exists_any: Script::new(EXISTS_ANY),
+                compare_and_swap: Script::new(COMPARE_AND_SWAP),
             },
         })
     }
@@ -285,6 +298,27 @@ impl EphemeralStore for RedisStore {
     async fn ping(&self) -> Result<(), EphemeralError> {
         redis::cmd("PING")
             .exec_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        let (now, expires_at, pexpire) = self.times(ttl);
+        self.scripts
+            .compare_and_swap
+            .key(self.key(key))
+            .arg(now)
+            .arg(expected)
+            .arg(value)
+            .arg(expires_at)
+            .arg(pexpire)
+            .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)
     }
