@@ -179,7 +179,12 @@ async fn callback(
 
 /// The status a refusal is shown with.
 pub fn status_of(refusal: &Refusal) -> StatusCode {
-    match refusal.kind {
+    status_for(refusal.kind)
+}
+
+/// The status of a kind of refusal: a limit is a 429, never a 5xx.
+pub fn status_for(kind: RefusalKind) -> StatusCode {
+    match kind {
         RefusalKind::Invalid => StatusCode::BAD_REQUEST,
         RefusalKind::Unauthorized => StatusCode::UNAUTHORIZED,
         RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
@@ -293,9 +298,11 @@ async fn login_page_with(
             None,
         );
     };
+    let username = input.get("username").unwrap_or_default().trim();
     let page = LoginPage {
-        username: input.get("username").unwrap_or_default().trim(),
+        username,
         error,
+        captcha: login_page::captcha(app, ar, username, false).await,
     };
     login_page::render(app, req, status, &context, page)
 }
