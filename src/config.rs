@@ -359,7 +359,10 @@ impl OtpConfig {
         let p = &self.per_phone_per_hour;
         let at_least_one = [
             ("otp.max_attempts", self.max_attempts),
-            ("otp.max_per_account_per_hour", self.max_per_account_per_hour),
+            (
+                "otp.max_per_account_per_hour",
+                self.max_per_account_per_hour,
+            ),
             ("otp.max_per_ip_per_hour", self.max_per_ip_per_hour),
             ("otp.max_sms_per_minute", self.max_sms_per_minute),
             ("otp.per_phone_per_hour.login", p.login),

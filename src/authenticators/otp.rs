@@ -669,13 +669,23 @@ mod tests {
             .into_iter()
             .flatten()
             .collect();
-        assert!(answers.iter().all(Result::is_err), "the right code came too late");
+        assert!(
+            answers.iter().all(Result::is_err),
+            "the right code came too late"
+        );
         let compared = answers
             .iter()
             .filter(|a| matches!(a, Err(OtpError::Wrong { .. })))
             .count();
-        assert_eq!(compared, 4, "four wrong answers, then the code is exhausted");
-        assert!(h.metrics.render().contains("xacthuc_otp_wrong_total{purpose=\"login\"} 5"));
+        assert_eq!(
+            compared, 4,
+            "four wrong answers, then the code is exhausted"
+        );
+        assert!(
+            h.metrics
+                .render()
+                .contains("xacthuc_otp_wrong_total{purpose=\"login\"} 5")
+        );
         assert!(matches!(
             verify(&ctx, &challenge, &code).await,
             Err(OtpError::Exhausted)
@@ -686,7 +696,9 @@ mod tests {
     async fn a_decoy_sends_nothing_accepts_nothing_and_draws_like_a_real_code() {
         let h = Harness::new().await;
         let ctx = h.ctx();
-        let mut step = OtpStep::decoy(&ctx, Purpose::Recovery, PHONE).await.unwrap();
+        let mut step = OtpStep::decoy(&ctx, Purpose::Recovery, PHONE)
+            .await
+            .unwrap();
         assert_eq!(h.sms_count(), 0);
         for code in ["000000", "123456", "999999"] {
             assert!(step.check(&ctx, Some(code)).await.is_err());
@@ -800,7 +812,10 @@ mod tests {
             );
         }
         let metrics = h.metrics.render();
-        assert!(metrics.contains("xacthuc_sms_ceiling_hits_total 2"), "{metrics}");
+        assert!(
+            metrics.contains("xacthuc_sms_ceiling_hits_total 2"),
+            "{metrics}"
+        );
         assert!(metrics.contains("xacthuc_sms_sent_total{purpose=\"registration\"} 1"));
         h.advance(61);
         OtpStep::send(&ctx, Purpose::Login, Some("a"), OTHER)
@@ -892,18 +907,26 @@ mod tests {
         let c = send(&ctx, Purpose::Profile, Some("acct"), PHONE)
             .await
             .unwrap();
-        verify(&ctx, &c, wrong(&h.last_code(PHONE))).await.unwrap_err();
+        verify(&ctx, &c, wrong(&h.last_code(PHONE)))
+            .await
+            .unwrap_err();
         let c = send(&ctx, Purpose::Login, Some("acct"), OTHER)
             .await
             .unwrap();
-        verify(&ctx, &c, wrong(&h.last_code(OTHER))).await.unwrap_err();
+        verify(&ctx, &c, wrong(&h.last_code(OTHER)))
+            .await
+            .unwrap_err();
 
         let metrics = h.metrics.render();
         assert!(metrics.contains("xacthuc_otp_wrong_total{purpose=\"profile\"} 1"));
         assert!(metrics.contains("xacthuc_otp_wrong_total{purpose=\"login\"} 1"));
         let events = h.db.audit_events(10).await.unwrap();
         let wrong: Vec<_> = events.iter().filter(|e| e.kind == "otp.wrong").collect();
-        assert_eq!(wrong.len(), 1, "a login's wrong code is audited as login.failed");
+        assert_eq!(
+            wrong.len(),
+            1,
+            "a login's wrong code is audited as login.failed"
+        );
         assert_eq!(wrong[0].detail["purpose"], "profile");
         assert_eq!(wrong[0].detail["reason"], "otp_wrong");
         assert_eq!(wrong[0].account_id.as_deref(), Some("acct"));
@@ -919,7 +942,7 @@ mod tests {
             .await
             .unwrap();
         h.advance(61);
-        let mut copies = vec![step.clone(), step.clone(), step.clone(), step];
+        let mut copies = [step.clone(), step.clone(), step.clone(), step];
         let resends = copies.iter_mut().map(|s| s.resend(&ctx));
         let answers = futures::future::join_all(resends).await;
         assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 1);

@@ -12,8 +12,9 @@
 //!     `failed_login_window_seconds`, doubled for each earlier run of `max_failed_logins`
 //!     failures, at most [`MAX_THROTTLE`];
 //!   - past `max_failed_logins` failures in a row the name is *challenged*: every attempt must
-//!     bring the captcha the login page then shows, checked before the password, and a right
-//!     password must then pass the SMS step too, even if `[login.then]` skips it;
+//!     bring the captcha the login page then shows, checked before the throttle and the
+//!     password, and a right password must then pass the SMS step too, even if `[login.then]`
+//!     skips it;
 //!   - an attempt refused before its password was checked (throttle, captcha) gives its count
 //!     back, so a stranger without the captcha cannot push a name further.
 //!
@@ -269,7 +270,10 @@ fn throttle_window(base: Duration, runs: u64) -> Duration {
 
 /// Checks an ID number and password under the rules of this module (see its comment); the
 /// client's IP is `ctx.ip`.
-pub async fn authenticate(ctx: &Ctx<'_>, attempt: &Credentials<'_>) -> Result<Verified, LoginError> {
+pub async fn authenticate(
+    ctx: &Ctx<'_>,
+    attempt: &Credentials<'_>,
+) -> Result<Verified, LoginError> {
     let cfg = &ctx.config.passwords;
     let store = ctx.store;
     let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
@@ -285,14 +289,8 @@ pub async fn authenticate(ctx: &Ctx<'_>, attempt: &Credentials<'_>) -> Result<Ve
     let keys = NameKeys::of(attempt.username);
     // Counted as a failure before anything is checked; a success deletes the count.
     let failures = store.increment(&keys.failures, FAILURE_MEMORY).await?;
-    let runs = (failures - 1) / step;
-    let tries = store
-        .take_attempt(&keys.tries, step, throttle_window(window, runs))
-        .await?;
-    if tries == Attempt::Refused {
-        store.give_back(&keys.failures).await?;
-        return Err(LoginError::Locked);
-    }
+    // The captcha comes before the throttle, so attempts without it never hold the window's
+    // places, even for a moment.
     let step_up = failures > step;
     if step_up {
         let solved = match attempt.captcha {
@@ -301,12 +299,19 @@ pub async fn authenticate(ctx: &Ctx<'_>, attempt: &Credentials<'_>) -> Result<Ve
         };
         if !solved {
             store.give_back(&keys.failures).await?;
-            store.give_back(&keys.tries).await?;
             return Err(match attempt.captcha {
                 Some(_) => LoginError::CaptchaWrong,
                 None => LoginError::CaptchaRequired,
             });
         }
+    }
+    let runs = (failures - 1) / step;
+    let tries = store
+        .take_attempt(&keys.tries, step, throttle_window(window, runs))
+        .await?;
+    if tries == Attempt::Refused {
+        store.give_back(&keys.failures).await?;
+        return Err(LoginError::Locked);
     }
     let id_number = IdNumber::parse(attempt.username).ok();
     let account = match &id_number {
@@ -408,32 +413,46 @@ mod tests {
         let r = refusal(start(&ctx, &unknown).await);
         assert_eq!((r.kind, r.account_id), (RefusalKind::Unauthorized, None));
 
-        // Five failures fill the name's throttle window; the window ends on the clock.
+        // Five failures in a row: the name is challenged (issue 7, item 2: it was locked), and
+        // they fill its throttle window, which ends on the clock.
         for _ in 0..4 {
             refusal(start(&ctx, &wrong).await);
         }
-        assert!(needs_captcha(&h.store, &ctx.config.passwords, ID).await.unwrap());
-        let right = input(&[("username", ID), ("password", PASSWORD)]);
-        let r = refusal(start(&ctx, &right).await);
-        assert_eq!(
-            (r.kind, r.message.key),
-            (RefusalKind::Limited, "error_login_throttled")
+        assert!(
+            needs_captcha(&h.store, &ctx.config.passwords, ID)
+                .await
+                .unwrap()
         );
-        h.advance(ctx.config.passwords.failed_login_window_seconds as u64 + 1);
-        // Issue 7, item 2: the name is now challenged: the captcha first, then the SMS step.
+        let right = input(&[("username", ID), ("password", PASSWORD)]);
         let r = refusal(start(&ctx, &right).await);
         assert_eq!(
             (r.kind, r.message.key),
             (RefusalKind::Limited, "error_login_captcha_required")
         );
         let (id, answer) = solved(&h).await;
-        let with_captcha = input(&[
-            ("username", ID),
-            ("password", PASSWORD),
-            ("captcha_id", &id),
-            ("captcha", &answer),
-        ]);
-        match start(&ctx, &with_captcha).await {
+        let with_captcha = |id: &str, answer: &str| {
+            input(&[
+                ("username", ID),
+                ("password", PASSWORD),
+                ("captcha_id", id),
+                ("captcha", answer),
+            ])
+        };
+        let r = refusal(start(&ctx, &with_captcha(&id, &answer)).await);
+        assert_eq!(
+            (r.kind, r.message.key),
+            (RefusalKind::Limited, "error_login_throttled")
+        );
+        h.advance(ctx.config.passwords.failed_login_window_seconds as u64 + 1);
+        let r = refusal(start(&ctx, &with_captcha(&id, &answer)).await);
+        assert_eq!(
+            (r.kind, r.message.key),
+            (RefusalKind::Invalid, "err_captcha_wrong"),
+            "a captcha answers once"
+        );
+        // The captcha first, then the SMS step.
+        let (id, answer) = solved(&h).await;
+        match start(&ctx, &with_captcha(&id, &answer)).await {
             Outcome::DoneRequiring(e, Method::SmsOtp) => {
                 assert_eq!(e.account_id(), Some(account.id.as_str()));
                 assert_eq!(e.amr_strings(), ["pwd"]);
@@ -441,7 +460,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // The right password ended the run: the next login is a plain one.
-        assert!(!needs_captcha(&h.store, &ctx.config.passwords, ID).await.unwrap());
+        assert!(
+            !needs_captcha(&h.store, &ctx.config.passwords, ID)
+                .await
+                .unwrap()
+        );
         match start(&ctx, &right).await {
             Outcome::Done(e) => {
                 assert_eq!(e.account_id(), Some(account.id.as_str()));
@@ -462,8 +485,7 @@ mod tests {
         h.account(ID, &[]).await;
         let ctx = h.ctx();
         let wrong = attempt("Wrong@12345", None);
-        let answers =
-            futures::future::join_all((0..50).map(|_| authenticate(&ctx, &wrong))).await;
+        let answers = futures::future::join_all((0..50).map(|_| authenticate(&ctx, &wrong))).await;
         let checked = answers
             .iter()
             .filter(|a| matches!(a, Err(LoginError::InvalidCredentials { .. })))

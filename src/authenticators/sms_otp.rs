@@ -4,9 +4,7 @@
 //! account without a verified phone skips the step.
 
 use super::otp::{OtpError, OtpStep, Purpose};
-use super::{
-    Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, StepState, Traits,
-};
+use super::{Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, StepState, Traits};
 use crate::oidc::params::Params;
 
 pub const TRAITS: Traits = Traits {

@@ -164,7 +164,7 @@ async fn answer<J: OtpJourney>(
 
 /// The status a failed send or check is shown with.
 fn status_of(e: &OtpError) -> StatusCode {
-    steps::status_for(e.kind())
+    page::status_for(e.kind())
 }
 
 /// "Gửi lại OTP".

@@ -268,7 +268,7 @@ async fn add_phone(
             .await;
         }
         Err(PhoneError::Otp(e)) => {
-            return refuse(super::steps::status_for(e.kind()), &e.message()).await;
+            return refuse(page::status_for(e.kind()), &e.message()).await;
         }
         Err(PhoneError::Store(_)) => return unavailable(&app, &req),
     };

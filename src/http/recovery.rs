@@ -118,7 +118,7 @@ async fn recovery_submit(
             return render_recovery_form(
                 &app,
                 &req,
-                super::steps::status_for(e.kind()),
+                page::status_for(e.kind()),
                 values,
                 Value::Object(errors),
             )

@@ -310,7 +310,7 @@ async fn register_submit(
                 Refusal::Upstream(key) => {
                     (StatusCode::SERVICE_UNAVAILABLE, Message::new(key), false)
                 }
-                Refusal::Otp(e) => (super::steps::status_for(e.kind()), e.message(), false),
+                Refusal::Otp(e) => (page::status_for(e.kind()), e.message(), false),
                 Refusal::Fields(_) | Refusal::Store(_) => {
                     if let Refusal::Store(e) = &refusal {
                         tracing::error!(error = %e, "registration failed on a backend");

@@ -247,7 +247,11 @@ async fn give_back_returns_an_attempt_and_keeps_the_window(store: &Store, clock:
     clock.advance(Duration::from_secs(61));
     assert_eq!(store.count("g").await.unwrap(), 0);
     store.give_back("missing").await.unwrap();
-    assert_eq!(store.count("missing").await.unwrap(), 0, "nothing to give back");
+    assert_eq!(
+        store.count("missing").await.unwrap(),
+        0,
+        "nothing to give back"
+    );
 }
 
 async fn exists_any_reports_whether_any_key_is_live(store: &Store, clock: &Clock) {

@@ -145,7 +145,12 @@ impl TestApp {
 
     /// A citizen account with password [`PASSWORD`] and these verified phones (the first is
     /// the default); returns its `sub`.
-    pub async fn add_account_with_phones(&self, id_number: &str, ial: Ial, phones: &[&str]) -> String {
+    pub async fn add_account_with_phones(
+        &self,
+        id_number: &str,
+        ial: Ial,
+        phones: &[&str],
+    ) -> String {
         let hash =
             xacthuc::authenticators::password::hash(&self.app.config.passwords, PASSWORD).unwrap();
         let account = self
@@ -328,7 +333,10 @@ pub async fn captcha_answer(t: &TestApp, id: &str) -> String {
         .json()
         .await
         .unwrap();
-    answer["answer"].as_str().expect("a live captcha").to_string()
+    answer["answer"]
+        .as_str()
+        .expect("a live captcha")
+        .to_string()
 }
 
 /// Answers the OTP screen at `otp_url` with the code just sent to `phone`.
