@@ -496,14 +496,7 @@ pub async fn submit_registration(
     path: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let html = b
-        .get(t.url(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(b, t.url(path)).await;
     let csrf = hidden(&html, "csrf").expect("csrf");
     let captcha_id = hidden(&html, "captcha_id").expect("captcha_id");
     let answer = captcha_answer(t, &captcha_id).await;
@@ -524,7 +517,7 @@ pub async fn post_on(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let html = b.get(page_url).send().await.unwrap().text().await.unwrap();
+    let html = page_text(b, page_url).await;
     let csrf = hidden(&html, "csrf").expect("csrf");
     let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
     form.extend_from_slice(fields);

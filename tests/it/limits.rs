@@ -55,6 +55,43 @@ async fn login_with_captcha(t: &TestApp, b: &reqwest::Client, password: &str) ->
     .await
 }
 
+/// "Quên mật khẩu" for [`ID`] and its phone, up to the OTP screen.
+async fn start_recovery(t: &TestApp, b: &reqwest::Client) {
+    let fields = [("id_number", ID), ("phone", "0823628899")];
+    let resp = submit_registration(t, b, "/forgot-password", &fields).await;
+    assert_eq!(location(&resp), t.url("/forgot-password/otp"));
+}
+
+/// The login's OTP screen for [`ID`], past its password.
+struct CodeScreen {
+    csrf: String,
+    /// The code sent.
+    code: String,
+    /// Another one.
+    wrong: &'static str,
+}
+
+async fn at_the_login_code(t: &TestApp, b: &reqwest::Client) -> CodeScreen {
+    let resp = post_login(t, b, &[("username", ID), ("password", PASSWORD)]).await;
+    assert_eq!(location(&resp), t.url("/login/otp"));
+    let html = page_text(b, t.url("/login/otp")).await;
+    let code = latest_otp(t, PHONE_E164).await;
+    CodeScreen {
+        csrf: hidden(&html, "csrf").unwrap(),
+        wrong: if code == "000000" { "000001" } else { "000000" },
+        code,
+    }
+}
+
+impl CodeScreen {
+    /// Posts `code` on the screen; the status of the answer.
+    async fn post(&self, t: &TestApp, b: &reqwest::Client, code: &str) -> StatusCode {
+        let form = [("csrf", self.csrf.as_str()), ("otp", code)];
+        let resp = b.post(t.url("/login/otp")).form(&form).send().await;
+        resp.unwrap().status()
+    }
+}
+
 /// The value of a counter in `/metrics` (0 when absent).
 async fn metric(t: &TestApp, series: &str) -> u64 {
     let text = page_text(&http(), t.url("/metrics")).await;
@@ -110,31 +147,17 @@ async fn fifty_parallel_wrong_codes_on_the_login_screen_are_compared_five_times(
     let t = spawn_app().await;
     t.add_account(ID, Ial::Ial2).await;
     let b = browser();
-    let resp = post_login(&t, &b, &[("username", ID), ("password", PASSWORD)]).await;
-    assert_eq!(location(&resp), t.url("/login/otp"));
-    let html = page_text(&b, t.url("/login/otp")).await;
-    let csrf = hidden(&html, "csrf").unwrap();
-    let code = latest_otp(&t, PHONE_E164).await;
-    let wrong = if code == "000000" { "000001" } else { "000000" };
-    let guesses = (0..50).map(|_| {
-        let form = [("csrf", csrf.as_str()), ("otp", wrong)];
-        b.post(t.url("/login/otp")).form(&form).send()
-    });
-    for resp in futures::future::join_all(guesses).await {
-        assert_eq!(resp.unwrap().status(), StatusCode::BAD_REQUEST);
+    let screen = at_the_login_code(&t, &b).await;
+    let guesses = (0..50).map(|_| screen.post(&t, &b, screen.wrong));
+    for status in futures::future::join_all(guesses).await {
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     assert_eq!(
         metric(&t, "xacthuc_otp_wrong_total{purpose=\"login\"}").await,
         5
     );
-    let form = [("csrf", csrf.as_str()), ("otp", code.as_str())];
-    let resp = b
-        .post(t.url("/login/otp"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the code is dead");
+    let status = screen.post(&t, &b, &screen.code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the code is dead");
 }
 
 /// Item 2: after the limit the name needs the captcha (checked before the password) and then
@@ -189,45 +212,17 @@ async fn a_password_reset_lifts_the_failures_and_the_wrong_codes() {
     t.add_account(ID, Ial::Ial2).await;
     // Three wrong codes in a row at the login's SMS step stop the codes of the account.
     let b = browser();
-    post_login(&t, &b, &[("username", ID), ("password", PASSWORD)]).await;
-    let html = page_text(&b, t.url("/login/otp")).await;
-    let csrf = hidden(&html, "csrf").unwrap();
-    let code = latest_otp(&t, PHONE_E164).await;
-    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let screen = at_the_login_code(&t, &b).await;
     for _ in 0..3 {
-        let form = [("csrf", csrf.as_str()), ("otp", wrong)];
-        b.post(t.url("/login/otp"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        screen.post(&t, &b, screen.wrong).await;
     }
-    let form = [("csrf", csrf.as_str()), ("otp", code.as_str())];
-    let resp = b
-        .post(t.url("/login/otp"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("nhập sai quá nhiều lần liên tiếp")
-    );
+    let status = screen.post(&t, &b, &screen.code).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "even the right code");
     // And the name is challenged.
     fail_passwords(&t, 5).await;
 
     let r = browser();
-    let resp = submit_registration(
-        &t,
-        &r,
-        "/forgot-password",
-        &[("id_number", ID), ("phone", "0823628899")],
-    )
-    .await;
-    assert_eq!(location(&resp), t.url("/forgot-password/otp"));
+    start_recovery(&t, &r).await;
     let next = submit_otp(&t, &r, &t.url("/forgot-password/otp"), PHONE_E164).await;
     let fields = [
         ("password", NEW_PASSWORD),
@@ -337,14 +332,7 @@ async fn a_wrong_recovery_code_is_audited_with_the_clients_ip_and_counted() {
     let t = spawn_app().await;
     t.add_account(ID, Ial::Ial2).await;
     let b = browser();
-    let resp = submit_registration(
-        &t,
-        &b,
-        "/forgot-password",
-        &[("id_number", ID), ("phone", "0823628899")],
-    )
-    .await;
-    assert_eq!(location(&resp), t.url("/forgot-password/otp"));
+    start_recovery(&t, &b).await;
     let code = latest_otp(&t, PHONE_E164).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     let page = t.url("/forgot-password/otp");

@@ -184,15 +184,7 @@ async fn captcha_is_single_use_and_served_as_image_and_audio() {
         .unwrap();
     assert!(wav.bytes().await.unwrap().starts_with(b"RIFF"));
 
-    let answer: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/captcha/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let answer = answer["answer"].as_str().unwrap().to_string();
+    let answer = captcha_answer(&t, &id).await;
     assert_eq!(answer.len(), 5);
     assert!(
         captcha::verify(t.app.store.as_ref(), &id, &answer.to_uppercase())
