@@ -630,6 +630,21 @@ impl PartialEq for KeysConfig {
 mod tests {
     use super::*;
 
+    /// NIST SP 800-63B allows at most 100 wrong codes in a row; a limit of 0 would refuse
+    /// every code.
+    #[test]
+    fn otp_limits_are_checked() {
+        let mut cfg = Config::default();
+        assert!(cfg.validate().is_ok());
+        cfg.otp.max_wrong_per_account = 101;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("otp.max_wrong_per_account"), "{e}");
+        cfg.otp.max_wrong_per_account = 100;
+        cfg.otp.per_phone_per_hour.profile = 0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("otp.per_phone_per_hour.profile"), "{e}");
+    }
+
     /// Lists are overridable from the environment too (⚓ every key is).
     #[test]
     fn lists_come_from_the_environment_comma_separated() {
