@@ -185,6 +185,8 @@ impl App {
             connectors: &self.connectors,
             sms_template: self.theme.t(locale, "sms_otp_text"),
             ip: ip.to_string(),
+            audit: &self.audit,
+            metrics: &self.metrics,
         }
     }
 

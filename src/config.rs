@@ -152,8 +152,37 @@ pub struct OtpConfig {
     pub max_attempts: u64,
     /// Seconds before "Gửi lại OTP" may send another code to the same phone.
     pub resend_cooldown_seconds: i64,
-    /// Codes sent to one phone per hour, at most (SMS cost protection).
-    pub max_per_phone_per_hour: u64,
+    /// Codes one account may be sent per hour, whatever the phone (login and profile: the
+    /// person is known to be the account).
+    pub max_per_account_per_hour: u64,
+    /// Codes sent per hour on the requests of one client IP, every purpose together.
+    pub max_per_ip_per_hour: u64,
+    /// SMS per minute across all nodes; past it, sends are refused ("busy") and
+    /// `xacthuc_sms_ceiling_hits_total` counts each refusal (alert on it).
+    pub max_sms_per_minute: u64,
+    /// Wrong codes in a row (across codes) before codes for the same account (login, profile)
+    /// or phone (registration, recovery) are refused; at most 100 (NIST SP 800-63B §5.2.2).
+    pub max_wrong_per_account: u64,
+    /// How long that run of wrong codes is remembered, from its first code; a right code
+    /// ends it sooner.
+    pub wrong_memory_seconds: i64,
+    /// Codes sent to one phone per hour, per purpose: each purpose has its own budget, so one
+    /// cannot use up another's (SMS cost protection).
+    pub per_phone_per_hour: OtpPerPurpose,
+}
+
+/// `[otp.per_phone_per_hour]`: one number per purpose of a code.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpPerPurpose {
+    /// The SMS step of a login.
+    pub login: u64,
+    /// A registration's phone.
+    pub registration: u64,
+    /// "Quên mật khẩu" (decoys count too, so the budget reveals nothing).
+    pub recovery: u64,
+    /// A phone added in "Thông tin cá nhân".
+    pub profile: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -333,7 +362,54 @@ impl Default for OtpConfig {
             ttl_seconds: 300,
             max_attempts: 5,
             resend_cooldown_seconds: 60,
-            max_per_phone_per_hour: 5,
+            max_per_account_per_hour: 10,
+            max_per_ip_per_hour: 30,
+            max_sms_per_minute: 600,
+            max_wrong_per_account: 20,
+            wrong_memory_seconds: 86_400,
+            per_phone_per_hour: OtpPerPurpose::default(),
+        }
+    }
+}
+
+impl OtpConfig {
+    /// Every limit must let at least one code through (0 would refuse every code, which
+    /// looks like an outage), and wrong codes in a row stay within NIST's 100.
+    fn validate(&self) -> Result<(), String> {
+        let p = &self.per_phone_per_hour;
+        let at_least_one = [
+            ("otp.max_attempts", self.max_attempts),
+            (
+                "otp.max_per_account_per_hour",
+                self.max_per_account_per_hour,
+            ),
+            ("otp.max_per_ip_per_hour", self.max_per_ip_per_hour),
+            ("otp.max_sms_per_minute", self.max_sms_per_minute),
+            ("otp.per_phone_per_hour.login", p.login),
+            ("otp.per_phone_per_hour.registration", p.registration),
+            ("otp.per_phone_per_hour.recovery", p.recovery),
+            ("otp.per_phone_per_hour.profile", p.profile),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{key} must be at least 1"));
+        }
+        if !(1..=100).contains(&self.max_wrong_per_account) {
+            return Err("otp.max_wrong_per_account must be 1..=100 (NIST SP 800-63B)".into());
+        }
+        if self.wrong_memory_seconds < 1 {
+            return Err("otp.wrong_memory_seconds must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for OtpPerPurpose {
+    fn default() -> Self {
+        Self {
+            login: 5,
+            registration: 3,
+            recovery: 3,
+            profile: 3,
         }
     }
 }
@@ -447,11 +523,7 @@ impl Config {
                 "registration.methods: unknown method {m} (mobile_subscriber, bhxh)"
             )));
         }
-        if self.otp.max_attempts == 0 || self.otp.max_per_phone_per_hour == 0 {
-            return Err(ConfigError::Invalid(
-                "otp.max_attempts and otp.max_per_phone_per_hour must be at least 1".into(),
-            ));
-        }
+        self.otp.validate().map_err(ConfigError::Invalid)?;
         let worst_ms = self.connectors.timeout_ms * (u64::from(self.connectors.retries) + 1);
         if worst_ms > 20_000 {
             return Err(ConfigError::Invalid(
@@ -673,6 +745,21 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    /// NIST SP 800-63B allows at most 100 wrong codes in a row; a limit of 0 would refuse
+    /// every code.
+    #[test]
+    fn otp_limits_are_checked() {
+        let mut cfg = Config::default();
+        assert!(cfg.validate().is_ok());
+        cfg.otp.max_wrong_per_account = 101;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("otp.max_wrong_per_account"), "{e}");
+        cfg.otp.max_wrong_per_account = 100;
+        cfg.otp.per_phone_per_hour.profile = 0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("otp.per_phone_per_hour.profile"), "{e}");
     }
 
     /// Lists are overridable from the environment too (⚓ every key is).

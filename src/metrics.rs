@@ -10,6 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     /// Logins by (method, result): `xacthuc_logins_total{method, result}`.
     logins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// SMS codes sent by purpose: `xacthuc_sms_sent_total{purpose}`.
+    sms_sent: Mutex<BTreeMap<&'static str, u64>>,
+    /// Wrong SMS codes by purpose: `xacthuc_otp_wrong_total{purpose}`.
+    otp_wrong: Mutex<BTreeMap<&'static str, u64>>,
+    /// Sends refused by the service-wide SMS ceiling (an alert: either an attack or a ceiling
+    /// too low for the traffic).
+    pub sms_ceiling_hits: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub token_errors: AtomicU64,
     pub authorize_requests: AtomicU64,
@@ -34,6 +41,43 @@ impl Metrics {
         Self::inc(total);
         if let Ok(mut map) = self.logins.lock() {
             *map.entry((method, result)).or_default() += 1;
+        }
+    }
+
+    /// Counts an SMS code sent for `purpose`.
+    pub fn sms_sent(&self, purpose: &'static str) {
+        Self::add(&self.sms_sent, purpose);
+    }
+
+    /// Counts a wrong SMS code typed for `purpose`.
+    pub fn otp_wrong(&self, purpose: &'static str) {
+        Self::add(&self.otp_wrong, purpose);
+    }
+
+    /// Counts a send refused by the SMS ceiling.
+    pub fn sms_ceiling_hit(&self) {
+        Self::inc(&self.sms_ceiling_hits);
+    }
+
+    fn add(map: &Mutex<BTreeMap<&'static str, u64>>, label: &'static str) {
+        if let Ok(mut map) = map.lock() {
+            *map.entry(label).or_default() += 1;
+        }
+    }
+
+    /// A counter family with one label, `label`.
+    fn render_by(
+        out: &mut String,
+        name: &str,
+        help: &str,
+        label: &str,
+        map: &Mutex<BTreeMap<&'static str, u64>>,
+    ) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        if let Ok(map) = map.lock() {
+            for (value, n) in map.iter() {
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
         }
     }
 
@@ -71,6 +115,11 @@ impl Metrics {
                 "Introspection requests",
                 &self.introspections,
             ),
+            (
+                "xacthuc_sms_ceiling_hits_total",
+                "SMS sends refused by the service-wide ceiling (otp.max_sms_per_minute)",
+                &self.sms_ceiling_hits,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -90,6 +139,20 @@ impl Metrics {
                 );
             }
         }
+        Self::render_by(
+            &mut out,
+            "xacthuc_sms_sent_total",
+            "SMS codes sent, by purpose",
+            "purpose",
+            &self.sms_sent,
+        );
+        Self::render_by(
+            &mut out,
+            "xacthuc_otp_wrong_total",
+            "Wrong SMS codes typed, by purpose",
+            "purpose",
+            &self.otp_wrong,
+        );
         out
     }
 }

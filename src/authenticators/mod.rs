@@ -27,11 +27,13 @@ pub mod testing;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::{Config, LoginConfig};
 use crate::connectors::Connectors;
 use crate::domain::{Account, CredentialKind};
 use crate::message::Message;
+use crate::metrics::Metrics;
 use crate::oidc::authorize::LoginNeed;
 use crate::oidc::params::Params;
 use crate::store::Database;
@@ -55,6 +57,10 @@ pub struct Ctx<'a> {
     pub sms_template: String,
     /// The client's address (throttles, audit).
     pub ip: String,
+    /// For what a step must record itself, whichever flow runs it (a wrong SMS code).
+    pub audit: &'a Audit,
+    /// For what a step must count itself (SMS sent, wrong codes, limits hit).
+    pub metrics: &'a Metrics,
 }
 
 /// What the login page and the completion need to know about a method.
@@ -251,6 +257,9 @@ pub enum Outcome {
     Refused(StepState, Prompt, Refusal),
     /// The step is done.
     Done(Evidence),
+    /// The step is done, and the login must pass `Method` next even if `[login.then]` skips
+    /// it, with no skipping (the SMS code after a password whose login name is challenged).
+    DoneRequiring(Evidence, Method),
     /// The step does not apply (e.g. an SMS step for an account without a verified phone).
     Skip,
     /// The step cannot go on at all (nothing to show again): the login starts over.

@@ -3,10 +3,8 @@
 //! account's verified phones instead. Shape: a form (the one OTP screen, [`OtpStep`]). An
 //! account without a verified phone skips the step.
 
-use super::otp::{OtpError, OtpStep};
-use super::{
-    Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, RefusalKind, StepState, Traits,
-};
+use super::otp::{OtpError, OtpStep, Purpose};
+use super::{Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, StepState, Traits};
 use crate::oidc::params::Params;
 
 pub const TRAITS: Traits = Traits {
@@ -18,14 +16,7 @@ pub const TRAITS: Traits = Traits {
 };
 
 fn refusal(e: &OtpError, account_id: Option<&str>) -> Refusal {
-    let kind = match e {
-        OtpError::Sms(_) | OtpError::Store(_) => RefusalKind::Unavailable,
-        OtpError::Cooldown { .. } | OtpError::HourlyCap => RefusalKind::Limited,
-        OtpError::Expired | OtpError::Wrong { .. } | OtpError::Exhausted | OtpError::Format => {
-            RefusalKind::Invalid
-        }
-    };
-    Refusal::new(kind, e.message(), e.reason()).account(account_id)
+    Refusal::new(e.kind(), e.message(), e.reason()).account(account_id)
 }
 
 /// Sends the first code to the account's default verified phone.
@@ -47,7 +38,7 @@ pub async fn start(ctx: &Ctx<'_>, so_far: Option<&Evidence>) -> Outcome {
     let Some(phone) = phone else {
         return Outcome::Skip;
     };
-    match OtpStep::send(ctx, &phone.e164).await {
+    match OtpStep::send(ctx, Purpose::Login, Some(account_id), &phone.e164).await {
         Ok(step) => Outcome::Prompt(StepState::SmsOtp(step), Prompt::Form(Form::OtpPage)),
         Err(e) => Outcome::Failed(refusal(&e, Some(account_id))),
     }
@@ -112,6 +103,7 @@ pub enum SwitchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authenticators::RefusalKind;
     use crate::authenticators::testing::{Harness, input};
 
     const PHONE: &str = "+84823628899";

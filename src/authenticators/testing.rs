@@ -3,10 +3,12 @@
 //! memory and keep the SMS sent, so a step's logic is tested without a server.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::Ctx;
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::{
@@ -14,7 +16,8 @@ use crate::connectors::{
     SubscriberCheck, SubscriberQuery,
 };
 use crate::domain::{Account, Ial, SubjectType};
-use crate::store::ephemeral::MemoryStore;
+use crate::metrics::Metrics;
+use crate::store::ephemeral::{Attempt, EphemeralError, EphemeralStore, MemoryStore};
 use crate::store::{Database, NewAccount};
 
 pub const PASSWORD: &str = "Aa@123456";
@@ -53,6 +56,82 @@ impl BhxhRegistry for Nobody {
     }
 }
 
+/// A store that yields to the scheduler before each operation, as a networked store (Redis)
+/// does, so futures run together interleave between the operations of a check: a test of a
+/// limit under contention then fails on code that checks, then counts.
+pub struct Yielding<'a>(pub &'a dyn EphemeralStore);
+
+#[async_trait]
+impl EphemeralStore for Yielding<'_> {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.put(key, value, ttl).await
+    }
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.put_if_absent(key, value, ttl).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.get(key).await
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.take(key).await
+    }
+    async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.compare_and_delete(key, expected).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.delete(key).await
+    }
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.increment(key, ttl).await
+    }
+    async fn take_attempt(
+        &self,
+        key: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Attempt, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.take_attempt(key, limit, ttl).await
+    }
+    async fn give_back(&self, key: &str) -> Result<(), EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.give_back(key).await
+    }
+    async fn count(&self, key: &str) -> Result<u64, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.count(key).await
+    }
+    async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.exists_any(keys).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.compare_and_swap(key, expected, value, ttl).await
+    }
+    async fn ping(&self) -> Result<(), EphemeralError> {
+        self.0.ping().await
+    }
+}
+
 pub struct Harness {
     pub db: Database,
     pub store: MemoryStore,
@@ -60,6 +139,8 @@ pub struct Harness {
     pub config: Config,
     pub connectors: Connectors,
     pub outbox: Arc<Outbox>,
+    pub audit: Audit,
+    pub metrics: Metrics,
 }
 
 impl Harness {
@@ -69,10 +150,13 @@ impl Harness {
         config.passwords.argon2_memory_kib = 1024;
         config.passwords.argon2_iterations = 1;
         let outbox = Arc::new(Outbox::default());
+        let db = Database::connect("sqlite::memory:", 1)
+            .await
+            .expect("in-memory database");
         Self {
-            db: Database::connect("sqlite::memory:", 1)
-                .await
-                .expect("in-memory database"),
+            audit: Audit::new(db.clone(), clock.clone()),
+            metrics: Metrics::default(),
+            db,
             store: MemoryStore::new(clock.clone()),
             connectors: Connectors {
                 carrier: Arc::new(Nobody),
@@ -94,6 +178,8 @@ impl Harness {
             connectors: &self.connectors,
             sms_template: "Ma xac thuc: {code} ({minutes} phut)".into(),
             ip: "192.0.2.1".into(),
+            audit: &self.audit,
+            metrics: &self.metrics,
         }
     }
 

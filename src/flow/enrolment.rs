@@ -54,7 +54,7 @@ impl EnrolError {
             Self::NotEnrollable => Message::new("error_not_found"),
             Self::Label => Message::new("err_credential_label").with("max", MAX_LABEL),
             Self::WrongPassword => Message::new("err_current_password_wrong"),
-            Self::Limited => Message::new("error_account_locked"),
+            Self::Limited => Message::new("error_too_many_attempts"),
             Self::Refused(r) => r.message.clone(),
             Self::Store(_) => Message::new("error_temporarily_unavailable"),
         }
@@ -107,10 +107,22 @@ async fn reauthenticate(
     let Some(id_number) = account.id_number.as_deref() else {
         return Err(EnrolError::WrongPassword);
     };
-    match password::authenticate(ctx, id_number, password, &ctx.ip).await {
-        Ok(a) if a.id == account.id => Ok(()),
+    // The profile shows no captcha: a challenged login name is refused here like a throttled
+    // one (the user can log in again, or reset the password).
+    let attempt = password::Credentials {
+        username: id_number,
+        password,
+        captcha: None,
+    };
+    match password::authenticate(ctx, &attempt).await {
+        Ok(v) if v.account.id == account.id => Ok(()),
         Ok(_) | Err(LoginError::InvalidCredentials { .. }) => Err(EnrolError::WrongPassword),
-        Err(LoginError::Locked | LoginError::Throttled) => Err(EnrolError::Limited),
+        Err(
+            LoginError::Locked
+            | LoginError::Throttled
+            | LoginError::CaptchaRequired
+            | LoginError::CaptchaWrong,
+        ) => Err(EnrolError::Limited),
         Err(LoginError::Store(e)) => Err(EnrolError::Store(e)),
     }
 }

@@ -139,6 +139,14 @@ impl LoginFlow {
 }
 
 impl Chain {
+    /// Adds what a step proved to what the steps before it proved.
+    fn add(&mut self, evidence: Evidence) {
+        self.so_far = Some(match self.so_far.take() {
+            Some(before) => before.then(evidence),
+            None => evidence,
+        });
+    }
+
     fn with(self, current: StepState) -> LoginFlow {
         LoginFlow {
             ar: self.ar,
@@ -157,6 +165,8 @@ async fn drive(
     mut step: Method,
     mut outcome: Outcome,
 ) -> Progress {
+    // A step a previous one demanded: it runs next, and may not skip.
+    let mut required = None;
     loop {
         match outcome {
             Outcome::Prompt(state, prompt) => return Progress::Prompt(chain.with(state), prompt),
@@ -170,11 +180,26 @@ async fn drive(
                     refusal,
                 };
             }
-            Outcome::Done(evidence) => {
-                chain.so_far = Some(match chain.so_far.take() {
-                    Some(before) => before.then(evidence),
-                    None => evidence,
-                });
+            Outcome::Done(evidence) => chain.add(evidence),
+            Outcome::DoneRequiring(evidence, next) => {
+                chain.add(evidence);
+                chain.then.retain(|m| *m != next);
+                chain.then.insert(0, next);
+                required = Some(next);
+            }
+            Outcome::Skip if required == Some(step) => {
+                let account = chain.so_far.as_ref().and_then(Evidence::account_id);
+                let refusal = Refusal::new(
+                    RefusalKind::Limited,
+                    Message::new("error_login_step_required"),
+                    "required_step_unavailable",
+                )
+                .account(account);
+                return Progress::Failed {
+                    ar: chain.ar,
+                    step,
+                    refusal,
+                };
             }
             Outcome::Skip => {}
         }

@@ -7,7 +7,7 @@ use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::Ctx;
-use crate::authenticators::otp::{OtpError, OtpStep};
+use crate::authenticators::otp::{OtpError, OtpStep, Purpose};
 use crate::domain::PhoneNumber;
 use crate::store::StoreError;
 
@@ -56,7 +56,7 @@ pub async fn start(
     }
     Ok(PhoneFlow {
         account_id: account_id.to_string(),
-        otp: OtpStep::send(ctx, phone.e164()).await?,
+        otp: OtpStep::send(ctx, Purpose::Profile, Some(account_id), phone.e164()).await?,
     })
 }
 

@@ -11,9 +11,9 @@ use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::Ctx;
-use crate::authenticators::otp::{OtpError, OtpStep};
+use crate::authenticators::otp::{self, OtpError, OtpStep, Purpose};
 use crate::authenticators::password;
-use crate::domain::{IdNumber, PhoneNumber};
+use crate::domain::{Account, IdNumber, PhoneNumber};
 use crate::message::FieldErrors;
 use crate::oidc::{interaction, revocation};
 use crate::store::StoreError;
@@ -67,8 +67,8 @@ pub async fn start(
         None => None,
     };
     let otp = match &owner {
-        Some(_) => OtpStep::send(ctx, phone.e164()).await?,
-        None => OtpStep::decoy(ctx, phone.e164()).await?,
+        Some(id) => OtpStep::send(ctx, Purpose::Recovery, Some(id), phone.e164()).await?,
+        None => OtpStep::decoy(ctx, Purpose::Recovery, phone.e164()).await?,
     };
     Ok(RecoveryFlow {
         account_id: owner,
@@ -107,6 +107,7 @@ pub async fn complete(
         .set_password(&account_id, &hash, app.clock.now())
         .await?;
     end_everything(app, &account_id).await?;
+    clear_failures(app, &account).await?;
     app.audit
         .record(
             Event::new("account.password_reset")
@@ -115,6 +116,18 @@ pub async fn complete(
                 .detail(json!({ "via": "sms_otp" })),
         )
         .await?;
+    Ok(())
+}
+
+/// Lifts what failed logins left on the account: its login name's failures and throttle, and
+/// its run of wrong login codes. After a password reset or change the person has just proven
+/// they hold the account, so a stranger's guesses must no longer stand in their way.
+pub async fn clear_failures(app: &App, account: &Account) -> Result<(), StoreError> {
+    let store = app.store.as_ref();
+    if let Some(id_number) = &account.id_number {
+        password::clear_failures(store, id_number).await?;
+    }
+    otp::clear_wrong(store, Purpose::Login, &account.id).await?;
     Ok(())
 }
 

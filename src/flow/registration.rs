@@ -12,7 +12,7 @@ use super::{FlowState, WithOtp};
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::carrier_match::{self, Applicant};
-use crate::authenticators::otp::{OtpError, OtpStep};
+use crate::authenticators::otp::{OtpError, OtpStep, Purpose};
 use crate::authenticators::{self, Ctx, Evidence, Subject, bhxh_match, password};
 use crate::config::Config;
 use crate::domain::{
@@ -268,7 +268,7 @@ pub async fn submit(
             evidence
         }
     };
-    let otp = OtpStep::send(ctx, form.phone.e164())
+    let otp = OtpStep::send(ctx, Purpose::Registration, None, form.phone.e164())
         .await
         .map_err(|e| match e {
             OtpError::Sms(err) => {

@@ -63,9 +63,11 @@ async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Res
         .and_then(|(r, _)| r.login_hint.as_deref())
         .filter(|h| crate::domain::IdNumber::parse(h).is_ok())
         .unwrap_or_default();
+    let asked = params.get("captcha") == Some("1");
     let page = LoginPage {
         username: hint,
         error: None,
+        captcha: login_page::captcha(&app, ar, hint, asked).await,
     };
     login_page::render(&app, &req, StatusCode::OK, &context, page)
 }
@@ -105,9 +107,11 @@ async fn login_submit(
         );
     };
     if !page::csrf_ok(&app, &headers, params.get("csrf")) {
+        let username = params.get("username").unwrap_or_default().trim();
         let page = LoginPage {
-            username: params.get("username").unwrap_or_default().trim(),
+            username,
             error: Some(&Message::new("error_csrf")),
+            captcha: login_page::captcha(&app, ar, username, false).await,
         };
         return login_page::render(&app, &req, StatusCode::FORBIDDEN, &context, page);
     }

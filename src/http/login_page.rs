@@ -3,13 +3,14 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::oidc::origin_of;
 use super::page::{self, PageRequest};
+use super::registration::{captcha_vars, merge};
 use super::request::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::app::App;
-use crate::authenticators::Method;
+use crate::authenticators::{Method, password};
 use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, LoginNeed, LoginReason};
 use crate::oidc::interaction;
@@ -93,6 +94,26 @@ pub struct LoginPage<'a> {
     /// The ID number typed so far (or the portal's `login_hint`).
     pub username: &'a str,
     pub error: Option<&'a Message>,
+    /// The captcha's variables ([`captcha`]), when the form must carry one.
+    pub captcha: Option<Value>,
+}
+
+/// The captcha of the password form: shown when the typed login name is challenged (too many
+/// failures in a row; `password` refuses it without one), or when the page is asked for one
+/// (`?captcha=1`, the captcha's "Đổi mã khác" link). A fresh challenge each time.
+pub async fn captcha(app: &App, ar: Option<&str>, username: &str, asked: bool) -> Option<Value> {
+    let challenged = !username.is_empty()
+        && password::needs_captcha(app.store.as_ref(), &app.config.passwords, username)
+            .await
+            .unwrap_or(false);
+    if !asked && !challenged {
+        return None;
+    }
+    let refresh = match ar {
+        Some(ar) => format!("/login?captcha=1&ar={ar}"),
+        None => "/login?captcha=1".to_string(),
+    };
+    captcha_vars(app, &refresh).await
 }
 
 fn reason_key(reason: LoginReason) -> Option<&'static str> {
@@ -150,6 +171,9 @@ pub fn render(
     });
     if let Some(m) = page.error {
         vars["error"] = json!(page::text(app, req, m));
+    }
+    if let Some(captcha) = page.captcha {
+        merge(&mut vars, captcha);
     }
     // Without a session to blame, a portal's demand for a phishing-resistant login is still why
     // the page offers only some methods.

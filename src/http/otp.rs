@@ -68,9 +68,9 @@ pub trait OtpJourney: WithOtp + Send + Sync + 'static {
         secret: String,
         flow: Self,
         input: &Params,
-        _ip: &str,
+        ip: &str,
     ) -> impl Future<Output = Response> + Send {
-        check_then_next(app, req, secret, flow, input)
+        check_then_next(app, req, secret, flow, input, ip)
     }
 }
 
@@ -164,17 +164,15 @@ async fn answer<J: OtpJourney>(
 
 /// The status a failed send or check is shown with.
 fn status_of(e: &OtpError) -> StatusCode {
-    match e {
-        OtpError::Sms(_) | OtpError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        OtpError::Cooldown { .. } | OtpError::HourlyCap => StatusCode::TOO_MANY_REQUESTS,
-        OtpError::Expired | OtpError::Wrong { .. } | OtpError::Exhausted | OtpError::Format => {
-            StatusCode::BAD_REQUEST
-        }
-    }
+    page::status_for(e.kind())
 }
 
 /// "Gửi lại OTP".
-async fn resend<J: OtpJourney>(State(app): State<App>, request: Request<Body>) -> Response {
+async fn resend<J: OtpJourney>(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (headers, req, _) = match page::posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -183,7 +181,7 @@ async fn resend<J: OtpJourney>(State(app): State<App>, request: Request<Body>) -
         Ok(x) => x,
         Err(m) => return missing(&app, &req, m),
     };
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let Some(otp) = flow.otp_mut() else {
         return page::flow_expired(&app, &req);
     };
@@ -240,7 +238,11 @@ async fn phones_page<J: OtpJourney>(
     )
 }
 
-async fn phones_submit<J: OtpJourney>(State(app): State<App>, request: Request<Body>) -> Response {
+async fn phones_submit<J: OtpJourney>(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (headers, req, params) = match page::posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -252,7 +254,7 @@ async fn phones_submit<J: OtpJourney>(State(app): State<App>, request: Request<B
     let Some(account_id) = flow.phones_of().map(str::to_string) else {
         return page::flow_expired(&app, &req);
     };
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let phone_id = params.get("phone_id").unwrap_or_default();
     let Some(otp) = flow.otp_mut() else {
         return page::flow_expired(&app, &req);
@@ -285,8 +287,9 @@ async fn check_then_next<J: OtpJourney>(
     secret: String,
     mut flow: J,
     input: &Params,
+    ip: &str,
 ) -> Response {
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, ip);
     let Some(otp) = flow.otp_mut() else {
         return page::flow_expired(app, req);
     };

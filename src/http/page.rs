@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::request::{BROWSER_COOKIE, LANG_COOKIE, SESSION_COOKIE, SameSite, form_params, locale};
 use crate::app::App;
+use crate::authenticators::RefusalKind;
 use crate::flow::{FLOW_COOKIE, FlowState};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::params::Params;
@@ -415,6 +416,16 @@ pub async fn save_flow<S: FlowState>(
             Ok(s.to_string())
         }
         None => crate::flow::start(app.store.as_ref(), flow).await,
+    }
+}
+
+/// The status of a kind of refusal: a limit is a 429, never a 5xx.
+pub fn status_for(kind: RefusalKind) -> StatusCode {
+    match kind {
+        RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+        RefusalKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
+        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

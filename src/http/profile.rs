@@ -268,7 +268,7 @@ async fn add_phone(
             .await;
         }
         Err(PhoneError::Otp(e)) => {
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.message()).await;
+            return refuse(page::status_for(e.kind()), &e.message()).await;
         }
         Err(PhoneError::Store(_)) => return unavailable(&app, &req),
     };
@@ -379,6 +379,9 @@ async fn change_password(
         .await
         .is_err()
         || crate::flow::recovery::end_everything(&app, &me.account.id)
+            .await
+            .is_err()
+        || crate::flow::recovery::clear_failures(&app, &me.account)
             .await
             .is_err()
     {

@@ -57,7 +57,11 @@ async fn recovery_form(State(app): State<App>, headers: HeaderMap, uri: Uri) -> 
     render_recovery_form(&app, &req, StatusCode::OK, json!({}), json!({})).await
 }
 
-async fn recovery_submit(State(app): State<App>, request: Request<Body>) -> Response {
+async fn recovery_submit(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (_, req, params) = match page::posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -105,7 +109,7 @@ async fn recovery_submit(State(app): State<App>, request: Request<Body>) -> Resp
         let errors = page::errors_json(&app, &req, &errors);
         return render_recovery_form(&app, &req, StatusCode::BAD_REQUEST, values, errors).await;
     }
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let flow = match recovery::start(&ctx, &id, &phone).await {
         Ok(f) => f,
         Err(RecoveryError::Otp(e)) => {
@@ -114,7 +118,7 @@ async fn recovery_submit(State(app): State<App>, request: Request<Body>) -> Resp
             return render_recovery_form(
                 &app,
                 &req,
-                StatusCode::TOO_MANY_REQUESTS,
+                page::status_for(e.kind()),
                 values,
                 Value::Object(errors),
             )

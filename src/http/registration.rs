@@ -204,15 +204,28 @@ async fn register_form_bhxh(State(app): State<App>, headers: HeaderMap, uri: Uri
     register_form(app, headers, uri, Method::Bhxh).await
 }
 
-async fn register_submit_mobile(State(app): State<App>, request: Request<Body>) -> Response {
-    register_submit(app, request, Method::MobileSubscriber).await
+async fn register_submit_mobile(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    register_submit(app, peer, request, Method::MobileSubscriber).await
 }
 
-async fn register_submit_bhxh(State(app): State<App>, request: Request<Body>) -> Response {
-    register_submit(app, request, Method::Bhxh).await
+async fn register_submit_bhxh(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    register_submit(app, peer, request, Method::Bhxh).await
 }
 
-async fn register_submit(app: App, request: Request<Body>, method: Method) -> Response {
+async fn register_submit(
+    app: App,
+    peer: SocketAddr,
+    request: Request<Body>,
+    method: Method,
+) -> Response {
     let (_, req, params) = match page::posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -268,7 +281,7 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
     let Ok(form) = validated else {
         return page::unavailable(&app, &req);
     };
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let outcome = registration::submit(&ctx, method, form, ar.clone()).await;
     let flow = match outcome {
         Ok(flow) => flow,
@@ -292,7 +305,7 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
                 Refusal::Upstream(key) => {
                     (StatusCode::SERVICE_UNAVAILABLE, Message::new(key), false)
                 }
-                Refusal::Otp(e) => (StatusCode::TOO_MANY_REQUESTS, e.message(), false),
+                Refusal::Otp(e) => (page::status_for(e.kind()), e.message(), false),
                 Refusal::Fields(_) | Refusal::Store(_) => {
                     if let Refusal::Store(e) = &refusal {
                         tracing::error!(error = %e, "registration failed on a backend");

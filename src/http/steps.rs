@@ -20,7 +20,7 @@ use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
-use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
+use crate::authenticators::{Form, Method, Prompt, Refusal, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
 use crate::oidc::authorize::LoginNeed;
 use crate::oidc::params::Params;
@@ -179,12 +179,7 @@ async fn callback(
 
 /// The status a refusal is shown with.
 pub fn status_of(refusal: &Refusal) -> StatusCode {
-    match refusal.kind {
-        RefusalKind::Invalid => StatusCode::BAD_REQUEST,
-        RefusalKind::Unauthorized => StatusCode::UNAUTHORIZED,
-        RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
-        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    }
+    page::status_for(refusal.kind)
 }
 
 /// Turns where a login stands into the browser's next page. `secret` is the flow's cookie
@@ -296,9 +291,11 @@ async fn login_page_with(
             None,
         );
     };
+    let username = input.get("username").unwrap_or_default().trim();
     let page = LoginPage {
-        username: input.get("username").unwrap_or_default().trim(),
+        username,
         error,
+        captcha: login_page::captcha(app, ar, username, false).await,
     };
     login_page::render(app, req, status, &context, page)
 }

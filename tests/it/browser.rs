@@ -204,16 +204,7 @@ impl Browser {
     /// Answers the captcha the way a tester may: through the sandbox contract.
     pub(crate) async fn solve_captcha(&self, t: &TestApp) {
         let id = self.input_value("captcha_id").await;
-        let answer: serde_json::Value = http()
-            .get(t.url(&format!("/sandbox/captcha/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        self.fill("captcha", answer["answer"].as_str().unwrap())
-            .await;
+        self.fill("captcha", &captcha_answer(t, &id).await).await;
     }
 
     pub(crate) async fn close(self) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use xacthuc::clock::Clock;
-use xacthuc::store::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
+use xacthuc::store::ephemeral::{Attempt, EphemeralStore, MemoryStore, RedisStore};
 
 type Store = Arc<dyn EphemeralStore>;
 
@@ -67,6 +67,9 @@ contracts!(
     compare_and_delete_deletes_only_a_matching_value,
     delete_removes_the_key,
     increment_counts_within_its_window_then_restarts,
+    take_attempt_counts_up_to_the_limit_within_its_window,
+    take_attempt_under_contention_allows_exactly_the_limit,
+    give_back_returns_an_attempt_and_keeps_the_window,
     exists_any_reports_whether_any_key_is_live,
     binary_and_empty_values_roundtrip,
     ping_answers,
@@ -175,6 +178,82 @@ async fn increment_counts_within_its_window_then_restarts(store: &Store, clock: 
 
     // Counters are independent per key.
     assert_eq!(store.increment("other", MINUTE).await.unwrap(), 1);
+}
+
+async fn take_attempt_counts_up_to_the_limit_within_its_window(store: &Store, clock: &Clock) {
+    for used in 1..=3 {
+        assert_eq!(
+            store.take_attempt("a", 3, MINUTE).await.unwrap(),
+            Attempt::Allowed { used }
+        );
+    }
+    // A refused attempt is not counted.
+    assert_eq!(
+        store.take_attempt("a", 3, MINUTE).await.unwrap(),
+        Attempt::Refused
+    );
+    assert_eq!(store.count("a").await.unwrap(), 3);
+    // A higher limit on the same counter (the limit is the caller's rule, not stored).
+    assert_eq!(
+        store.take_attempt("a", 4, MINUTE).await.unwrap(),
+        Attempt::Allowed { used: 4 }
+    );
+    // The window started at the first attempt.
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(store.count("a").await.unwrap(), 0);
+    assert_eq!(
+        store.take_attempt("a", 3, MINUTE).await.unwrap(),
+        Attempt::Allowed { used: 1 }
+    );
+    assert_eq!(
+        store.take_attempt("none", 0, MINUTE).await.unwrap(),
+        Attempt::Refused,
+        "a limit of 0 allows nothing"
+    );
+}
+
+/// The bug of checking, then counting: fifty parallel attempts against a limit of five must
+/// let exactly five through, each with its own number.
+async fn take_attempt_under_contention_allows_exactly_the_limit(store: &Store, _clock: &Clock) {
+    let tries = (0..50).map(|_| {
+        let store = Arc::clone(store);
+        async move { store.take_attempt("busy", 5, MINUTE).await.unwrap() }
+    });
+    let mut allowed: Vec<u64> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter_map(|a| match a {
+            Attempt::Allowed { used } => Some(used),
+            Attempt::Refused => None,
+        })
+        .collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, [1, 2, 3, 4, 5]);
+    assert_eq!(store.count("busy").await.unwrap(), 5);
+}
+
+async fn give_back_returns_an_attempt_and_keeps_the_window(store: &Store, clock: &Clock) {
+    store.take_attempt("g", 2, MINUTE).await.unwrap();
+    store.take_attempt("g", 2, MINUTE).await.unwrap();
+    store.give_back("g").await.unwrap();
+    assert_eq!(store.count("g").await.unwrap(), 1);
+    assert_eq!(
+        store.take_attempt("g", 2, MINUTE).await.unwrap(),
+        Attempt::Allowed { used: 2 }
+    );
+    store.give_back("g").await.unwrap();
+    store.give_back("g").await.unwrap();
+    store.give_back("g").await.unwrap();
+    assert_eq!(store.count("g").await.unwrap(), 0, "never below zero");
+    // Giving back does not restart the window.
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(store.count("g").await.unwrap(), 0);
+    store.give_back("missing").await.unwrap();
+    assert_eq!(
+        store.count("missing").await.unwrap(),
+        0,
+        "nothing to give back"
+    );
 }
 
 async fn exists_any_reports_whether_any_key_is_live(store: &Store, clock: &Clock) {

@@ -52,8 +52,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     // Cheap hashes keep the suite fast; production parameters are tested by config defaults.
     config.passwords.argon2_memory_kib = 1024;
     config.passwords.argon2_iterations = 1;
-    // Tests log the same sandbox phone in many times; the cap has its own test.
-    config.otp.max_per_phone_per_hour = 1000;
+    // Tests log the same sandbox phone in many times, all from 127.0.0.1; the SMS budgets have
+    // their own tests.
+    let budgets = &mut config.otp.per_phone_per_hour;
+    budgets.login = 1000;
+    budgets.registration = 1000;
+    budgets.recovery = 1000;
+    budgets.profile = 1000;
+    config.otp.max_per_account_per_hour = 1000;
+    config.otp.max_per_ip_per_hour = 1000;
     tweak(&mut config);
 
     let clock = Clock::system();
@@ -115,8 +122,21 @@ impl TestApp {
         (client.client_id, secret)
     }
 
-    /// A citizen account with password [`PASSWORD`]; returns its `sub`.
+    /// A citizen account with password [`PASSWORD`] and the sandbox phone [`PHONE_E164`];
+    /// returns its `sub`.
     pub async fn add_account(&self, id_number: &str, ial: Ial) -> String {
+        self.add_account_with_phones(id_number, ial, &[PHONE_E164])
+            .await
+    }
+
+    /// A citizen account with password [`PASSWORD`] and these verified phones (the first is
+    /// the default); returns its `sub`.
+    pub async fn add_account_with_phones(
+        &self,
+        id_number: &str,
+        ial: Ial,
+        phones: &[&str],
+    ) -> String {
         let hash =
             xacthuc::authenticators::password::hash(&self.app.config.passwords, PASSWORD).unwrap();
         let account = self
@@ -132,7 +152,7 @@ impl TestApp {
                     email: Some("an@example.vn".into()),
                     ial,
                     registration_method: "test".into(),
-                    phones: vec!["+84823628899".into()],
+                    phones: phones.iter().map(|p| p.to_string()).collect(),
                     password_hash: Some(hash),
                 },
                 self.clock.now(),
@@ -344,6 +364,23 @@ pub async fn latest_otp(t: &TestApp, phone: &str) -> String {
         .to_string()
 }
 
+/// The answer of captcha `id`, read through the sandbox (⚓ contract), as a person would read
+/// the picture.
+pub async fn captcha_answer(t: &TestApp, id: &str) -> String {
+    let answer: serde_json::Value = http()
+        .get(t.url(&format!("/sandbox/captcha/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["answer"]
+        .as_str()
+        .expect("a live captcha")
+        .to_string()
+}
+
 /// Answers the OTP screen at `otp_url` with the code just sent to `phone`.
 pub async fn submit_otp(t: &TestApp, b: &reqwest::Client, otp_url: &str, phone: &str) -> String {
     let page = b.get(otp_url).send().await.unwrap();
@@ -491,4 +528,40 @@ pub async fn tokens_for(
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
+}
+
+/// Fills and submits a form with a captcha (registration, recovery) as a user would: the captcha
+/// read through the sandbox.
+pub async fn submit_registration(
+    t: &TestApp,
+    b: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = page_text(b, t.url(path)).await;
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let captcha_id = hidden(&html, "captcha_id").expect("captcha_id");
+    let answer = captcha_answer(t, &captcha_id).await;
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("captcha_id", &captcha_id),
+        ("captcha", &answer),
+    ];
+    form.extend_from_slice(fields);
+    b.post(t.url(path)).form(&form).send().await.unwrap()
+}
+
+/// Submits a form found at `page_url` (its csrf), with `fields`.
+pub async fn post_on(
+    t: &TestApp,
+    b: &reqwest::Client,
+    page_url: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = page_text(b, page_url).await;
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    form.extend_from_slice(fields);
+    b.post(t.url(action)).form(&form).send().await.unwrap()
 }

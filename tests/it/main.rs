@@ -13,6 +13,7 @@ mod config_defaults;
 mod connectors;
 mod ephemeral_store;
 mod keys;
+mod limits;
 mod logout;
 mod otp_captcha;
 mod passkey;

@@ -20,18 +20,7 @@ async fn post(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let html = b
-        .get(t.url("/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf").expect("csrf");
-    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
-    form.extend_from_slice(fields);
-    b.post(t.url(action)).form(&form).send().await.unwrap()
+    post_on(t, b, &t.url("/profile"), action, fields).await
 }
 
 #[tokio::test]

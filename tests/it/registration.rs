@@ -19,56 +19,6 @@ type Fields = [(&'static str, &'static str); 4];
 
 const NEW_PASSWORD: &str = "Hà-Nội@2024!";
 
-/// Fills and submits a registration form as a user would (captcha read through the sandbox).
-async fn submit_registration(
-    t: &TestApp,
-    b: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let html = b
-        .get(t.url(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf").expect("csrf");
-    let captcha_id = hidden(&html, "captcha_id").expect("captcha_id");
-    let answer: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/captcha/{captcha_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let answer = answer["answer"].as_str().unwrap().to_string();
-    let mut form: Vec<(&str, &str)> = vec![
-        ("csrf", &csrf),
-        ("captcha_id", &captcha_id),
-        ("captcha", &answer),
-    ];
-    form.extend_from_slice(fields);
-    b.post(t.url(path)).form(&form).send().await.unwrap()
-}
-
-/// Submits a form found at `page_url` (its csrf), with `fields`.
-async fn post_on(
-    t: &TestApp,
-    b: &reqwest::Client,
-    page_url: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let html = b.get(page_url).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&html, "csrf").expect("csrf");
-    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
-    form.extend_from_slice(fields);
-    b.post(t.url(action)).form(&form).send().await.unwrap()
-}
-
 /// Registers Nguyễn Văn An by mobile subscription all the way; returns the final page.
 async fn register_an(t: &TestApp, b: &reqwest::Client) -> String {
     let resp = submit_registration(t, b, "/register/mobile", &AN).await;

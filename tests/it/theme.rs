@@ -94,12 +94,15 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     );
     let login =
         json!({ "ar": "", "username": "", "password": true, "from_typed_id": [], "methods": [] });
-    let login_full = json!({
-        "ar": "a", "username": "001090012345", "password": true,
-        "from_typed_id": [{ "name": "passkey", "label": "Passkey" }],
-        "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login/passkey?ar=a" }],
-        "error": "x", "reason": "x", "client_name": "Cổng", "no_method": true,
-    });
+    let login_full = with(
+        &captcha,
+        json!({
+            "ar": "a", "username": "001090012345", "password": true,
+            "from_typed_id": [{ "name": "passkey", "label": "Passkey" }],
+            "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login/passkey?ar=a" }],
+            "error": "x", "reason": "x", "client_name": "Cổng", "no_method": true,
+        }),
+    );
     let ceremony = json!({ "action": "/login/passkey", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 300 });
     let enrol = json!({ "action": "/profile/credentials/passkey/finish", "options": "{}", "label": "k", "back": "/profile" });
     let new_password = json!({ "action": "/register/password", "heading": "h", "submit_label": "s", "rule": "r", "errors": {} });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{EphemeralError, EphemeralStore};
+use super::{Attempt, EphemeralError, EphemeralStore};
 use crate::clock::Clock;
 
 /// The map is swept of expired entries once it reaches this many entries, and afterwards
@@ -30,6 +30,13 @@ struct Inner {
     entries: HashMap<String, Entry>,
     /// Map length at which the next write sweeps expired entries.
     sweep_at_len: usize,
+}
+
+/// A counter's value: 8 big-endian bytes; a non-counter value counts as zero.
+fn counter(entry: &Entry) -> u64 {
+    <[u8; 8]>::try_from(entry.value.as_slice())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 impl Inner {
@@ -139,12 +146,8 @@ impl EphemeralStore for MemoryStore {
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError> {
         let (mut inner, now) = self.lock();
-        // The count is kept as 8 big-endian bytes; a non-counter value counts as zero.
         if let Some(entry) = inner.live(key, now) {
-            let count = <[u8; 8]>::try_from(entry.value.as_slice())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0)
-                .saturating_add(1);
+            let count = counter(entry).saturating_add(1);
             entry.value = count.to_be_bytes().to_vec();
             return Ok(count);
         }
@@ -156,13 +159,44 @@ impl EphemeralStore for MemoryStore {
         Ok(1)
     }
 
+    async fn take_attempt(
+        &self,
+        key: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Attempt, EphemeralError> {
+        // Under the one lock: the compare and the count are a single step.
+        let (mut inner, now) = self.lock();
+        if let Some(entry) = inner.live(key, now) {
+            let used = counter(entry);
+            if used >= limit {
+                return Ok(Attempt::Refused);
+            }
+            entry.value = (used + 1).to_be_bytes().to_vec();
+            return Ok(Attempt::Allowed { used: used + 1 });
+        }
+        if limit == 0 {
+            return Ok(Attempt::Refused);
+        }
+        let entry = Entry {
+            value: 1u64.to_be_bytes().to_vec(),
+            expires_at_ms: Self::expiry(now, ttl),
+        };
+        inner.insert(key, entry, now);
+        Ok(Attempt::Allowed { used: 1 })
+    }
+
+    async fn give_back(&self, key: &str) -> Result<(), EphemeralError> {
+        let (mut inner, now) = self.lock();
+        if let Some(entry) = inner.live(key, now) {
+            entry.value = counter(entry).saturating_sub(1).to_be_bytes().to_vec();
+        }
+        Ok(())
+    }
+
     async fn count(&self, key: &str) -> Result<u64, EphemeralError> {
         let (mut inner, now) = self.lock();
-        Ok(inner
-            .live(key, now)
-            .and_then(|e| <[u8; 8]>::try_from(e.value.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        Ok(inner.live(key, now).map(|e| counter(e)).unwrap_or(0))
     }
 
     async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError> {

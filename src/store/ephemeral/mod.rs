@@ -15,6 +15,15 @@ use async_trait::async_trait;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
+/// The answer of [`EphemeralStore::take_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The attempt was counted: it is the `used`-th of the window (1-based, at most the limit).
+    Allowed { used: u64 },
+    /// The window's attempts are used up; nothing was counted.
+    Refused,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
     #[error("ephemeral store unavailable: {0}")]
@@ -43,7 +52,23 @@ pub trait EphemeralStore: Send + Sync {
     /// Adds one to the counter at `key` and returns the new count. The first increment of a
     /// missing or expired counter starts a window of `ttl`; later increments keep that window.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError>;
-    /// The current count of a live counter made by [`increment`](Self::increment), else 0.
+    /// Takes one of `limit` attempts from the counter at `key`, in one atomic step: counts it
+    /// and answers [`Attempt::Allowed`], or answers [`Attempt::Refused`] without counting when
+    /// `limit` are already used. The window starts at the first attempt and lasts `ttl`; later
+    /// attempts keep it. Every limit takes its attempt here *before* the work it limits, so
+    /// parallel requests cannot all pass a check made before any of them was counted.
+    async fn take_attempt(
+        &self,
+        key: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Attempt, EphemeralError>;
+    /// Gives back one attempt taken from the live counter at `key` (never below zero; the
+    /// window is kept): the work turned out not to count (a success, under a rule that counts
+    /// failures only; a later limit refused the request).
+    async fn give_back(&self, key: &str) -> Result<(), EphemeralError>;
+    /// The current count of a live counter made by [`increment`](Self::increment) or
+    /// [`take_attempt`](Self::take_attempt), else 0.
     async fn count(&self, key: &str) -> Result<u64, EphemeralError>;
     /// Whether any of `keys` holds a live value (one round trip; revocation checks).
     async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError>;

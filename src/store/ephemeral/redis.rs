@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
-use super::{EphemeralError, EphemeralStore};
+use super::{Attempt, EphemeralError, EphemeralStore};
 use crate::clock::Clock;
 
 /// Bound on connecting, on each connection attempt and on each command, so a down Redis gives
@@ -74,6 +74,33 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// ARGV: now ms, limit, expires-at ms, pexpire ms. Returns the attempt's number (1-based), or
+/// 0 when the window's `limit` attempts are used (nothing counted). Compare and count are one
+/// script, so concurrent callers never both take the last attempt.
+const TAKE_ATTEMPT: &str = r"
+local limit = tonumber(ARGV[2])
+local r = redis.call('HMGET', KEYS[1], 'n', 'exp')
+if r[2] and tonumber(r[2]) > tonumber(ARGV[1]) then
+  local used = tonumber(r[1]) or 0
+  if used >= limit then return 0 end
+  return redis.call('HINCRBY', KEYS[1], 'n', 1)
+end
+if limit < 1 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'n', 1, 'exp', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// ARGV: now ms. Takes one off a live counter above zero; its window is kept.
+const GIVE_BACK: &str = r"
+local r = redis.call('HMGET', KEYS[1], 'n', 'exp')
+if r[1] and r[2] and tonumber(r[2]) > tonumber(ARGV[1]) and tonumber(r[1]) > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+return 0
+";
+
 /// ARGV: now ms. Returns the live count or 0.
 const COUNT: &str = r"
 local r = redis.call('HMGET', KEYS[1], 'n', 'exp')
@@ -109,6 +136,8 @@ struct Scripts {
     take: Script,
     compare_and_delete: Script,
     increment: Script,
+    take_attempt: Script,
+    give_back: Script,
     count: Script,
     exists_any: Script,
     compare_and_swap: Script,
@@ -154,6 +183,8 @@ impl RedisStore {
                 take: Script::new(TAKE),
                 compare_and_delete: Script::new(COMPARE_AND_DELETE),
                 increment: Script::new(INCREMENT),
+                take_attempt: Script::new(TAKE_ATTEMPT),
+                give_back: Script::new(GIVE_BACK),
                 count: Script::new(COUNT),
                 exists_any: Script::new(EXISTS_ANY),
                 compare_and_swap: Script::new(COMPARE_AND_SWAP),
@@ -266,6 +297,40 @@ impl EphemeralStore for RedisStore {
             .arg(expires_at)
             .arg(pexpire)
             .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_attempt(
+        &self,
+        key: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Attempt, EphemeralError> {
+        let (now, expires_at, pexpire) = self.times(ttl);
+        let used: u64 = self
+            .scripts
+            .take_attempt
+            .key(self.key(key))
+            .arg(now)
+            .arg(limit)
+            .arg(expires_at)
+            .arg(pexpire)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(match used {
+            0 => Attempt::Refused,
+            used => Attempt::Allowed { used },
+        })
+    }
+
+    async fn give_back(&self, key: &str) -> Result<(), EphemeralError> {
+        self.scripts
+            .give_back
+            .key(self.key(key))
+            .arg(self.clock.unix_ms())
+            .invoke_async::<()>(&mut self.conn())
             .await
             .map_err(unavailable)
     }
