@@ -2,17 +2,14 @@
 //! lockout per login name and a throttle per client IP, both counted in the ephemeral store so
 //! they hold across nodes. Shape: a form (the login page).
 
-use std::sync::OnceLock;
 use std::time::Duration;
-
-use argon2::{Algorithm, Argon2, Version};
-use argon2::{PasswordHasher, PasswordVerifier};
 
 use super::{
     Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, RefusalKind, StepState, Traits,
 };
 use crate::config::PasswordHashConfig;
 use crate::domain::{Account, AccountStatus, IdNumber};
+use crate::hashing::{self, HashError};
 use crate::message::Message;
 use crate::oidc::params::Params;
 use crate::store::StoreError;
@@ -57,6 +54,7 @@ impl LoginError {
             }
             Self::Locked => (RefusalKind::Limited, "error_account_locked"),
             Self::Throttled => (RefusalKind::Limited, "error_too_many_attempts"),
+            Self::Busy => (RefusalKind::Busy, "error_busy"),
             Self::Store(e) => {
                 tracing::error!(error = %e, "login failed on a backend");
                 (RefusalKind::Unavailable, "error_temporarily_unavailable")
@@ -74,6 +72,7 @@ impl LoginError {
             Self::InvalidCredentials { .. } => "wrong ID number or password",
             Self::Locked => "too many failed attempts for this account",
             Self::Throttled => "too many failed attempts from this address",
+            Self::Busy => "password hashing busy",
             Self::Store(_) => "backend unavailable",
         }
     }
@@ -90,44 +89,26 @@ pub enum LoginError {
     Locked,
     #[error("too many failed attempts from this address")]
     Throttled,
+    /// The hashing pool is full: nothing was checked or counted.
+    #[error("password hashing is busy")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
-    let params = argon2::Params::new(
-        cfg.argon2_memory_kib,
-        cfg.argon2_iterations,
-        cfg.argon2_parallelism,
-        None,
-    )
-    .unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+impl From<HashError> for LoginError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(e) => Self::Store(StoreError::Corrupt(e)),
+        }
+    }
 }
 
-/// An Argon2id PHC string for `password`.
+/// An Argon2id PHC string for `password`, on the calling thread: for the CLI and test set-up.
+/// Requests hash through `Ctx::hasher` (the bounded pool).
 pub fn hash(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
-    let salt = crate::random::bytes::<16>();
-    argon2(cfg)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// [`hash`] on a blocking thread (Argon2id is deliberately slow).
-pub async fn hash_blocking(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
-    let (cfg, password) = (cfg.clone(), password.to_string());
-    tokio::task::spawn_blocking(move || hash(&cfg, &password))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-/// [`verify`] on a blocking thread.
-pub async fn verify_blocking(stored: &str, password: &str) -> bool {
-    let (stored, password) = (stored.to_string(), password.to_string());
-    tokio::task::spawn_blocking(move || verify(&stored, &password))
-        .await
-        .unwrap_or(false)
+    hashing::hash_once(cfg, password).map_err(|e| e.to_string())
 }
 
 /// Words a new password must not contain: the ID number, the phone (national form) and the
@@ -143,19 +124,6 @@ pub fn personal_words(
     }
     words.extend(full_name.split_whitespace().map(str::to_string));
     words
-}
-
-/// Constant-time verification (inside argon2); parameters come from the stored hash.
-pub fn verify(stored: &str, password: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), stored)
-        .is_ok()
-}
-
-/// A hash verified when the account does not exist, so both cases cost the same time.
-fn dummy_hash(cfg: &PasswordHashConfig) -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash(cfg, "not a real password").unwrap_or_default())
 }
 
 /// Consecutive failures after which a login name stays locked until its password is reset.
@@ -220,8 +188,14 @@ pub async fn authenticate(
         Some(a) => ctx.db.password_hash(&a.id).await?,
         None => None,
     };
-    let candidate = stored.as_deref().unwrap_or_else(|| dummy_hash(cfg));
-    let matches = verify_blocking(candidate, password).await;
+    // An unknown name or an account without a password costs the same time as a known one.
+    let matches = match &stored {
+        Some(stored) => ctx.hasher.verify(stored, password).await?,
+        None => {
+            ctx.hasher.decoy(password).await?;
+            false
+        }
+    };
     match account {
         Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
             ctx.store

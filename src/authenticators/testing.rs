@@ -14,6 +14,7 @@ use crate::connectors::{
     SubscriberCheck, SubscriberQuery,
 };
 use crate::domain::{Account, Ial, SubjectType};
+use crate::hashing::Hasher;
 use crate::store::ephemeral::MemoryStore;
 use crate::store::{Database, NewAccount};
 
@@ -60,6 +61,7 @@ pub struct Harness {
     pub config: Config,
     pub connectors: Connectors,
     pub outbox: Arc<Outbox>,
+    pub hasher: Hasher,
 }
 
 impl Harness {
@@ -79,6 +81,7 @@ impl Harness {
                 sms: outbox.clone(),
                 bhxh: Arc::new(Nobody),
             },
+            hasher: Hasher::new(&config.passwords),
             clock,
             config,
             outbox,
@@ -92,6 +95,7 @@ impl Harness {
             clock: &self.clock,
             config: &self.config,
             connectors: &self.connectors,
+            hasher: &self.hasher,
             sms_template: "Ma xac thuc: {code} ({minutes} phut)".into(),
             ip: "192.0.2.1".into(),
         }

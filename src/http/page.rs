@@ -219,6 +219,32 @@ pub fn unavailable(app: &App, req: &PageRequest) -> Response {
     )
 }
 
+/// "Busy, try again in a moment": password hashing is at capacity (503 + `Retry-After`).
+pub fn busy(app: &App, req: &PageRequest) -> Response {
+    let mut resp = error(
+        app,
+        req,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error_busy",
+        None,
+    );
+    retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
+    resp
+}
+
+/// A per-address limit was reached: the message, 429 and when to try again.
+pub fn limited(app: &App, req: &PageRequest, key: &'static str, seconds: u64) -> Response {
+    let mut resp = error(app, req, StatusCode::TOO_MANY_REQUESTS, key, None);
+    retry_after(&mut resp, seconds);
+    resp
+}
+
+/// Tells the browser when to try again (a busy server, a rate limit).
+pub fn retry_after(resp: &mut Response, seconds: u64) {
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
 /// The flow this page belongs to is gone (expired, finished, or never started).
 pub fn flow_expired(app: &App, req: &PageRequest) -> Response {
     error(app, req, StatusCode::BAD_REQUEST, "err_flow_expired", None)

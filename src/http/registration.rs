@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::authenticators::captcha;
 use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
+use crate::limits::{self, Admission, Ceiling};
 use crate::message::Message;
 
 pub fn router() -> Router<App> {
@@ -204,15 +205,28 @@ async fn register_form_bhxh(State(app): State<App>, headers: HeaderMap, uri: Uri
     register_form(app, headers, uri, Method::Bhxh).await
 }
 
-async fn register_submit_mobile(State(app): State<App>, request: Request<Body>) -> Response {
-    register_submit(app, request, Method::MobileSubscriber).await
+async fn register_submit_mobile(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    register_submit(app, peer, request, Method::MobileSubscriber).await
 }
 
-async fn register_submit_bhxh(State(app): State<App>, request: Request<Body>) -> Response {
-    register_submit(app, request, Method::Bhxh).await
+async fn register_submit_bhxh(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    register_submit(app, peer, request, Method::Bhxh).await
 }
 
-async fn register_submit(app: App, request: Request<Body>, method: Method) -> Response {
+async fn register_submit(
+    app: App,
+    peer: SocketAddr,
+    request: Request<Body>,
+    method: Method,
+) -> Response {
     let (_, req, params) = match page::posted(&app, request).await {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -220,6 +234,7 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
     if !method.enabled(&app.config) {
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     }
+    let ip = peer.ip().to_string();
     let field = |name: &str| params.get(name).unwrap_or_default().to_string();
     let raw = RawForm {
         id_number: field("id_number"),
@@ -241,6 +256,37 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
         duplicate,
         ar: ar.clone().unwrap_or_default(),
     };
+    // Each submission may cost a carrier or BHXH lookup and an SMS: a ceiling per address, so
+    // the captcha is not the only barrier.
+    let limited = match limits::admit(
+        app.store.as_ref(),
+        &app.config.limits,
+        Ceiling::Registration,
+        &ip,
+    )
+    .await
+    {
+        Ok(Admission::Allowed) => None,
+        Ok(Admission::Limited { retry_after }) => Some(retry_after),
+        Err(e) => {
+            tracing::error!(error = %e, "registration: the ephemeral store failed");
+            return page::unavailable(&app, &req);
+        }
+    };
+    if let Some(retry_after) = limited {
+        let error = req.t(&app, "err_too_many_registrations");
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut resp = render_register_form(
+            &app,
+            &req,
+            status,
+            method,
+            state(json!({}), Some(error), false),
+        )
+        .await;
+        page::retry_after(&mut resp, retry_after);
+        return resp;
+    }
     let today = app.clock.now().date_naive();
     let validated = registration::validate(method, &raw, today);
     let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
@@ -268,7 +314,7 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
     let Ok(form) = validated else {
         return page::unavailable(&app, &req);
     };
-    let ctx = app.ctx(req.locale, "");
+    let ctx = app.ctx(req.locale, &ip);
     let outcome = registration::submit(&ctx, method, form, ar.clone()).await;
     let flow = match outcome {
         Ok(flow) => flow,
@@ -298,6 +344,11 @@ async fn register_submit(app: App, request: Request<Body>, method: Method) -> Re
                     (StatusCode::SERVICE_UNAVAILABLE, Message::new(key), false)
                 }
                 Refusal::Otp(e) => (StatusCode::TOO_MANY_REQUESTS, e.message(), false),
+                Refusal::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Message::new("error_busy"),
+                    false,
+                ),
                 Refusal::Fields(_) | Refusal::Store(_) => {
                     if let Refusal::Store(e) = &refusal {
                         tracing::error!(error = %e, "registration failed on a backend");
@@ -412,6 +463,8 @@ async fn register_password_submit(
             page::clear_flow_cookie::<RegistrationFlow>(&app, &mut resp);
             resp
         }
+        // The flow is kept: the same form can be sent again.
+        Err(Refusal::Busy) => page::busy(&app, &req),
         Err(e) => {
             tracing::error!(error = ?e, "completing registration failed");
             page::unavailable(&app, &req)

@@ -183,8 +183,16 @@ pub fn status_of(refusal: &Refusal) -> StatusCode {
         RefusalKind::Invalid => StatusCode::BAD_REQUEST,
         RefusalKind::Unauthorized => StatusCode::UNAUTHORIZED,
         RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
-        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        RefusalKind::Unavailable | RefusalKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
+}
+
+/// A page refusing for a busy server says when to try again.
+fn retry_if_busy(mut resp: Response, refusal: Option<&Refusal>) -> Response {
+    if refusal.is_some_and(|r| r.kind == RefusalKind::Busy) {
+        page::retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
+    }
+    resp
 }
 
 /// Turns where a login stands into the browser's next page. `secret` is the flow's cookie
@@ -253,7 +261,8 @@ async fn show_and_keep(
 ) -> Response {
     let status = refusal.as_ref().map_or(StatusCode::OK, status_of);
     if prompt == Prompt::Form(Form::LoginPage) {
-        return show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+        let resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+        return retry_if_busy(resp, refusal.as_ref());
     }
     let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
         return page::unavailable(app, req);
@@ -272,7 +281,8 @@ async fn login_again(
     input: &Params,
 ) -> Response {
     let status = status_of(refusal);
-    login_page_with(app, req, status, ar, Some(&refusal.message), input).await
+    let resp = login_page_with(app, req, status, ar, Some(&refusal.message), input).await;
+    retry_if_busy(resp, Some(refusal))
 }
 
 /// The login page of the pending request `ar`, keeping the typed ID number.

@@ -18,5 +18,6 @@ mod passkey;
 mod passkey_browser;
 mod profile;
 mod registration;
+mod resources;
 mod theme;
 mod token_endpoint;
