@@ -762,7 +762,7 @@ mod tests {
                     &code_challenge_method=S256";
         let claims = format!("%7B%22x%22%3A%22{}%22%7D", "a".repeat(MAX_CLAIMS));
         let scope = format!("openid+{}", "profile+".repeat(200));
-        let acr = vec!["a"; MAX_LIST_VALUES + 1].join("+");
+        let acr = ["a"; MAX_LIST_VALUES + 1].join("+");
         let locales = "vi+".repeat(MAX_LIST / 3 + 1);
         for (extra, description) in [
             (

@@ -635,9 +635,10 @@ fn default_seed_covers_every_case() {
     assert!(seed.subscribers.iter().any(|s| s.id_number.len() == 9));
     assert!(seed.subscribers.iter().all(|s| s.phone.starts_with("+84")));
     // The file on disk is the one embedded.
-    let on_disk = SandboxSeed::load(Some(std::path::Path::new(
-        "/work/main/config/sandbox-seed.toml",
-    )))
+    let on_disk = SandboxSeed::load(Some(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/sandbox-seed.toml"
+    ))))
     .expect("file");
     assert_eq!(on_disk, seed);
 }
