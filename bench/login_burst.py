@@ -5,8 +5,8 @@ way a browser does, for a fixed time. Standard library only (threads + http.clie
 One login (a fresh cookie jar each time, like a new browser):
   GET /authorize (303 to /login?ar=...) -> GET /login?ar=... (the form: csrf, ar, CSRF cookie)
   -> POST /login username+password -> 302 to the portal with a code.
-A POST answered 503 ("busy, try again") is posted again after its Retry-After (capped at
---max-wait), as a person would click again; every other unexpected answer counts as an error
+A POST answered 503 ("busy, try again") is posted again after its Retry-After times a random
+factor in [1, 2) (capped at --max-wait), as a person would click again; every other unexpected answer counts as an error
 and the login starts over.
 
 Prints one JSON object: completed logins, logins/s, latency percentiles, busy answers, errors.
@@ -15,6 +15,7 @@ Prints one JSON object: completed logins, logins/s, latency percentiles, busy an
 import argparse
 import http.client
 import json
+import random
 import re
 import threading
 import time
@@ -115,7 +116,10 @@ def one_login(b, args, stats, deadline):
                 wait = float(headers.get("Retry-After", "1"))
             except ValueError:
                 wait = 1.0
-            time.sleep(min(max(wait, 0.05), args.max_wait))
+            # At least what the server asked, plus up to as much again: people do not click
+            # again in lockstep.
+            wait = max(wait, 0.05) * random.uniform(1.0, 2.0)
+            time.sleep(min(wait, args.max_wait))
             continue
         stats.error(f"POST /login: {status} {headers.get('Location', '')[:60]}")
         return False

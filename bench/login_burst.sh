@@ -154,7 +154,7 @@ REPORT="$RESULTS_DIR/login-burst-$STAMP.md"
   echo
   echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
   echo "- server: \`nice -n $NICE taskset -c $SERVER_CPU xacthuc serve\`, embedded default (SQLite + in-memory store), \`[login.then] password = []\`; a fresh server per row"
-  echo "- load: \`taskset -c $LOAD_CPU bench/login_burst.py\`, ${DURATION}s per row; a login = GET /authorize, GET /login, POST /login → 302 with a code; a 503 is posted again after its Retry-After"
+  echo "- load: \`taskset -c $LOAD_CPU bench/login_burst.py\`, ${DURATION}s per row; a login = GET /authorize, GET /login, POST /login → 302 with a code; a 503 is posted again after Retry-After × U[1, 2)"
   echo
   echo "| concurrency | logins/s | vs. first row | login p50 ms | login p99 ms | POST p50 ms | POST p99 ms | busy (503) | errors | peak RSS MB | server CPU % | threads |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

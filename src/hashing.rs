@@ -61,7 +61,6 @@ pub struct Hasher {
     /// Jobs admitted and not yet answered (running or waiting).
     admitted: Arc<AtomicUsize>,
     capacity: usize,
-    workers: usize,
 }
 
 impl Hasher {
@@ -89,16 +88,45 @@ impl Hasher {
             jobs: Mutex::new(tx),
             admitted,
             capacity: workers * (1 + cfg.hash_queue_per_worker),
-            workers,
         }
     }
 
-    pub fn workers(&self) -> usize {
-        self.workers
+    /// A place in the pool, or [`HashError::Busy`] at once. Taking it before the work that
+    /// leads to a hash (database lookups) keeps a refused request cheap; an unused place is
+    /// given back when dropped.
+    pub fn reserve(&self) -> Result<Slot<'_>, HashError> {
+        self.admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .map_err(|_| HashError::Busy)?;
+        Ok(Slot {
+            hasher: self,
+            handed_over: false,
+        })
     }
 
     /// An Argon2id PHC string for `password`, with the configured parameters.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        self.reserve()?.hash(password).await
+    }
+
+    /// Whether `password` matches the PHC string `stored`.
+    pub async fn verify(&self, stored: &str, password: &str) -> Result<bool, HashError> {
+        self.reserve()?.verify(stored, password).await
+    }
+}
+
+/// A reserved place in the pool: one job may run on it.
+pub struct Slot<'a> {
+    hasher: &'a Hasher,
+    /// The job was sent: its worker gives the place back when done.
+    handed_over: bool,
+}
+
+impl Slot<'_> {
+    /// An Argon2id PHC string for `password`, with the configured parameters.
+    pub async fn hash(self, password: &str) -> Result<String, HashError> {
         match self.run(Work::Hash(password.to_string())).await? {
             Done::Hashed(phc) => Ok(phc),
             Done::Verified(_) => Err(HashError::Failed("unexpected answer".into())),
@@ -107,7 +135,7 @@ impl Hasher {
 
     /// Whether `password` matches the PHC string `stored` (its own parameters, constant-time
     /// comparison).
-    pub async fn verify(&self, stored: &str, password: &str) -> Result<bool, HashError> {
+    pub async fn verify(self, stored: &str, password: &str) -> Result<bool, HashError> {
         let work = Work::Verify {
             stored: stored.to_string(),
             password: password.to_string(),
@@ -118,34 +146,38 @@ impl Hasher {
         }
     }
 
-    /// Spends what [`Hasher::verify`] spends on a current hash, for a login name without an
+    /// Spends what [`Slot::verify`] spends on a current hash, for a login name without an
     /// account or password, so timing does not tell which names exist.
-    pub async fn decoy(&self, password: &str) -> Result<(), HashError> {
+    pub async fn decoy(self, password: &str) -> Result<(), HashError> {
         self.run(Work::Decoy(password.to_string()))
             .await
             .map(|_| ())
     }
 
-    async fn run(&self, work: Work) -> Result<Done, HashError> {
-        self.admitted
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.capacity).then_some(n + 1)
-            })
-            .map_err(|_| HashError::Busy)?;
+    async fn run(mut self, work: Work) -> Result<Done, HashError> {
         let (reply, answer) = oneshot::channel();
         let sent = self
+            .hasher
             .jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(Job { work, reply });
         if sent.is_err() {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Failed("no hashing worker".into()));
         }
+        self.handed_over = true;
         // A worker answers every job it takes; a dropped reply means the worker died.
         answer
             .await
             .map_err(|_| HashError::Failed("hashing worker stopped".into()))?
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.hasher.admitted.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -307,7 +339,7 @@ mod tests {
             "a larger memory cost"
         );
         assert!(pool.verify(&phc, "Mật khẩu@1").await.unwrap(), "and back");
-        pool.decoy("x").await.unwrap();
+        pool.reserve().unwrap().decoy("x").await.unwrap();
     }
 
     /// One worker and a queue of one: two jobs are admitted (one runs, one waits), the third is
@@ -338,5 +370,11 @@ mod tests {
             assert!(job.await.unwrap().is_ok());
         }
         assert!(pool.hash("x").await.is_ok(), "room again");
+        // A reserved place counts until it is used or dropped.
+        let (a, b) = (pool.reserve().unwrap(), pool.reserve().unwrap());
+        assert!(matches!(pool.reserve(), Err(HashError::Busy)));
+        drop(a);
+        assert!(b.verify("not a hash", "x").await.is_ok());
+        assert_eq!(pool.admitted.load(Ordering::Acquire), 0);
     }
 }

@@ -179,6 +179,8 @@ pub async fn authenticate(
     if locked || consecutive >= MAX_CONSECUTIVE_FAILURES {
         return Err(LoginError::Locked);
     }
+    // A place in the hashing pool before the lookups, so a burst beyond it is refused cheaply.
+    let slot = ctx.hasher.reserve()?;
     let id_number = IdNumber::parse(username).ok();
     let account = match &id_number {
         Some(id) => ctx.db.find_account_by_id_number(id.as_str()).await?,
@@ -190,9 +192,9 @@ pub async fn authenticate(
     };
     // An unknown name or an account without a password costs the same time as a known one.
     let matches = match &stored {
-        Some(stored) => ctx.hasher.verify(stored, password).await?,
+        Some(stored) => slot.verify(stored, password).await?,
         None => {
-            ctx.hasher.decoy(password).await?;
+            slot.decoy(password).await?;
             false
         }
     };
