@@ -68,6 +68,13 @@ async fn a_login_burst_beyond_the_hashing_pool_is_told_to_retry() {
         }
     }
     assert!(passed >= 1 && busy >= 1, "passed {passed}, busy {busy}");
+    // Counted, not audited: a busy answer checked nothing, and must not cost a database write.
+    let metrics = http().get(t.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    let line = format!(r#"xacthuc_logins_total{{method="password",result="busy"}} {busy}"#);
+    assert!(metrics.contains(&line), "{metrics}");
+    let audit = t.app.db.audit_events(50).await.unwrap();
+    assert!(!audit.iter().any(|e| e.kind == "login.failed"));
     // The pool is free again: a busy browser posts again and gets in.
     let (b, form) = forms.last().unwrap();
     let resp = post(b, form).await.unwrap();
