@@ -20,21 +20,9 @@ PORT=${PORT:-18081}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 KEEP_WORK=${KEEP_WORK:-0}
-# Like bench/run.sh: a negative nice value, in a session (autogroup) of our own, keeps other work
-# on a shared machine off the pinned cores.
-if [[ $EUID == 0 ]]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
-if [[ $NICE != 0 && -z ${BENCH_IN_SESSION:-} && -e /proc/self/autogroup ]] && command -v setsid >/dev/null; then
-  export BENCH_IN_SESSION=1 NICE
-  setsid "$0" "$@" &
-  child=$!
-  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT
-  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
-  wait "$child"
-  exit $?
-fi
-if [[ $NICE != 0 && -n ${BENCH_IN_SESSION:-} ]]; then
-  echo "$NICE" >/proc/self/autogroup 2>/dev/null || true
-fi
+# shellcheck source=bench/common.sh
+source "$BENCH_DIR/common.sh"
+own_session "$@"
 
 BASE="http://localhost:$PORT" # a domain name: passkeys refuse an IP public URL
 REDIRECT_URI_ENC="http%3A%2F%2F127.0.0.1%3A9%2Fcb"
@@ -50,15 +38,6 @@ die() { log "ERROR: $*"; exit 1; }
 
 SERVER_PID=""
 WORK=""
-stop_server() {
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -INT "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM

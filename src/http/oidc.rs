@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::page::{self, PageRequest};
 use super::request::{SESSION_COOKIE, cookie, form_params, header_str, query_params};
 use crate::app::App;
-use crate::limits::{self, Admission, Ceiling};
+use crate::limits::Ceiling;
 use crate::metrics::Metrics;
 use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -90,22 +90,12 @@ async fn authorize(
     // Each request may store a pending request for 30 minutes: a ceiling per address, answered
     // on a page (the redirect URI is not verified yet, and the client is not at fault).
     let ip = peer.ip().to_string();
-    match limits::admit(
-        app.store.as_ref(),
-        &app.config.limits,
-        Ceiling::Authorize,
-        &ip,
-    )
-    .await
-    {
-        Ok(Admission::Allowed) => {}
-        Ok(Admission::Limited { retry_after }) => {
-            return page::limited(&app, &page_req, "error_too_many_requests", retry_after);
+    match page::ceiling(&app, &page_req, Ceiling::Authorize, &ip).await {
+        Ok(None) => {}
+        Ok(Some(seconds)) => {
+            return page::limited(&app, &page_req, "error_too_many_requests", seconds);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: the ephemeral store failed");
-            return page::unavailable(&app, &page_req);
-        }
+        Err(resp) => return resp,
     }
     let params = match params {
         Ok(p) => p,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::request::{LANG_COOKIE, cookie, form_params, locale};
 use crate::app::App;
 use crate::flow::{FLOW_COOKIE, FlowState};
+use crate::limits::{self, Admission, Ceiling};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::params::Params;
 use crate::random;
@@ -230,6 +231,24 @@ pub fn busy(app: &App, req: &PageRequest) -> Response {
     );
     retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
     resp
+}
+
+/// Counts a request from `ip` against `ceiling`: `Ok(None)` to go on, `Ok(Some(seconds))` over
+/// it (try again after that long); a store failure is the "unavailable" page.
+pub async fn ceiling(
+    app: &App,
+    req: &PageRequest,
+    ceiling: Ceiling,
+    ip: &str,
+) -> Result<Option<u64>, Response> {
+    match limits::admit(app.store.as_ref(), &app.config.limits, ceiling, ip).await {
+        Ok(Admission::Allowed) => Ok(None),
+        Ok(Admission::Limited { retry_after }) => Ok(Some(retry_after)),
+        Err(e) => {
+            tracing::error!(error = %e, ?ceiling, "a per-address ceiling: the store failed");
+            Err(unavailable(app, req))
+        }
+    }
 }
 
 /// A per-address limit was reached: the message, 429 and when to try again.

@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::authenticators::captcha;
 use crate::domain::{IdNumber, PhoneNumber};
 use crate::flow::recovery::{self, RecoveryError, RecoveryFlow};
-use crate::limits::{self, Admission, Ceiling};
+use crate::limits::Ceiling;
 use crate::message::{FieldErrors, Message};
 
 pub fn router() -> Router<App> {
@@ -85,26 +85,16 @@ async fn recovery_submit(
     };
     // Each submission may send an SMS: a ceiling per address, besides the captcha.
     let ip = peer.ip().to_string();
-    match limits::admit(
-        app.store.as_ref(),
-        &app.config.limits,
-        Ceiling::Recovery,
-        &ip,
-    )
-    .await
-    {
-        Ok(Admission::Allowed) => {}
-        Ok(Admission::Limited { retry_after }) => {
+    match page::ceiling(&app, &req, Ceiling::Recovery, &ip).await {
+        Ok(None) => {}
+        Ok(Some(retry_after)) => {
             let extra = json!({ "error": req.t(&app, "err_too_many_recoveries") });
             let status = StatusCode::TOO_MANY_REQUESTS;
             let mut resp = render_recovery_form_with(&app, &req, status, extra).await;
             page::retry_after(&mut resp, retry_after);
             return resp;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "recovery: the ephemeral store failed");
-            return page::unavailable(&app, &req);
-        }
+        Err(resp) => return resp,
     }
     let id_raw = params.get("id_number").unwrap_or_default();
     let phone_raw = params.get("phone").unwrap_or_default();

@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::authenticators::captcha;
 use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
-use crate::limits::{self, Admission, Ceiling};
+use crate::limits::Ceiling;
 use crate::message::Message;
 
 pub fn router() -> Router<App> {
@@ -258,20 +258,9 @@ async fn register_submit(
     };
     // Each submission may cost a carrier or BHXH lookup and an SMS: a ceiling per address, so
     // the captcha is not the only barrier.
-    let limited = match limits::admit(
-        app.store.as_ref(),
-        &app.config.limits,
-        Ceiling::Registration,
-        &ip,
-    )
-    .await
-    {
-        Ok(Admission::Allowed) => None,
-        Ok(Admission::Limited { retry_after }) => Some(retry_after),
-        Err(e) => {
-            tracing::error!(error = %e, "registration: the ephemeral store failed");
-            return page::unavailable(&app, &req);
-        }
+    let limited = match page::ceiling(&app, &req, Ceiling::Registration, &ip).await {
+        Ok(limited) => limited,
+        Err(resp) => return resp,
     };
     if let Some(retry_after) = limited {
         let error = req.t(&app, "err_too_many_registrations");

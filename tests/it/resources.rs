@@ -30,20 +30,7 @@ async fn a_login_burst_beyond_the_hashing_pool_is_told_to_retry() {
     for _ in 0..6 {
         let b = browser();
         let login_url = location(&b.get(&url).send().await.unwrap());
-        let html = b
-            .get(&login_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let form = vec![
-            ("csrf", hidden(&html, "csrf").unwrap()),
-            ("ar", hidden(&html, "ar").unwrap()),
-            ("username", "001090012345".to_string()),
-            ("password", PASSWORD.to_string()),
-        ];
+        let form = login_form(&b, &login_url, "001090012345", PASSWORD).await;
         forms.push((b, form));
     }
     let post =
