@@ -157,3 +157,86 @@ async fn captcha_renderings_are_kept_not_redrawn() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+/// While the pool is full (its one place held here), every form that hashes a password says
+/// "busy, try again" with 503 and Retry-After, and changes nothing: the login, the profile's
+/// password change, and the password asked before adding a passkey.
+#[tokio::test]
+async fn every_password_form_says_busy_while_the_pool_is_full() {
+    let t = spawn_app_with(|c| {
+        c.passwords.hash_workers = 1;
+        c.passwords.hash_queue_per_worker = 0;
+    })
+    .await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let me = browser();
+    login(&t, &me, &t.url("/login"), "001090012345", PASSWORD).await;
+    let (client_id, _) = t.add_client(|_| {}).await;
+    let (_, challenge) = pkce();
+    let other = browser();
+    let login_url = location(
+        &other
+            .get(authorize_url(&t, &client_id, &challenge, &[]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let login_fields = login_form(&other, &login_url, "001090012345", PASSWORD).await;
+    let csrf_of = |html: String| hidden(&html, "csrf").unwrap();
+    let page = |path: &'static str| me.get(t.url(path)).send();
+    let csrf = csrf_of(
+        page("/profile/password")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let change = [
+        ("csrf", csrf.as_str()),
+        ("current_password", PASSWORD),
+        ("password", "Mới@Khẩu2025"),
+        ("password_confirm", "Mới@Khẩu2025"),
+    ];
+    let csrf = csrf_of(page("/profile").await.unwrap().text().await.unwrap());
+    let enrol = [
+        ("csrf", csrf.as_str()),
+        ("label", "Điện thoại"),
+        ("current_password", PASSWORD),
+    ];
+
+    let held = t.app.hasher.reserve().unwrap();
+    let answers = [
+        other.post(t.url("/login")).form(&login_fields).send().await,
+        me.post(t.url("/profile/password"))
+            .form(&change)
+            .send()
+            .await,
+        me.post(t.url("/profile/credentials/passkey"))
+            .form(&enrol)
+            .send()
+            .await,
+    ];
+    for resp in answers {
+        let resp = resp.unwrap();
+        let url = resp.url().to_string();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        assert_eq!(resp.headers()["retry-after"], "1", "{url}");
+        assert!(
+            resp.text().await.unwrap().contains("Hệ thống đang bận"),
+            "{url}"
+        );
+    }
+    drop(held);
+    let resp = other.post(t.url("/login")).form(&login_fields).send().await;
+    assert!(resp.unwrap().status().is_redirection(), "room again");
+    let resp = me
+        .post(t.url("/profile/password"))
+        .form(&change)
+        .send()
+        .await;
+    assert!(
+        resp.unwrap().status().is_redirection(),
+        "the password was not changed meanwhile"
+    );
+}
