@@ -218,7 +218,8 @@ fn speak(answer: &str, seed: [u8; 32]) -> Vec<u8> {
     for letter in letters {
         let speed = rng.random_range(0.82..1.18);
         let gain = rng.random_range(0.75..1.0);
-        out.extend(resample(&trim(letter), speed).iter().map(|s| s * gain));
+        let spoken = low_pass(&resample(&trim(letter), speed));
+        out.extend(spoken.iter().map(|s| s * gain));
         out.extend(std::iter::repeat_n(
             0.0,
             seconds(rng.random_range(0.3..0.7)),
@@ -237,16 +238,16 @@ fn speak(answer: &str, seed: [u8; 32]) -> Vec<u8> {
         }
     }
     // Noise in the speech band: white noise through a high-pass (~300 Hz) and a low-pass
-    // (~3 kHz), at a level that varies slowly.
+    // (~3 kHz), at a level that varies slowly, some 12–16 dB under the letters.
     let (mut lp, mut prev_in, mut hp) = (0.0f32, 0.0f32, 0.0f32);
-    let level = rng.random_range(0.05..0.09);
+    let level = rng.random_range(0.05..0.08);
     for (i, o) in out.iter_mut().enumerate() {
         let white: f32 = rng.random_range(-1.0..1.0);
         lp += 0.58 * (white - lp);
         hp = 0.92 * (hp + lp - prev_in);
         prev_in = lp;
         let swell = 1.0 + 0.5 * ((i as f32 / RATE as f32) * 1.7).sin();
-        *o += hp * level * swell * 3.0;
+        *o += hp * level * swell;
     }
     to_wav(&out)
 }
@@ -269,6 +270,18 @@ fn trim(v: &[f32]) -> Vec<f32> {
     let start = v.iter().position(|s| loud(&s)).unwrap_or(0);
     let end = v.iter().rposition(|s| loud(&s)).map_or(v.len(), |e| e + 1);
     v[start.min(end)..end].to_vec()
+}
+
+/// Softens what lies above the speech band (~3.5 kHz), where the recordings' own white noise
+/// would otherwise cover the letters.
+fn low_pass(v: &[f32]) -> Vec<f32> {
+    let mut y = 0.0;
+    v.iter()
+        .map(|x| {
+            y += 0.63 * (x - y);
+            y
+        })
+        .collect()
 }
 
 /// Plays `v` `speed` times faster (linear interpolation): shorter and higher, or longer and
