@@ -1,12 +1,14 @@
 //! Argon2id on a bounded pool of worker threads.
 //!
 //! Each Argon2id run needs its memory cost in RAM (19 MiB by default). Run on a blocking thread
-//! per request, a burst of logins grows memory without bound (64 concurrent logins held 4.5 GiB)
+//! per request, a burst of logins grows memory without bound (256 concurrent logins held 12 GB)
 //! and gets slower, not faster. Here a fixed number of workers (`passwords.hash_workers`, one per
 //! core by default) each keep one Argon2 memory block and reuse it, so the memory is bounded by
-//! workers × memory cost. At most `passwords.hash_queue_per_worker` jobs per worker wait; one more is refused at once
-//! with [`HashError::Busy`], which the pages show as "busy, try again" (503 + `Retry-After`).
-//! A refused job costs nothing, so a burst beyond capacity is answered fast instead of piling up.
+//! workers × memory cost. At most `passwords.hash_queue_per_worker` jobs per worker wait; one
+//! more is refused at once with [`HashError::Busy`], which the pages show as "busy, try again"
+//! (503 + `Retry-After`). A caller takes its place ([`Hasher::reserve`]) before the work that
+//! leads to a hash, so a refusal costs little and a burst beyond capacity is answered fast
+//! instead of piling up.
 //!
 //! Admission counts jobs (running + waiting) rather than channel slots, so capacity is exactly
 //! `workers × (1 + queue per worker)` whether or not a worker has picked its job up yet.
