@@ -41,24 +41,9 @@ REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6379}
 KEEP_WORK=${KEEP_WORK:-0}
 QUIET_WAIT=${QUIET_WAIT:-0}
-# Scheduling priority of the server and wrk: on a shared machine a negative nice value keeps
-# other work (someone's cargo build) from taking most of the pinned cores. Needs root. With
-# autogroup scheduling (sched_autogroup_enabled=1) a process's nice only counts within its
-# session, so the script re-runs itself in a session of its own and gives that session's
-# autogroup the nice value too.
-if [[ $EUID == 0 ]]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
-if [[ $NICE != 0 && -z ${BENCH_IN_SESSION:-} && -e /proc/self/autogroup ]] && command -v setsid >/dev/null; then
-  export BENCH_IN_SESSION=1 NICE
-  setsid "$0" "$@" &
-  child=$!
-  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT
-  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
-  wait "$child"
-  exit $?
-fi
-if [[ $NICE != 0 && -n ${BENCH_IN_SESSION:-} ]]; then
-  echo "$NICE" >/proc/self/autogroup 2>/dev/null || echo "[bench] could not set the autogroup nice value" >&2
-fi
+# shellcheck source=bench/common.sh
+source "$BENCH_DIR/common.sh"
+own_session "$@"
 
 # A domain name, not an IP address: builds with passkeys refuse an IP public URL (WebAuthn).
 BASE="http://localhost:$PORT"
@@ -101,15 +86,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stop_server() {
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -INT "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
 
 # ---------------------------------------------------------------- prerequisites --
 ensure_tools() {
@@ -167,6 +143,10 @@ backend_env() {
     ENV+=("XACTHUC__LOGIN__THEN__PASSWORD=")
   elif grep -q -a 'login_otp' "$WORK/xacthuc"; then
     ENV+=("XACTHUC__PASSWORDS__LOGIN_OTP=false")
+  fi
+  # Builds with a per-IP ceiling on /authorize (issue 7): minting codes sends many from 127.0.0.1.
+  if grep -q -a 'authorize_per_ip_per_minute' "$WORK/xacthuc"; then
+    ENV+=("XACTHUC__LIMITS__AUTHORIZE_PER_IP_PER_MINUTE=0")
   fi
   if [[ $1 == postgres ]]; then
     ENV+=(

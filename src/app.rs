@@ -12,6 +12,7 @@ use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::{Config, Mode, StoreBackend};
 use crate::connectors::Connectors;
+use crate::hashing::Hasher;
 use crate::http::render::Theme;
 use crate::http::request::Cookies;
 use crate::keys::{KeyEncryptionKey, KeyRing};
@@ -49,6 +50,10 @@ pub struct AppInner {
     pub connectors: Connectors,
     /// The in-process simulators, when the sandbox is on.
     pub simulators: Option<Arc<Simulators>>,
+    /// Argon2id on a bounded pool (every password hash and check goes through it).
+    pub hasher: Hasher,
+    /// Rendered captcha images and audio by challenge id, so reloading one costs nothing.
+    pub captcha_media: authenticators::captcha::MediaCache,
     clients: TtlCache<String, Arc<Client>>,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
@@ -122,6 +127,8 @@ impl App {
         Ok(Self(Arc::new(AppInner {
             connectors,
             simulators,
+            hasher: Hasher::new(&config.passwords),
+            captcha_media: authenticators::captcha::MediaCache::default(),
             issuer: config.issuer(),
             cookies: Cookies::for_issuer(&config.issuer()),
             csrf_key,
@@ -183,6 +190,7 @@ impl App {
             clock: &self.clock,
             config: &self.config,
             connectors: &self.connectors,
+            hasher: &self.hasher,
             sms_template: self.theme.t(locale, "sms_otp_text"),
             ip: ip.to_string(),
             audit: &self.audit,

@@ -27,6 +27,7 @@ pub struct Config {
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
     pub introspection: IntrospectionConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -141,6 +142,12 @@ pub struct PasswordHashConfig {
     /// Failed logins from one client IP per window before that IP is throttled (behind a
     /// proxy every user shares the proxy's address: raise it there).
     pub max_failed_logins_per_ip: u64,
+    /// Threads that run Argon2id, each with one reusable memory block (0 = one per available
+    /// core). Memory for hashing is at most this × `argon2_memory_kib`.
+    pub hash_workers: usize,
+    /// Jobs that may wait per worker; beyond that a login or password change is answered "busy,
+    /// try again" (503 + Retry-After) at once.
+    pub hash_queue_per_worker: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -352,6 +359,8 @@ impl Default for PasswordHashConfig {
             failed_login_window_seconds: 900,
             max_failed_logins_per_ip: 50,
             policy: "portal".into(),
+            hash_workers: 0,
+            hash_queue_per_worker: 4,
         }
     }
 }
@@ -420,6 +429,30 @@ impl Default for ThemeConfig {
             dir: "themes/default".into(),
             override_dir: None,
             default_locale: "vi".into(),
+        }
+    }
+}
+
+/// Per-IP ceilings on what an anonymous client can make the server do (fixed windows in the
+/// ephemeral store, so they hold across nodes). 0 turns a ceiling off. Behind a proxy every user
+/// shares the proxy's address: raise them there.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `GET`/`POST /authorize` per client IP per minute (each stores a pending request).
+    pub authorize_per_ip_per_minute: u64,
+    /// Registration form submissions (`POST /register/{method}`) per client IP per hour.
+    pub registrations_per_ip_per_hour: u64,
+    /// "Quên mật khẩu" submissions (`POST /forgot-password`) per client IP per hour.
+    pub recoveries_per_ip_per_hour: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            authorize_per_ip_per_minute: 300,
+            registrations_per_ip_per_hour: 30,
+            recoveries_per_ip_per_hour: 30,
         }
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! Module map (ARCHITECTURE.md has the picture and the invariants):
 //! - `config`, `clock`, `random`: typed configuration; the one source of "now"; unguessable values.
+//! - `hashing`: Argon2id on a bounded pool of workers (memory bounded, "busy" when full).
+//! - `limits`: per-IP ceilings on anonymous work (authorize, registration, recovery).
 //! - `domain`: validated newtypes and rules, pure.
 //! - `oidc`: protocol rules — authorize checks, grants, client auth, claims, acr, tokens, logout.
 //! - `authenticators`: one module per login/registration method.
@@ -22,8 +24,10 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod flow;
+pub mod hashing;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod message;
 pub mod metrics;
 pub mod oidc;

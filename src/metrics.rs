@@ -31,14 +31,14 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a login step's result (`succeeded` or `failed`) for a method.
+    /// Counts a login step's result (`succeeded`, `failed`, or `busy`: refused unchecked because
+    /// the hashing pool was full) for a method.
     pub fn login(&self, method: &'static str, result: &'static str) {
-        let total = if result == "succeeded" {
-            &self.logins_succeeded
-        } else {
-            &self.logins_failed
-        };
-        Self::inc(total);
+        match result {
+            "succeeded" => Self::inc(&self.logins_succeeded),
+            "busy" => {}
+            _ => Self::inc(&self.logins_failed),
+        }
         if let Ok(mut map) = self.logins.lock() {
             *map.entry((method, result)).or_default() += 1;
         }

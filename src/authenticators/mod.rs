@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::config::{Config, LoginConfig};
 use crate::connectors::Connectors;
 use crate::domain::{Account, CredentialKind};
+use crate::hashing::Hasher;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::oidc::authorize::LoginNeed;
@@ -53,6 +54,8 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// Carrier, SMS gateway, BHXH registry (and the upstreams of later methods).
     pub connectors: &'a Connectors,
+    /// Argon2id on the app's bounded pool.
+    pub hasher: &'a Hasher,
     /// The SMS text in the user's language, with `{code}` and `{minutes}` placeholders.
     pub sms_template: String,
     /// The client's address (throttles, audit).
@@ -275,6 +278,8 @@ pub enum RefusalKind {
     Unauthorized,
     /// A limit was reached: lockout, throttle, cooldown (429).
     Limited,
+    /// The server is at capacity (password hashing): try again in a moment (503 + Retry-After).
+    Busy,
     /// A backend or upstream failed (503).
     Unavailable,
 }

@@ -22,11 +22,7 @@
 //! password reset ("Quên mật khẩu") or a password change ([`clear_failures`]), and are
 //! otherwise forgotten [`FAILURE_MEMORY`] after the first of the run.
 
-use std::sync::OnceLock;
 use std::time::Duration;
-
-use argon2::{Algorithm, Argon2, Version};
-use argon2::{PasswordHasher, PasswordVerifier};
 
 use super::{
     Amr, Attestation, Ctx, Evidence, Form, Method, Outcome, Prompt, Refusal, RefusalKind,
@@ -34,6 +30,7 @@ use super::{
 };
 use crate::config::PasswordHashConfig;
 use crate::domain::{Account, AccountStatus, IdNumber};
+use crate::hashing::{self, HashError};
 use crate::message::Message;
 use crate::oidc::params::Params;
 use crate::store::StoreError;
@@ -98,6 +95,7 @@ impl LoginError {
             Self::Throttled => (RefusalKind::Limited, "error_too_many_attempts"),
             Self::CaptchaRequired => (RefusalKind::Limited, "error_login_captcha_required"),
             Self::CaptchaWrong => (RefusalKind::Invalid, "err_captcha_wrong"),
+            Self::Busy => (RefusalKind::Busy, "error_busy"),
             Self::Store(e) => {
                 tracing::error!(error = %e, "login failed on a backend");
                 (RefusalKind::Unavailable, "error_temporarily_unavailable")
@@ -117,6 +115,7 @@ impl LoginError {
             Self::Throttled => "too many failed attempts from this address",
             Self::CaptchaRequired => "captcha_required",
             Self::CaptchaWrong => "captcha_wrong",
+            Self::Busy => "password hashing busy",
             Self::Store(_) => "backend unavailable",
         }
     }
@@ -139,6 +138,9 @@ pub enum LoginError {
     CaptchaRequired,
     #[error("wrong or expired captcha")]
     CaptchaWrong,
+    /// The hashing pool is full: nothing was checked or counted.
+    #[error("password hashing is busy")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,40 +151,19 @@ impl From<EphemeralError> for LoginError {
     }
 }
 
-fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
-    let params = argon2::Params::new(
-        cfg.argon2_memory_kib,
-        cfg.argon2_iterations,
-        cfg.argon2_parallelism,
-        None,
-    )
-    .unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+impl From<HashError> for LoginError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(e) => Self::Store(StoreError::Corrupt(e)),
+        }
+    }
 }
 
-/// An Argon2id PHC string for `password`.
+/// An Argon2id PHC string for `password`, on the calling thread: for the CLI and test set-up.
+/// Requests hash through `Ctx::hasher` (the bounded pool).
 pub fn hash(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
-    let salt = crate::random::bytes::<16>();
-    argon2(cfg)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// [`hash`] on a blocking thread (Argon2id is deliberately slow).
-pub async fn hash_blocking(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
-    let (cfg, password) = (cfg.clone(), password.to_string());
-    tokio::task::spawn_blocking(move || hash(&cfg, &password))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-/// [`verify`] on a blocking thread.
-pub async fn verify_blocking(stored: &str, password: &str) -> bool {
-    let (stored, password) = (stored.to_string(), password.to_string());
-    tokio::task::spawn_blocking(move || verify(&stored, &password))
-        .await
-        .unwrap_or(false)
+    hashing::hash_once(cfg, password).map_err(|e| e.to_string())
 }
 
 /// Words a new password must not contain: the ID number, the phone (national form) and the
@@ -198,19 +179,6 @@ pub fn personal_words(
     }
     words.extend(full_name.split_whitespace().map(str::to_string));
     words
-}
-
-/// Constant-time verification (inside argon2); parameters come from the stored hash.
-pub fn verify(stored: &str, password: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), stored)
-        .is_ok()
-}
-
-/// A hash verified when the account does not exist, so both cases cost the same time.
-fn dummy_hash(cfg: &PasswordHashConfig) -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash(cfg, "not a real password").unwrap_or_default())
 }
 
 /// The longest window of the login name's throttle.
@@ -276,6 +244,9 @@ pub async fn authenticate(
 ) -> Result<Verified, LoginError> {
     let cfg = &ctx.config.passwords;
     let store = ctx.store;
+    // A place in the hashing pool first: a burst beyond it is refused before anything is
+    // looked up or counted.
+    let slot = ctx.hasher.reserve()?;
     let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
     let step = cfg.max_failed_logins.max(1);
     let ip_key = format!("login_fail_ip:{}", ctx.ip);
@@ -322,8 +293,14 @@ pub async fn authenticate(
         Some(a) => ctx.db.password_hash(&a.id).await?,
         None => None,
     };
-    let candidate = stored.as_deref().unwrap_or_else(|| dummy_hash(cfg));
-    let matches = verify_blocking(candidate, attempt.password).await;
+    // An unknown name or an account without a password costs the same time as a known one.
+    let matches = match &stored {
+        Some(stored) => slot.verify(stored, attempt.password).await?,
+        None => {
+            slot.decoy(attempt.password).await?;
+            false
+        }
+    };
     match account {
         Some(account) if matches && stored.is_some() && account.status == AccountStatus::Active => {
             store.delete(&keys.failures).await?;

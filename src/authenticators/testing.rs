@@ -16,6 +16,7 @@ use crate::connectors::{
     SubscriberCheck, SubscriberQuery,
 };
 use crate::domain::{Account, Ial, SubjectType};
+use crate::hashing::Hasher;
 use crate::metrics::Metrics;
 use crate::store::ephemeral::{Attempt, EphemeralError, EphemeralStore, MemoryStore};
 use crate::store::{Database, NewAccount};
@@ -141,6 +142,7 @@ pub struct Harness {
     pub outbox: Arc<Outbox>,
     pub audit: Audit,
     pub metrics: Metrics,
+    pub hasher: Hasher,
 }
 
 impl Harness {
@@ -163,6 +165,7 @@ impl Harness {
                 sms: outbox.clone(),
                 bhxh: Arc::new(Nobody),
             },
+            hasher: Hasher::new(&config.passwords),
             clock,
             config,
             outbox,
@@ -176,6 +179,7 @@ impl Harness {
             clock: &self.clock,
             config: &self.config,
             connectors: &self.connectors,
+            hasher: &self.hasher,
             sms_template: "Ma xac thuc: {code} ({minutes} phut)".into(),
             ip: "192.0.2.1".into(),
             audit: &self.audit,

@@ -41,6 +41,9 @@ pub enum EnrolError {
     WrongPassword,
     #[error("too many wrong passwords")]
     Limited,
+    /// Password hashing is at capacity: try again in a moment.
+    #[error("password hashing is busy")]
+    Busy,
     #[error("the ceremony was refused: {}", .0.reason)]
     Refused(Refusal),
     #[error(transparent)]
@@ -55,6 +58,7 @@ impl EnrolError {
             Self::Label => Message::new("err_credential_label").with("max", MAX_LABEL),
             Self::WrongPassword => Message::new("err_current_password_wrong"),
             Self::Limited => Message::new("error_too_many_attempts"),
+            Self::Busy => Message::new("error_busy"),
             Self::Refused(r) => r.message.clone(),
             Self::Store(_) => Message::new("error_temporarily_unavailable"),
         }
@@ -123,6 +127,7 @@ async fn reauthenticate(
             | LoginError::CaptchaRequired
             | LoginError::CaptchaWrong,
         ) => Err(EnrolError::Limited),
+        Err(LoginError::Busy) => Err(EnrolError::Busy),
         Err(LoginError::Store(e)) => Err(EnrolError::Store(e)),
     }
 }

@@ -241,6 +241,12 @@ async fn record(app: &App, ctx: &Ctx<'_>, progress: Progress) -> Progress {
 }
 
 async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
+    // "Busy" checked nothing: it is load, not an attempt. Counted, not audited, so a burst
+    // beyond the hashing pool does not become a burst of database writes.
+    if refusal.kind == RefusalKind::Busy {
+        app.metrics.login(step.name(), "busy");
+        return;
+    }
     app.metrics.login(step.name(), "failed");
     let mut detail = json!({ "method": step.name(), "reason": refusal.reason });
     if let Some(c) = &refusal.credential_id {

@@ -14,6 +14,7 @@ use crate::authenticators::Ctx;
 use crate::authenticators::otp::{self, OtpError, OtpStep, Purpose};
 use crate::authenticators::password;
 use crate::domain::{Account, IdNumber, PhoneNumber};
+use crate::hashing::HashError;
 use crate::message::FieldErrors;
 use crate::oidc::{interaction, revocation};
 use crate::store::StoreError;
@@ -48,6 +49,9 @@ pub enum RecoveryError {
     Fields(FieldErrors),
     #[error("the flow is not at this step")]
     OutOfOrder,
+    /// Password hashing is at capacity: nothing was changed; the same form may be sent again.
+    #[error("password hashing is busy")]
+    Busy,
 }
 
 pub async fn start(
@@ -100,9 +104,10 @@ pub async fn complete(
     );
     check_new_password(app.password_policy(), new_password, confirm, &words)
         .map_err(RecoveryError::Fields)?;
-    let hash = password::hash_blocking(&app.config.passwords, new_password)
-        .await
-        .map_err(StoreError::Corrupt)?;
+    let hash = app.hasher.hash(new_password).await.map_err(|e| match e {
+        HashError::Busy => RecoveryError::Busy,
+        HashError::Failed(e) => RecoveryError::Store(StoreError::Corrupt(e)),
+    })?;
     app.db
         .set_password(&account_id, &hash, app.clock.now())
         .await?;

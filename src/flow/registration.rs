@@ -19,6 +19,7 @@ use crate::domain::{
     Account, BhxhCode, BhxhCodeError, IdKind, IdNumber, IdNumberError, PasswordError,
     PasswordPolicy, PhoneNumber, PhoneNumberError, normalize_name, valid_name,
 };
+use crate::hashing::HashError;
 use crate::message::{FieldErrors, Message};
 use crate::store::{NewAccount, StoreError};
 
@@ -108,6 +109,8 @@ pub enum Refusal {
     Proofing(authenticators::Refusal),
     Upstream(&'static str),
     Otp(OtpError),
+    /// Password hashing is at capacity: nothing was written; the same form may be sent again.
+    Busy,
     Store(StoreError),
 }
 
@@ -360,9 +363,10 @@ pub async fn complete(
     {
         return Err(Refusal::Duplicate);
     }
-    let hash = password::hash_blocking(&app.config.passwords, password)
-        .await
-        .map_err(|e| Refusal::Store(StoreError::Corrupt(e)))?;
+    let hash = app.hasher.hash(password).await.map_err(|e| match e {
+        HashError::Busy => Refusal::Busy,
+        HashError::Failed(e) => Refusal::Store(StoreError::Corrupt(e)),
+    })?;
     create_account(app, &flow.evidence, flow.method.as_str(), Some(hash), ip).await
 }
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::App;
-use crate::authenticators::captcha;
+use crate::authenticators::captcha::{self, Media, Rendered};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -16,27 +16,28 @@ pub fn router() -> Router<App> {
 }
 
 async fn image(State(app): State<App>, Path(id): Path<String>) -> Response {
-    media(captcha::image(app.store.as_ref(), &id).await, "image/png")
+    media(&app, &id, Media::Image, "image/png").await
 }
 
 async fn audio(State(app): State<App>, Path(id): Path<String>) -> Response {
-    media(captcha::audio(app.store.as_ref(), &id).await, "audio/wav")
+    media(&app, &id, Media::Audio, "audio/wav").await
 }
 
-fn media(
-    found: Result<Option<Vec<u8>>, crate::store::ephemeral::EphemeralError>,
-    mime: &'static str,
-) -> Response {
-    match found {
-        Ok(Some(bytes)) => (
+async fn media(app: &App, id: &str, kind: Media, mime: &'static str) -> Response {
+    let rendered =
+        captcha::render(app.store.as_ref(), &app.captcha_media, &app.clock, id, kind).await;
+    match rendered {
+        Ok(Rendered::Bytes(bytes)) => (
             [
                 (header::CONTENT_TYPE, mime),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            bytes,
+            bytes.as_ref().clone(),
         )
             .into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Rendered::Unknown) => StatusCode::NOT_FOUND.into_response(),
+        // The form's "new code" link makes a new challenge.
+        Ok(Rendered::TooMany) => StatusCode::TOO_MANY_REQUESTS.into_response(),
         Err(e) => {
             tracing::error!(error = %e, "captcha store unavailable");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

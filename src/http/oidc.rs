@@ -1,6 +1,8 @@
 //! Protocol endpoints: discovery, JWKS, authorize, token, userinfo, introspection,
 //! revocation, end-session. Parse → call `oidc` → answer on the right channel.
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 use super::page::{self, PageRequest};
 use super::request::{SESSION_COOKIE, form_params, header_str, query_params};
 use crate::app::App;
+use crate::limits::Ceiling;
 use crate::metrics::Metrics;
 use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -76,10 +79,24 @@ async fn params_of(
     }
 }
 
-async fn authorize(State(app): State<App>, req: Request<Body>) -> Response {
+async fn authorize(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     Metrics::inc(&app.metrics.authorize_requests);
     let (headers, uri, params) = params_of(req, app.config.server.max_body_bytes).await;
     let page_req = PageRequest::new(&app, &headers, &uri, &[]);
+    // Each request may store a pending request for 30 minutes: a ceiling per address, answered
+    // on a page (the redirect URI is not verified yet, and the client is not at fault).
+    let ip = peer.ip().to_string();
+    match page::ceiling(&app, &page_req, Ceiling::Authorize, &ip).await {
+        Ok(None) => {}
+        Ok(Some(seconds)) => {
+            return page::limited(&app, &page_req, "error_too_many_requests", seconds);
+        }
+        Err(resp) => return resp,
+    }
     let params = match params {
         Ok(p) => p,
         Err(e) => {
@@ -471,7 +488,7 @@ async fn revoke_token(app: &App, client_id: &str, token: &str) -> Result<(), OAu
 /// logged out at once; otherwise they confirm on a page (a GET alone must not log anyone out).
 async fn end_session(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<Body>,
 ) -> Response {
     let is_post = req.method() == Method::POST;

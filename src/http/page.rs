@@ -9,6 +9,7 @@ use super::request::{BROWSER_COOKIE, LANG_COOKIE, SESSION_COOKIE, SameSite, form
 use crate::app::App;
 use crate::authenticators::RefusalKind;
 use crate::flow::{FLOW_COOKIE, FlowState};
+use crate::limits::{self, Admission, Ceiling};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::params::Params;
 use crate::random;
@@ -272,6 +273,50 @@ pub fn unavailable(app: &App, req: &PageRequest) -> Response {
     )
 }
 
+/// "Busy, try again in a moment": password hashing is at capacity (503 + `Retry-After`).
+pub fn busy(app: &App, req: &PageRequest) -> Response {
+    let mut resp = error(
+        app,
+        req,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error_busy",
+        None,
+    );
+    retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
+    resp
+}
+
+/// Counts a request from `ip` against `ceiling`: `Ok(None)` to go on, `Ok(Some(seconds))` over
+/// it (try again after that long); a store failure is the "unavailable" page.
+pub async fn ceiling(
+    app: &App,
+    req: &PageRequest,
+    ceiling: Ceiling,
+    ip: &str,
+) -> Result<Option<u64>, Response> {
+    match limits::admit(app.store.as_ref(), &app.config.limits, ceiling, ip).await {
+        Ok(Admission::Allowed) => Ok(None),
+        Ok(Admission::Limited { retry_after }) => Ok(Some(retry_after)),
+        Err(e) => {
+            tracing::error!(error = %e, ?ceiling, "a per-address ceiling: the store failed");
+            Err(unavailable(app, req))
+        }
+    }
+}
+
+/// A per-address limit was reached: the message, 429 and when to try again.
+pub fn limited(app: &App, req: &PageRequest, key: &'static str, seconds: u64) -> Response {
+    let mut resp = error(app, req, StatusCode::TOO_MANY_REQUESTS, key, None);
+    retry_after(&mut resp, seconds);
+    resp
+}
+
+/// Tells the browser when to try again (a busy server, a rate limit).
+pub fn retry_after(resp: &mut Response, seconds: u64) {
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
 /// The flow this page belongs to is gone (expired, finished, or never started).
 pub fn flow_expired(app: &App, req: &PageRequest) -> Response {
     error(app, req, StatusCode::BAD_REQUEST, "err_flow_expired", None)
@@ -425,7 +470,7 @@ pub fn status_for(kind: RefusalKind) -> StatusCode {
         RefusalKind::Invalid => StatusCode::BAD_REQUEST,
         RefusalKind::Unauthorized => StatusCode::UNAUTHORIZED,
         RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
-        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        RefusalKind::Unavailable | RefusalKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::domain::{Account, PasswordPolicy, PhoneNumber};
 use crate::flow::enrolment::{self, EnrolError, EnrolFlow};
 use crate::flow::phone::{self, PhoneError};
 use crate::flow::registration::{check_new_password, valid_email};
+use crate::hashing::HashError;
 use crate::message::{FieldErrors, Message};
 use crate::oidc::interaction;
 use crate::oidc::session::SsoSession;
@@ -342,7 +343,11 @@ async fn change_password(
     };
     let current = params.get("current_password").unwrap_or_default();
     let ok = match app.db.password_hash(&me.account.id).await.ok().flatten() {
-        Some(hash) => password::verify_blocking(&hash, current).await,
+        Some(hash) => match app.hasher.verify(&hash, current).await {
+            Ok(ok) => ok,
+            Err(HashError::Busy) => return page::busy(&app, &req),
+            Err(HashError::Failed(_)) => false,
+        },
         None => false,
     };
     if !ok {
@@ -370,8 +375,10 @@ async fn change_password(
             errors_json(&app, &req, &errors),
         );
     }
-    let Ok(hash) = password::hash_blocking(&app.config.passwords, new).await else {
-        return unavailable(&app, &req);
+    let hash = match app.hasher.hash(new).await {
+        Ok(hash) => hash,
+        Err(HashError::Busy) => return page::busy(&app, &req),
+        Err(HashError::Failed(_)) => return unavailable(&app, &req),
     };
     if app
         .db
@@ -482,7 +489,7 @@ async fn enrol_refused(
     e: &EnrolError,
 ) -> Response {
     let status = match e {
-        EnrolError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EnrolError::Store(_) | EnrolError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         EnrolError::Limited => StatusCode::TOO_MANY_REQUESTS,
         EnrolError::NotEnrollable => StatusCode::NOT_FOUND,
         EnrolError::Label | EnrolError::WrongPassword | EnrolError::Refused(_) => {
@@ -493,7 +500,11 @@ async fn enrol_refused(
         "credential_error": text(app, req, &e.message()),
         "values": { "label": label },
     });
-    render(app, req, status, me, extra).await
+    let mut resp = render(app, req, status, me, extra).await;
+    if matches!(e, EnrolError::Busy) {
+        page::retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
+    }
+    resp
 }
 
 /// Adding a credential, first step: the name and the password again, then the method's

@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::authenticators::captcha;
 use crate::domain::{IdNumber, PhoneNumber};
 use crate::flow::recovery::{self, RecoveryError, RecoveryFlow};
+use crate::limits::Ceiling;
 use crate::message::{FieldErrors, Message};
 
 pub fn router() -> Router<App> {
@@ -35,11 +36,27 @@ async fn render_recovery_form(
     values: Value,
     errors: Value,
 ) -> Response {
+    render_recovery_form_with(
+        app,
+        req,
+        status,
+        json!({ "values": values, "errors": errors }),
+    )
+    .await
+}
+
+/// The form with `extra` variables (`values`, `errors`, `error`).
+async fn render_recovery_form_with(
+    app: &App,
+    req: &PageRequest,
+    status: StatusCode,
+    extra: Value,
+) -> Response {
     let Some(captcha) = captcha_vars(app, "/forgot-password").await else {
         return page::unavailable(app, req);
     };
-    let mut vars =
-        json!({ "action": app.url("/forgot-password"), "values": values, "errors": errors });
+    let mut vars = json!({ "action": app.url("/forgot-password"), "values": {}, "errors": {} });
+    merge(&mut vars, extra);
     merge(&mut vars, captcha);
     page::render(
         app,
@@ -66,6 +83,19 @@ async fn recovery_submit(
         Ok(x) => x,
         Err(resp) => return resp,
     };
+    // Each submission may send an SMS: a ceiling per address, besides the captcha.
+    let ip = peer.ip().to_string();
+    match page::ceiling(&app, &req, Ceiling::Recovery, &ip).await {
+        Ok(None) => {}
+        Ok(Some(retry_after)) => {
+            let extra = json!({ "error": req.t(&app, "err_too_many_recoveries") });
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            let mut resp = render_recovery_form_with(&app, &req, status, extra).await;
+            page::retry_after(&mut resp, retry_after);
+            return resp;
+        }
+        Err(resp) => return resp,
+    }
     let id_raw = params.get("id_number").unwrap_or_default();
     let phone_raw = params.get("phone").unwrap_or_default();
     let values = json!({ "id_number": id_raw, "phone": phone_raw });
@@ -109,7 +139,7 @@ async fn recovery_submit(
         let errors = page::errors_json(&app, &req, &errors);
         return render_recovery_form(&app, &req, StatusCode::BAD_REQUEST, values, errors).await;
     }
-    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let ctx = app.ctx(req.locale, &ip);
     let flow = match recovery::start(&ctx, &id, &phone).await {
         Ok(f) => f,
         Err(RecoveryError::Otp(e)) => {
@@ -186,6 +216,8 @@ async fn recovery_password_submit(
         Err(RecoveryError::OutOfOrder) => {
             Redirect::to(&app.url("/forgot-password/otp")).into_response()
         }
+        // The flow is kept: the same form can be sent again.
+        Err(RecoveryError::Busy) => page::busy(&app, &req),
         Err(e) => {
             tracing::error!(error = %e, "password reset failed on a backend");
             page::unavailable(&app, &req)

@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::authenticators::{RefusalKind, captcha};
 use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
+use crate::limits::Ceiling;
 use crate::message::Message;
 
 pub fn router() -> Router<App> {
@@ -233,6 +234,7 @@ async fn register_submit(
     if !method.enabled(&app.config) {
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     }
+    let ip = peer.ip().to_string();
     let field = |name: &str| params.get(name).unwrap_or_default().to_string();
     let raw = RawForm {
         id_number: field("id_number"),
@@ -254,6 +256,26 @@ async fn register_submit(
         duplicate,
         ar: ar.clone().unwrap_or_default(),
     };
+    // Each submission may cost a carrier or BHXH lookup and an SMS: a ceiling per address, so
+    // the captcha is not the only barrier.
+    let limited = match page::ceiling(&app, &req, Ceiling::Registration, &ip).await {
+        Ok(limited) => limited,
+        Err(resp) => return resp,
+    };
+    if let Some(retry_after) = limited {
+        let error = req.t(&app, "err_too_many_registrations");
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut resp = render_register_form(
+            &app,
+            &req,
+            status,
+            method,
+            state(json!({}), Some(error), false),
+        )
+        .await;
+        page::retry_after(&mut resp, retry_after);
+        return resp;
+    }
     let today = app.clock.now().date_naive();
     let validated = registration::validate(method, &raw, today);
     let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
@@ -281,7 +303,7 @@ async fn register_submit(
     let Ok(form) = validated else {
         return page::unavailable(&app, &req);
     };
-    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let ctx = app.ctx(req.locale, &ip);
     let outcome = registration::submit(&ctx, method, form, ar.clone()).await;
     let flow = match outcome {
         Ok(flow) => flow,
@@ -294,11 +316,11 @@ async fn register_submit(
                 ),
                 Refusal::Proofing(r) => {
                     let status = match r.kind {
-                        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                        RefusalKind::Limited => StatusCode::TOO_MANY_REQUESTS,
+                        // The registry did not vouch: the details do not match (422).
                         RefusalKind::Invalid | RefusalKind::Unauthorized => {
                             StatusCode::UNPROCESSABLE_ENTITY
                         }
+                        other => page::status_for(other),
                     };
                     (status, r.message.clone(), false)
                 }
@@ -306,6 +328,11 @@ async fn register_submit(
                     (StatusCode::SERVICE_UNAVAILABLE, Message::new(key), false)
                 }
                 Refusal::Otp(e) => (page::status_for(e.kind()), e.message(), false),
+                Refusal::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Message::new("error_busy"),
+                    false,
+                ),
                 Refusal::Fields(_) | Refusal::Store(_) => {
                     if let Refusal::Store(e) = &refusal {
                         tracing::error!(error = %e, "registration failed on a backend");
@@ -420,6 +447,8 @@ async fn register_password_submit(
             page::clear_flow_cookie::<RegistrationFlow>(&app, &mut resp);
             resp
         }
+        // The flow is kept: the same form can be sent again.
+        Err(Refusal::Busy) => page::busy(&app, &req),
         Err(e) => {
             tracing::error!(error = ?e, "completing registration failed");
             page::unavailable(&app, &req)

@@ -20,7 +20,7 @@ use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
-use crate::authenticators::{Form, Method, Prompt, Refusal, StepState};
+use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
 use crate::oidc::authorize::LoginNeed;
 use crate::oidc::params::Params;
@@ -182,6 +182,14 @@ pub fn status_of(refusal: &Refusal) -> StatusCode {
     page::status_for(refusal.kind)
 }
 
+/// A page refusing for a busy server says when to try again.
+fn retry_if_busy(mut resp: Response, refusal: Option<&Refusal>) -> Response {
+    if refusal.is_some_and(|r| r.kind == RefusalKind::Busy) {
+        page::retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);
+    }
+    resp
+}
+
 /// Turns where a login stands into the browser's next page. `secret` is the flow's cookie
 /// secret when the login already had one; `input` is what was posted (to keep the typed ID
 /// number on the login page).
@@ -250,7 +258,8 @@ async fn show_and_keep(
 ) -> Response {
     let status = refusal.as_ref().map_or(StatusCode::OK, status_of);
     if prompt == Prompt::Form(Form::LoginPage) {
-        return show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+        let resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+        return retry_if_busy(resp, refusal.as_ref());
     }
     let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
         return page::unavailable(app, req);
@@ -269,7 +278,8 @@ async fn login_again(
     input: &Params,
 ) -> Response {
     let status = status_of(refusal);
-    login_page_with(app, req, status, ar, Some(&refusal.message), input).await
+    let resp = login_page_with(app, req, status, ar, Some(&refusal.message), input).await;
+    retry_if_busy(resp, Some(refusal))
 }
 
 /// The login page of the pending request `ar`, keeping the typed ID number.

@@ -93,6 +93,12 @@ const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
 const MAX_HINT: usize = 256;
+const MAX_SCOPE: usize = 1024;
+/// `acr_values`, `ui_locales`: bytes, and values.
+const MAX_LIST: usize = 256;
+const MAX_LIST_VALUES: usize = 10;
+/// The `claims` JSON object, in bytes.
+const MAX_CLAIMS: usize = 4096;
 
 /// A check has one job: it reads the request and fills in the part of the draft it validates.
 type CheckFn = fn(&mut Check<'_>) -> Result<(), OAuthError>;
@@ -269,14 +275,27 @@ fn max_age(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
     Ok(())
 }
 
+/// What a pending request keeps for 30 minutes is bounded: each value's length in bytes and,
+/// for lists, the number of values.
 fn lengths(ctx: &mut Check<'_>) -> Result<(), OAuthError> {
     for (name, max) in [
         ("state", MAX_STATE),
         ("nonce", MAX_NONCE),
         ("login_hint", MAX_HINT),
+        ("scope", MAX_SCOPE),
+        ("acr_values", MAX_LIST),
+        ("ui_locales", MAX_LIST),
+        ("claims", MAX_CLAIMS),
     ] {
         if ctx.params.get(name).is_some_and(|v| v.len() > max) {
             return Err(OAuthError::invalid_request(format!("{name} is too long")));
+        }
+    }
+    for name in ["acr_values", "ui_locales"] {
+        if split(ctx.params.get(name)).len() > MAX_LIST_VALUES {
+            return Err(OAuthError::invalid_request(format!(
+                "{name} has too many values"
+            )));
         }
     }
     Ok(())
@@ -733,6 +752,41 @@ mod tests {
         assert_eq!(req.claims, Some(serde_json::json!({})));
         assert_eq!(req.acr_values, ["a", "b"]);
         assert_eq!(req.required_ial, None);
+    }
+
+    /// A pending request is kept for 30 minutes: what it keeps is bounded.
+    #[test]
+    fn oversized_values_kept_in_a_pending_request_are_refused() {
+        let base = "redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code\
+                    &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+                    &code_challenge_method=S256";
+        let claims = format!("%7B%22x%22%3A%22{}%22%7D", "a".repeat(MAX_CLAIMS));
+        let scope = format!("openid+{}", "profile+".repeat(200));
+        let acr = ["a"; MAX_LIST_VALUES + 1].join("+");
+        let locales = "vi+".repeat(MAX_LIST / 3 + 1);
+        for (extra, description) in [
+            (
+                format!("scope=openid&claims={claims}"),
+                "claims is too long",
+            ),
+            (format!("scope={scope}"), "scope is too long"),
+            (
+                format!("scope=openid&acr_values={acr}"),
+                "acr_values has too many values",
+            ),
+            (
+                format!("scope=openid&ui_locales={locales}"),
+                "ui_locales is too long",
+            ),
+        ] {
+            let e = validate_query(&format!("{base}&{extra}")).unwrap_err();
+            assert_eq!(
+                (e.code, &*e.description),
+                (ErrorCode::InvalidRequest, description)
+            );
+        }
+        let fits = format!("{base}&scope=openid&acr_values=a+b&ui_locales=vi+en&claims=%7B%7D");
+        assert!(validate_query(&fits).is_ok());
     }
 
     #[test]

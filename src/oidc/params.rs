@@ -1,17 +1,28 @@
 //! Request parameters (query string or form body) as the RFCs define them: each parameter at
-//! most once (RFC 6749 §3.1), empty values treated as absent.
+//! most once (RFC 6749 §3.1), empty values treated as absent. At most [`MAX_PARAMS`] of them:
+//! no endpoint or form takes more than a few dozen, and parsing stays linear in the input.
+
+use std::collections::HashSet;
 
 use super::error::OAuthError;
+
+/// More parameters than this are refused (`invalid_request`).
+pub const MAX_PARAMS: usize = 100;
 
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Parses `application/x-www-form-urlencoded` bytes; a repeated parameter is refused.
+    /// Parses `application/x-www-form-urlencoded` bytes; a repeated parameter, or more than
+    /// [`MAX_PARAMS`], is refused.
     pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
         for (k, v) in form_urlencoded::parse(input) {
-            if pairs.iter().any(|(seen, _)| *seen == k) {
+            if pairs.len() == MAX_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
+            if !seen.insert(k.clone()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {} is repeated",
                     printable(&k)
@@ -92,6 +103,23 @@ mod tests {
         assert_eq!(err.description, "parameter scope is repeated");
         let err = Params::parse(b"%3Cscript%3E=1&%3Cscript%3E=2").unwrap_err();
         assert!(!err.description.contains("script"));
+    }
+
+    /// A 64 KiB body of distinct names (quadratic to check for repeats before) is refused by
+    /// count; one with the most names allowed parses.
+    #[test]
+    fn refuses_more_than_the_parameter_cap() {
+        let body: String = (0..10_000).map(|i| format!("p{i}=&")).collect();
+        assert!(body.len() > 64 * 1024 - 10_000);
+        let err = Params::parse(body.as_bytes()).unwrap_err();
+        assert_eq!(err.description, "too many parameters");
+        let most: String = (0..MAX_PARAMS).map(|i| format!("p{i}=v&")).collect();
+        assert_eq!(
+            Params::parse(most.as_bytes()).unwrap().pairs().len(),
+            MAX_PARAMS
+        );
+        let late_repeat = format!("{most}p5=again");
+        assert!(Params::parse(late_repeat.as_bytes()).is_err());
     }
 
     #[test]

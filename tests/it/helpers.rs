@@ -300,6 +300,24 @@ pub async fn authorize_as(
     loc
 }
 
+/// The login form at `login_url`, filled in: its `csrf` and `ar`, the ID number and password.
+pub async fn login_form(
+    b: &reqwest::Client,
+    login_url: &str,
+    id_number: &str,
+    password: &str,
+) -> Vec<(&'static str, String)> {
+    let page = b.get(login_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    vec![
+        ("csrf", hidden(&html, "csrf").expect("csrf field")),
+        ("ar", hidden(&html, "ar").expect("ar field")),
+        ("username", id_number.to_string()),
+        ("password", password.to_string()),
+    ]
+}
+
 /// Submits the login form at `login_url`; returns the redirect that follows.
 pub async fn login(
     t: &TestApp,
@@ -308,22 +326,8 @@ pub async fn login(
     id_number: &str,
     password: &str,
 ) -> String {
-    let page = b.get(login_url).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    let csrf = hidden(&html, "csrf").expect("csrf field");
-    let ar = hidden(&html, "ar").expect("ar field");
-    let resp = b
-        .post(t.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("ar", ar.as_str()),
-            ("username", id_number),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = login_form(b, login_url, id_number, password).await;
+    let resp = b.post(t.url("/login")).form(&form).send().await.unwrap();
     assert!(
         resp.status().is_redirection(),
         "login refused: {}",

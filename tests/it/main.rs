@@ -21,6 +21,7 @@ mod passkey_browser;
 mod production;
 mod profile;
 mod registration;
+mod resources;
 mod session_end;
 mod theme;
 mod token_endpoint;

@@ -744,3 +744,46 @@ async fn a_method_switched_off_in_config_is_not_offered() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+/// Registration and recovery submissions have a ceiling per address besides the captcha: over
+/// it the form says so (429 + Retry-After) and nothing is looked up or sent.
+#[tokio::test]
+async fn registration_and_recovery_submissions_are_limited_per_address() {
+    let t = spawn_app_with(|c| {
+        c.limits.registrations_per_ip_per_hour = 2;
+        c.limits.recoveries_per_ip_per_hour = 1;
+    })
+    .await;
+    let b = browser();
+    for _ in 0..2 {
+        let resp = submit_registration(&t, &b, "/register/mobile", &[]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "field errors");
+    }
+    let resp = submit_registration(&t, &b, "/register/mobile", &AN).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "3600");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Có quá nhiều lượt đăng ký"), "{html}");
+    assert!(
+        html.contains("captcha_id"),
+        "the form again, with a new captcha"
+    );
+    let simulators = t.app.simulators.as_ref().unwrap();
+    assert_eq!(simulators.carrier_calls(), 0, "nothing was looked up");
+
+    let forgot = [("id_number", "001090012345"), ("phone", "0823628899")];
+    let resp = submit_registration(&t, &b, "/forgot-password", &forgot).await;
+    assert_eq!(location(&resp), t.url("/forgot-password/otp"));
+    let resp = submit_registration(&t, &b, "/forgot-password", &forgot).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Có quá nhiều yêu cầu lấy lại mật khẩu")
+    );
+
+    t.advance(3601);
+    let resp = submit_registration(&t, &b, "/register/mobile", &AN).await;
+    assert_eq!(location(&resp), t.url("/register/otp"), "a new hour");
+}
