@@ -23,6 +23,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub registration: RegistrationConfig,
     pub login: LoginConfig,
+    pub profile: ProfileConfig,
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
@@ -221,6 +222,26 @@ pub struct IntrospectionConfig {
     /// client. Any other client learns only about its own tokens: another's are
     /// `{"active": false}`.
     pub resource_servers: Vec<String>,
+}
+
+/// `[profile]`: changes in "Thông tin cá nhân".
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// How long a re-authentication (password + SMS code, or a passkey) lets this session change
+    /// phones, email, password and passkeys.
+    pub reauth_seconds: i64,
+    /// Email verification codes one account may have sent per hour.
+    pub email_codes_per_hour: u64,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        Self {
+            reauth_seconds: 300,
+            email_codes_per_hour: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -461,6 +482,16 @@ impl Config {
         if !(1..=600).contains(&self.otp.ttl_seconds) {
             return Err(ConfigError::Invalid(
                 "otp.ttl_seconds must be 1..=600".into(),
+            ));
+        }
+        if !(30..=3600).contains(&self.profile.reauth_seconds) {
+            return Err(ConfigError::Invalid(
+                "profile.reauth_seconds must be 30..=3600".into(),
+            ));
+        }
+        if self.profile.email_codes_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "profile.email_codes_per_hour must be at least 1".into(),
             ));
         }
         if self.theme.default_locale != "vi" && self.theme.default_locale != "en" {

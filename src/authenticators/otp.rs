@@ -22,7 +22,8 @@ use crate::store::ephemeral::EphemeralError;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OtpChallenge {
     pub id: String,
-    /// E.164.
+    /// Where the code went: a phone in E.164 (SMS), or an email address (the profile's email
+    /// verification, which sends it by mail).
     pub phone: String,
     code_hash: String,
     pub expires_at: i64,
@@ -97,21 +98,33 @@ fn sms_text(template: &str, code: &str, minutes: i64) -> String {
 /// Sends a fresh code to `phone` (E.164), in the words of `ctx.sms_template`. The hourly cap
 /// per phone bounds what any number of flows can send to one number.
 pub async fn send(ctx: &Ctx<'_>, phone: &str) -> Result<OtpChallenge, OtpError> {
+    count_send(ctx, phone).await?;
+    let (challenge, code) = challenge(ctx, phone);
+    let text = sms_text(&ctx.sms_template, &code, ttl_minutes(ctx));
+    ctx.connectors.sms.send(phone, &text).await?;
+    Ok(challenge)
+}
+
+/// A fresh code for `to` and its challenge, for the caller to deliver (an SMS in [`send`], an
+/// email for the profile's address). [`verify`] checks it with the same rules.
+pub fn challenge(ctx: &Ctx<'_>, to: &str) -> (OtpChallenge, String) {
     let cfg = &ctx.config.otp;
     let now = ctx.clock.unix();
-    count_send(ctx, phone).await?;
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
     let id = random::token();
     let challenge = OtpChallenge {
         code_hash: hash(&id, &code),
         id,
-        phone: phone.to_string(),
+        phone: to.to_string(),
         expires_at: now + cfg.ttl_seconds,
         resend_at: now + cfg.resend_cooldown_seconds,
     };
-    let text = sms_text(&ctx.sms_template, &code, (cfg.ttl_seconds / 60).max(1));
-    ctx.connectors.sms.send(phone, &text).await?;
-    Ok(challenge)
+    (challenge, code)
+}
+
+/// A code's lifetime in whole minutes, as messages tell it (at least 1).
+pub fn ttl_minutes(ctx: &Ctx<'_>) -> i64 {
+    (ctx.config.otp.ttl_seconds / 60).max(1)
 }
 
 /// A challenge that no code satisfies and for which no SMS is sent: password recovery shows
@@ -176,6 +189,19 @@ pub async fn verify(ctx: &Ctx<'_>, challenge: &OtpChallenge, input: &str) -> Res
     Ok(())
 }
 
+/// Checks a typed code: six digits, then the challenge (single use, tries counted).
+pub async fn check(
+    ctx: &Ctx<'_>,
+    challenge: &OtpChallenge,
+    input: Option<&str>,
+) -> Result<(), OtpError> {
+    let input = input.unwrap_or_default().trim();
+    if input.len() != 6 || !input.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(OtpError::Format);
+    }
+    verify(ctx, challenge, input).await
+}
+
 /// The one OTP step: a code on its way to a phone, and whether it has been entered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OtpStep {
@@ -205,13 +231,9 @@ impl OtpStep {
         })
     }
 
-    /// Checks a typed code: six digits, then the challenge (single use, tries counted).
+    /// Checks a typed code (see [`check`]).
     pub async fn check(&mut self, ctx: &Ctx<'_>, input: Option<&str>) -> Result<(), OtpError> {
-        let input = input.unwrap_or_default().trim();
-        if input.len() != 6 || !input.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(OtpError::Format);
-        }
-        verify(ctx, &self.challenge, input).await?;
+        check(ctx, &self.challenge, input).await?;
         self.verified = true;
         Ok(())
     }

@@ -1,12 +1,17 @@
 //! ID number + password (amr `pwd`), the "CMT/CCCD" login: Argon2id hashes, failed-login
 //! lockout per login name and a throttle per client IP, both counted in the ephemeral store so
 //! they hold across nodes. Shape: a form (the login page).
+//!
+//! Passwords are hashed and checked in Unicode NFC: "ậ" typed on one keyboard as one code point
+//! and on another as "a" + two combining marks is the same password. Hashes made before this
+//! rule (of the password as typed) still verify, once, and are replaced by the NFC hash.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Version};
 use argon2::{PasswordHasher, PasswordVerifier};
+use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use super::{
     Amr, Attestation, Ctx, Evidence, Form, Outcome, Prompt, Refusal, RefusalKind, StepState, Traits,
@@ -105,11 +110,16 @@ fn argon2(cfg: &PasswordHashConfig) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// An Argon2id PHC string for `password`.
+/// A password as it is hashed: its NFC form.
+fn normalized(password: &str) -> String {
+    password.nfc().collect()
+}
+
+/// An Argon2id PHC string for `password` (in NFC).
 pub fn hash(cfg: &PasswordHashConfig, password: &str) -> Result<String, String> {
     let salt = crate::random::bytes::<16>();
     argon2(cfg)
-        .hash_password_with_salt(password.as_bytes(), &salt)
+        .hash_password_with_salt(normalized(password).as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
 }
@@ -145,11 +155,42 @@ pub fn personal_words(
     words
 }
 
-/// Constant-time verification (inside argon2); parameters come from the stored hash.
+/// Constant-time verification (inside argon2) of the NFC form; parameters come from the stored
+/// hash.
 pub fn verify(stored: &str, password: &str) -> bool {
+    verify_exactly(stored, &normalized(password))
+}
+
+fn verify_exactly(stored: &str, password: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), stored)
         .is_ok()
+}
+
+/// How a typed password matched a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    No,
+    Yes,
+    /// Only as typed, not in NFC: a hash from before passwords were normalised, to replace.
+    AsTyped,
+}
+
+/// Checks `password` in NFC, then — only when the typed form is not NFC — as typed, so hashes
+/// made before passwords were normalised still work. An unknown user's dummy hash goes through
+/// the same steps, so the time taken says nothing about the account.
+async fn check(stored: &str, password: &str) -> Match {
+    if verify_blocking(stored, password).await {
+        return Match::Yes;
+    }
+    if is_nfc(password) {
+        return Match::No;
+    }
+    let (stored, typed) = (stored.to_string(), password.to_string());
+    let as_typed = tokio::task::spawn_blocking(move || verify_exactly(&stored, &typed))
+        .await
+        .unwrap_or(false);
+    if as_typed { Match::AsTyped } else { Match::No }
 }
 
 /// A hash verified when the account does not exist, so both cases cost the same time.
@@ -221,13 +262,18 @@ pub async fn authenticate(
         None => None,
     };
     let candidate = stored.as_deref().unwrap_or_else(|| dummy_hash(cfg));
-    let matches = verify_blocking(candidate, password).await;
+    let matched = check(candidate, password).await;
     match account {
-        Some(a) if matches && stored.is_some() && a.status == AccountStatus::Active => {
+        Some(a)
+            if matched != Match::No && stored.is_some() && a.status == AccountStatus::Active =>
+        {
             ctx.store
                 .delete(&consecutive_key(&hash))
                 .await
                 .map_err(StoreError::from)?;
+            if matched == Match::AsTyped {
+                rehash(ctx, &a.id, password).await;
+            }
             Ok(a)
         }
         other => {
@@ -256,6 +302,22 @@ pub async fn authenticate(
     }
 }
 
+/// Replaces an old hash of the password as typed by the hash of its NFC form. A failure is only
+/// logged: the old hash keeps working.
+async fn rehash(ctx: &Ctx<'_>, account_id: &str, password: &str) {
+    let result = match hash_blocking(&ctx.config.passwords, password).await {
+        Ok(new) => ctx
+            .db
+            .set_password(account_id, &new, ctx.clock.now(), None)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "replacing a pre-NFC password hash failed");
+    }
+}
+
 /// Forgets a login name's failures and lock (after a password reset).
 pub async fn clear_failures(ctx: &Ctx<'_>, username: &str) -> Result<(), StoreError> {
     let hash = name_hash(username);
@@ -274,6 +336,52 @@ mod tests {
             Outcome::Refused(StepState::Password, Prompt::Form(Form::LoginPage), r) => r,
             other => panic!("expected a refusal on the login page, got {other:?}"),
         }
+    }
+
+    /// "Mật@Khẩu2025" typed decomposed (NFD, as some keyboards and copy-pastes send it) is the
+    /// same password as typed composed (NFC); a hash of the decomposed form as typed, made
+    /// before passwords were normalised, is accepted and replaced by the NFC hash.
+    #[tokio::test]
+    async fn passwords_are_compared_in_nfc_and_old_hashes_are_replaced() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let nfc = "Mật@Khẩu2025";
+        let nfd: String = nfc.nfd().collect();
+        assert_ne!(nfc, nfd.as_str());
+        let account = h.account("001090012345", &[]).await;
+        let login = |typed: String| {
+            let ctx = &ctx;
+            async move { authenticate(ctx, "001090012345", &typed, &ctx.ip).await }
+        };
+
+        let new = hash(&h.config.passwords, &nfd).unwrap();
+        h.db.set_password(&account.id, &new, h.clock.now(), None)
+            .await
+            .unwrap();
+        assert!(
+            login(nfc.to_string()).await.is_ok(),
+            "set decomposed, typed composed"
+        );
+        assert!(login(nfd.clone()).await.is_ok());
+
+        let salt = crate::random::bytes::<16>();
+        let old = argon2(&h.config.passwords)
+            .hash_password_with_salt(nfd.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        h.db.set_password(&account.id, &old, h.clock.now(), None)
+            .await
+            .unwrap();
+        assert!(
+            !verify(&old, nfc),
+            "the old hash knows only the form as typed"
+        );
+        assert!(login(nfd.clone()).await.is_ok(), "the old hash still works");
+        let replaced = h.db.password_hash(&account.id).await.unwrap().unwrap();
+        assert_ne!(replaced, old, "and is replaced");
+        assert!(verify(&replaced, nfc) && verify(&replaced, &nfd));
+        assert!(login(nfc.to_string()).await.is_ok());
+        assert!(login("Mat@Khau2025".to_string()).await.is_err());
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::{
-    BhxhRecord, BhxhRegistry, CarrierClient, ConnectorError, Connectors, SmsGateway,
+    BhxhRecord, BhxhRegistry, CarrierClient, ConnectorError, Connectors, MailGateway, SmsGateway,
     SubscriberCheck, SubscriberQuery,
 };
 use crate::domain::{Account, Ial, SubjectType};
@@ -28,6 +28,20 @@ impl SmsGateway for Outbox {
     async fn send(&self, to_e164: &str, text: &str) -> Result<(), ConnectorError> {
         if let Ok(mut sent) = self.0.lock() {
             sent.push((to_e164.to_string(), text.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// The emails that were sent (to, subject, text), newest last.
+#[derive(Default)]
+pub struct Mailbox(pub Mutex<Vec<(String, String, String)>>);
+
+#[async_trait]
+impl MailGateway for Mailbox {
+    async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), ConnectorError> {
+        if let Ok(mut sent) = self.0.lock() {
+            sent.push((to.to_string(), subject.to_string(), text.to_string()));
         }
         Ok(())
     }
@@ -60,6 +74,7 @@ pub struct Harness {
     pub config: Config,
     pub connectors: Connectors,
     pub outbox: Arc<Outbox>,
+    pub mailbox: Arc<Mailbox>,
 }
 
 impl Harness {
@@ -69,6 +84,7 @@ impl Harness {
         config.passwords.argon2_memory_kib = 1024;
         config.passwords.argon2_iterations = 1;
         let outbox = Arc::new(Outbox::default());
+        let mailbox = Arc::new(Mailbox::default());
         Self {
             db: Database::connect("sqlite::memory:", 1)
                 .await
@@ -78,10 +94,12 @@ impl Harness {
                 carrier: Arc::new(Nobody),
                 sms: outbox.clone(),
                 bhxh: Arc::new(Nobody),
+                mail: mailbox.clone(),
             },
             clock,
             config,
             outbox,
+            mailbox,
         }
     }
 

@@ -1,21 +1,24 @@
 //! "Quên mật khẩu": ID number + registered phone → SMS code → new password; every session and
-//! refresh token of the account is then revoked. When the details match no account, the user
-//! sees the same screens but no code is sent and none can succeed, so the flow reveals nothing
-//! about which ID numbers have accounts.
+//! refresh token of the account is then revoked (the sessions' portals get back-channel logout)
+//! and the account's phones are told by SMS. When the details match no account, the user sees
+//! the same screens but no code is sent and none can succeed, so the flow reveals nothing about
+//! which ID numbers have accounts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::notify::{self, Notice};
 use super::registration::check_new_password;
 use super::{FlowState, WithOtp};
 use crate::app::App;
-use crate::audit::Event;
+use crate::audit::{Audit, Event};
 use crate::authenticators::Ctx;
 use crate::authenticators::otp::{OtpError, OtpStep};
 use crate::authenticators::password;
 use crate::domain::{IdNumber, PhoneNumber};
 use crate::message::FieldErrors;
-use crate::oidc::{interaction, revocation};
+use crate::oidc::error::OAuthError;
+use crate::oidc::logout;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +51,8 @@ pub enum RecoveryError {
     Fields(FieldErrors),
     #[error("the flow is not at this step")]
     OutOfOrder,
+    #[error("ending the account's sessions failed: {0}")]
+    Sessions(OAuthError),
 }
 
 pub async fn start(
@@ -76,13 +81,16 @@ pub async fn start(
     })
 }
 
-/// Sets the new password and ends every session and refresh token of the account.
+/// Sets the new password (with its audit row, `account.password_reset`, in the same
+/// transaction), ends every session and refresh token of the account, and tells its phones (in
+/// `locale`).
 pub async fn complete(
     app: &App,
     flow: &RecoveryFlow,
     new_password: &str,
     confirm: &str,
     ip: Option<&str>,
+    locale: &str,
 ) -> Result<(), RecoveryError> {
     let account_id = match (&flow.account_id, flow.otp.verified) {
         (Some(id), true) => id.clone(),
@@ -103,31 +111,18 @@ pub async fn complete(
     let hash = password::hash_blocking(&app.config.passwords, new_password)
         .await
         .map_err(StoreError::Corrupt)?;
+    let event = Event::new("account.password_reset")
+        .account(&account_id)
+        .ip(ip)
+        .detail(json!({ "via": "sms_otp" }));
+    let row = app.audit.row(event);
     app.db
-        .set_password(&account_id, &hash, app.clock.now())
+        .set_password(&account_id, &hash, app.clock.now(), Some(&row))
         .await?;
-    end_everything(app, &account_id).await?;
-    app.audit
-        .record(
-            Event::new("account.password_reset")
-                .account(&account_id)
-                .ip(ip)
-                .detail(json!({ "via": "sms_otp" })),
-        )
-        .await?;
-    Ok(())
-}
-
-/// Revokes every SSO session, refresh token and (through their families) access token of an
-/// account.
-pub async fn end_everything(app: &App, account_id: &str) -> Result<(), StoreError> {
-    interaction::end_all_sessions(app, account_id).await?;
-    for family in app
-        .db
-        .revoke_refresh_by_account(account_id, app.clock.now())
-        .await?
-    {
-        revocation::revoke_family(app, &family).await?;
-    }
+    Audit::log(&row);
+    logout::end_account(app, &account_id, None, ip)
+        .await
+        .map_err(RecoveryError::Sessions)?;
+    notify::account(app, locale, &account_id, Notice::PasswordReset).await;
     Ok(())
 }
