@@ -315,6 +315,19 @@ impl Endpoint {
         ConnectorError::Unavailable(format!("{}: {what}", self.system))
     }
 
+    /// Hands a message (JSON) to a gateway: `POST {base_url}/v1/messages`, never retried (a
+    /// timed-out attempt may still have been accepted, and a retry would send it twice); any
+    /// 2xx is accepted.
+    pub(crate) async fn deliver(&self, message: &serde_json::Value) -> Result<(), ConnectorError> {
+        let url = format!("{}/v1/messages", self.base_url);
+        let answer = self.call(0, |http| http.post(&url).json(message)).await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.unexpected_status(answer.status))
+        }
+    }
+
     pub(crate) fn unexpected_status(&self, status: StatusCode) -> ConnectorError {
         ConnectorError::Malformed(format!(
             "{}: unexpected HTTP {}",

@@ -223,6 +223,15 @@ fn error(status: StatusCode, detail: &str) -> Response {
     (status, axum::Json(json!({ "error": detail }))).into_response()
 }
 
+/// What a gateway simulator answers to a message it took.
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "accepted" })),
+    )
+        .into_response()
+}
+
 fn bad_request(detail: &str) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
@@ -285,11 +294,7 @@ async fn sms_send(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response {
         text: req.text,
         sent_at: sim.clock.now(),
     });
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "status": "accepted" })),
-    )
-        .into_response()
+    accepted()
 }
 
 #[derive(Deserialize)]
@@ -344,11 +349,7 @@ async fn mail_send(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response 
         text: req.text,
         sent_at: sim.clock.now(),
     });
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "status": "accepted" })),
-    )
-        .into_response()
+    accepted()
 }
 
 async fn mail_outbox(

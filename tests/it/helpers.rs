@@ -345,23 +345,8 @@ pub const PHONE_E164: &str = "+84823628899";
 
 /// The code in the newest SMS to `phone`, read from the sandbox outbox (⚓ contract).
 pub async fn latest_otp(t: &TestApp, phone: &str) -> String {
-    let outbox: serde_json::Value = http()
-        .get(t.url(&format!(
-            "/sandbox/sms/outbox?to={}",
-            form_urlencoded::byte_serialize(phone.as_bytes()).collect::<String>()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = outbox
-        .as_array()
-        .and_then(|m| m.last())
-        .and_then(|m| m["text"].as_str())
-        .expect("an SMS was sent")
-        .to_string();
+    let texts = sms_texts(t, phone).await;
+    let text = texts.last().expect("an SMS was sent");
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .expect("6-digit code")
@@ -555,22 +540,32 @@ pub async fn delivered(received: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<Stri
     panic!("{n} back-channel logout token(s) expected");
 }
 
-/// The texts of the SMS sent to `phone` (sandbox outbox, ⚓ contract), oldest first.
-pub async fn sms_texts(t: &TestApp, phone: &str) -> Vec<String> {
-    let outbox: serde_json::Value = http()
-        .get(t.url(&format!(
-            "/sandbox/sms/outbox?to={}",
-            form_urlencoded::byte_serialize(phone.as_bytes()).collect::<String>()
-        )))
+/// The messages of a sandbox outbox (`sms` or `mail`), oldest first: all of them, or those
+/// sent `to` one phone or address.
+pub async fn outbox(t: &TestApp, gateway: &str, to: Option<&str>) -> Vec<serde_json::Value> {
+    let query = to
+        .map(|to| {
+            format!(
+                "?to={}",
+                form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let messages: serde_json::Value = http()
+        .get(t.url(&format!("/sandbox/{gateway}/outbox{query}")))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    outbox
-        .as_array()
-        .unwrap()
+    messages.as_array().expect("a JSON array").clone()
+}
+
+/// The texts of the SMS sent to `phone` (sandbox outbox, ⚓ contract), oldest first.
+pub async fn sms_texts(t: &TestApp, phone: &str) -> Vec<String> {
+    outbox(t, "sms", Some(phone))
+        .await
         .iter()
         .map(|m| m["text"].as_str().unwrap().to_string())
         .collect()
@@ -578,18 +573,7 @@ pub async fn sms_texts(t: &TestApp, phone: &str) -> Vec<String> {
 
 /// The emails sent to `address` (sandbox mail outbox), oldest first.
 pub async fn mails_to(t: &TestApp, address: &str) -> Vec<serde_json::Value> {
-    let outbox: serde_json::Value = http()
-        .get(t.url(&format!(
-            "/sandbox/mail/outbox?to={}",
-            form_urlencoded::byte_serialize(address.as_bytes()).collect::<String>()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    outbox.as_array().unwrap().clone()
+    outbox(t, "mail", Some(address)).await
 }
 
 impl TestApp {

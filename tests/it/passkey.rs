@@ -628,16 +628,15 @@ async fn a_passkey_reauthenticates_a_session_for_changes() {
     let html = page_text(&b, t.url("/profile")).await;
     let csrf = hidden(&html, "csrf").unwrap();
     let passkey_id = alice.passkey.id.clone();
-    let remove = [
-        ("csrf", csrf.as_str()),
-        ("credential_id", passkey_id.as_str()),
-    ];
-    let resp = b
-        .post(t.url("/profile/credentials/remove"))
-        .form(&remove)
-        .send()
-        .await
-        .unwrap();
+    let remove = || {
+        b.post(t.url("/profile/credentials/remove"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("credential_id", passkey_id.as_str()),
+            ])
+            .send()
+    };
+    let resp = remove().await.unwrap();
     assert_eq!(location(&resp), t.url("/profile/reauth?next=profile"));
 
     // The re-authentication page offers Alice's passkey; Bob's is refused there.
@@ -660,12 +659,7 @@ async fn a_passkey_reauthenticates_a_session_for_changes() {
     let resp = answer_page(&b, &html, &[("credential", &assertion)]).await;
     assert_eq!(location(&resp), t.url("/profile?notice=reauth_done"));
 
-    let resp = b
-        .post(t.url("/profile/credentials/remove"))
-        .form(&remove)
-        .send()
-        .await
-        .unwrap();
+    let resp = remove().await.unwrap();
     assert_eq!(location(&resp), t.url("/profile?notice=credential_removed"));
     assert!(passkeys(&t, &alice.account_id).await.is_empty());
 }
