@@ -455,7 +455,7 @@ impl Config {
         }
         if !self.sandbox.enabled && self.connectors.uses_sandbox() {
             return Err(ConfigError::Invalid(
-                "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
+                "the sandbox is off: set connectors.carrier_url, sms_url, bhxh_url and mail_url to real endpoints".into(),
             ));
         }
         if let Some(m) = self
@@ -523,6 +523,7 @@ impl Config {
             ("connectors.carrier_url", &c.carrier_url),
             ("connectors.sms_url", &c.sms_url),
             ("connectors.bhxh_url", &c.bhxh_url),
+            ("connectors.mail_url", &c.mail_url),
         ] {
             if value.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
@@ -653,6 +654,7 @@ mod tests {
         cfg.connectors.carrier_url = "https://carrier.example.vn".into();
         cfg.connectors.sms_url = "https://sms.example.vn".into();
         cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
+        cfg.connectors.mail_url = "https://mail.example.vn".into();
         cfg
     }
 
@@ -691,12 +693,13 @@ mod tests {
 
     #[test]
     fn production_refuses_an_empty_connector_url() {
-        for key in ["carrier", "sms", "bhxh"] {
+        for key in ["carrier", "sms", "bhxh", "mail"] {
             let mut cfg = production();
             let c = &mut cfg.connectors;
             match key {
                 "carrier" => c.carrier_url = " ".into(),
                 "sms" => c.sms_url = String::new(),
+                "mail" => c.mail_url = String::new(),
                 _ => c.bhxh_url = String::new(),
             }
             assert!(

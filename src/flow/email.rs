@@ -37,7 +37,7 @@ impl FlowState for EmailFlow {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EmailError {
+pub enum EmailChangeError {
     #[error("invalid email address")]
     Invalid,
     #[error("too many email codes for this account in the last hour")]
@@ -50,13 +50,13 @@ pub enum EmailError {
     Store(#[from] StoreError),
 }
 
-impl From<EphemeralError> for EmailError {
+impl From<EphemeralError> for EmailChangeError {
     fn from(e: EphemeralError) -> Self {
         Self::Store(e.into())
     }
 }
 
-impl EmailError {
+impl EmailChangeError {
     /// What the user is told.
     pub fn message(&self) -> Message {
         match self {
@@ -77,12 +77,12 @@ pub async fn start(
     recent: &Recent,
     raw: &str,
     locale: &str,
-) -> Result<EmailFlow, EmailError> {
-    let email = Email::parse(raw).map_err(|_| EmailError::Invalid)?;
+) -> Result<EmailFlow, EmailChangeError> {
+    let email = Email::parse(raw).map_err(|_| EmailChangeError::Invalid)?;
     let key = format!("email_codes:{}", recent.account_id());
     let sent = ctx.store.increment(&key, Duration::from_secs(3600)).await?;
     if sent > ctx.config.profile.email_codes_per_hour {
-        return Err(EmailError::Limited);
+        return Err(EmailChangeError::Limited);
     }
     let (challenge, code) = otp::challenge(ctx, email.as_str());
     let subject = app.theme.t(locale, "mail_email_code_subject");
@@ -109,7 +109,7 @@ pub async fn complete(
     ctx: &Ctx<'_>,
     flow: &EmailFlow,
     code: Option<&str>,
-) -> Result<(), EmailError> {
+) -> Result<(), EmailChangeError> {
     otp::check(ctx, &flow.challenge, code).await?;
     let event = Event::new("account.email_changed")
         .account(&flow.account_id)

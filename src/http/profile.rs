@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::authenticators::Method;
 use crate::clock::Clock;
 use crate::domain::{Account, PasswordPolicy, PhoneNumber};
-use crate::flow::email::{self, EmailError, EmailFlow};
+use crate::flow::email::{self, EmailChangeError, EmailFlow};
 use crate::flow::enrolment::{self, EnrolError, EnrolFlow};
 use crate::flow::password_change::{self, ChangeError, Typed};
 use crate::flow::phone::{self, PhoneError};
@@ -278,9 +278,11 @@ async fn change_email(
         Ok(flow) => page::start_flow_at(&app, &req, &flow, "/profile/email/verify").await,
         Err(e) => {
             let status = match e {
-                EmailError::Invalid | EmailError::Otp(_) => StatusCode::BAD_REQUEST,
-                EmailError::Limited => StatusCode::TOO_MANY_REQUESTS,
-                EmailError::Mail(_) | EmailError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+                EmailChangeError::Invalid | EmailChangeError::Otp(_) => StatusCode::BAD_REQUEST,
+                EmailChangeError::Limited => StatusCode::TOO_MANY_REQUESTS,
+                EmailChangeError::Mail(_) | EmailChangeError::Store(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
             };
             let extra = json!({
                 "errors": { "email": text(&app, &req, &e.message()) },
@@ -362,7 +364,7 @@ async fn verify_email(
             page::clear_flow_cookie::<EmailFlow>(&app, &mut resp);
             resp
         }
-        Err(EmailError::Otp(e)) => {
+        Err(EmailChangeError::Otp(e)) => {
             let status = super::otp::status_of(&e);
             render_email_code(&app, &req, status, &flow, Some(&e.message()))
         }

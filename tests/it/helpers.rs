@@ -183,6 +183,7 @@ pub fn production_config() -> Config {
     config.connectors.carrier_url = "https://carrier.example.vn".into();
     config.connectors.sms_url = "https://sms.example.vn".into();
     config.connectors.bhxh_url = "https://bhxh.example.vn".into();
+    config.connectors.mail_url = "https://mail.example.vn".into();
     config
 }
 
