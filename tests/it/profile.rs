@@ -543,7 +543,8 @@ async fn a_password_change_keeps_this_session_as_it_was_and_logs_the_others_out(
         })
         .await;
     let secret = secret.unwrap();
-    let id_token_of = |b: reqwest::Client| {
+    // A portal's login in browser `b`: the ID token's claims and the refresh token.
+    let tokens_in = |b: reqwest::Client| {
         let (t, client_id, secret) = (&t, client_id.clone(), secret.clone());
         async move {
             let (verifier, challenge) = pkce();
@@ -559,14 +560,18 @@ async fn a_password_change_keeps_this_session_as_it_was_and_logs_the_others_out(
             )
             .await;
             assert_eq!(status, StatusCode::OK, "{tokens}");
-            decode_part(tokens["id_token"].as_str().unwrap(), 1)
+            let claims = decode_part(tokens["id_token"].as_str().unwrap(), 1);
+            (
+                claims,
+                tokens["refresh_token"].as_str().unwrap().to_string(),
+            )
         }
     };
     let other = logged_in(&t).await;
-    let other_claims = id_token_of(other.clone()).await;
+    let (other_claims, _) = tokens_in(other.clone()).await;
     t.advance(60);
     let b = logged_in(&t).await;
-    let before = id_token_of(b.clone()).await;
+    let (before, old_refresh) = tokens_in(b.clone()).await;
     t.advance(120);
     reauthenticate(&t, &b, PHONE_E164).await;
     t.advance(10);
@@ -585,13 +590,19 @@ async fn a_password_change_keeps_this_session_as_it_was_and_logs_the_others_out(
         b.get(t.url("/profile")).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let after = id_token_of(b.clone()).await;
+    let (after, new_refresh) = tokens_in(b.clone()).await;
     assert_eq!(after["sid"], before["sid"], "the same session");
     assert_eq!(
         after["auth_time"], before["auth_time"],
         "no new login claimed"
     );
     assert_eq!(after["amr"], before["amr"]);
+    // Every refresh token issued before the change is revoked; one issued since in this
+    // session works.
+    let (status, _) = refresh(&t, &client_id, &secret, &old_refresh).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = refresh(&t, &client_id, &secret, &new_refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // The other browser is logged out, and its portal told so.
     assert_eq!(
