@@ -1,5 +1,8 @@
 //! Append-only audit events for every security-relevant action. Written synchronously: an
 //! action whose audit record cannot be written is reported as failed, not silently kept.
+//! A change to an account (its phones, email, password, credentials) writes its audit row in
+//! its own database transaction ([`Audit::row`], then [`Audit::log`] once committed), so the
+//! change and its record exist together or not at all.
 
 use serde_json::Value;
 
@@ -59,16 +62,26 @@ impl Audit {
     }
 
     pub async fn record(&self, e: Event<'_>) -> Result<(), StoreError> {
-        tracing::info!(target: "audit", kind = e.kind, account = e.account_id, client = e.client_id, "audit event");
-        self.db
-            .insert_audit_event(&AuditRecord {
-                at: self.clock.now(),
-                kind: e.kind.to_string(),
-                account_id: e.account_id.map(str::to_string),
-                client_id: e.client_id.map(str::to_string),
-                ip: e.ip.map(str::to_string),
-                detail: e.detail,
-            })
-            .await
+        let row = self.row(e);
+        self.db.insert_audit_event(&row).await?;
+        Self::log(&row);
+        Ok(())
+    }
+
+    /// The row of `e`, stamped now, for a change that writes it in its own transaction.
+    pub fn row(&self, e: Event<'_>) -> AuditRecord {
+        AuditRecord {
+            at: self.clock.now(),
+            kind: e.kind.to_string(),
+            account_id: e.account_id.map(str::to_string),
+            client_id: e.client_id.map(str::to_string),
+            ip: e.ip.map(str::to_string),
+            detail: e.detail,
+        }
+    }
+
+    /// The `audit` log line of a row that was written.
+    pub fn log(row: &AuditRecord) {
+        tracing::info!(target: "audit", kind = row.kind, account = row.account_id, client = row.client_id, "audit event");
     }
 }

@@ -23,6 +23,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub registration: RegistrationConfig,
     pub login: LoginConfig,
+    pub profile: ProfileConfig,
     pub connectors: crate::connectors::ConnectorsConfig,
     pub theme: ThemeConfig,
     pub sandbox: SandboxConfig,
@@ -257,6 +258,26 @@ pub struct IntrospectionConfig {
     /// client. Any other client learns only about its own tokens: another's are
     /// `{"active": false}`.
     pub resource_servers: Vec<String>,
+}
+
+/// `[profile]`: changes in "Thông tin cá nhân".
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// How long a re-authentication (password + SMS code, or a passkey) lets this session change
+    /// phones, email, password and passkeys.
+    pub reauth_seconds: i64,
+    /// Email verification codes one account may have sent per hour.
+    pub email_codes_per_hour: u64,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        Self {
+            reauth_seconds: 300,
+            email_codes_per_hour: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -543,7 +564,7 @@ impl Config {
         }
         if !self.sandbox.enabled && self.connectors.uses_sandbox() {
             return Err(ConfigError::Invalid(
-                "the sandbox is off: set connectors.carrier_url, sms_url and bhxh_url to real endpoints".into(),
+                "the sandbox is off: set connectors.carrier_url, sms_url, bhxh_url and mail_url to real endpoints".into(),
             ));
         }
         if let Some(m) = self
@@ -566,6 +587,16 @@ impl Config {
         if !(1..=600).contains(&self.otp.ttl_seconds) {
             return Err(ConfigError::Invalid(
                 "otp.ttl_seconds must be 1..=600".into(),
+            ));
+        }
+        if !(30..=3600).contains(&self.profile.reauth_seconds) {
+            return Err(ConfigError::Invalid(
+                "profile.reauth_seconds must be 30..=3600".into(),
+            ));
+        }
+        if self.profile.email_codes_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "profile.email_codes_per_hour must be at least 1".into(),
             ));
         }
         if self.theme.default_locale != "vi" && self.theme.default_locale != "en" {
@@ -597,6 +628,7 @@ impl Config {
             ("connectors.carrier_url", &c.carrier_url),
             ("connectors.sms_url", &c.sms_url),
             ("connectors.bhxh_url", &c.bhxh_url),
+            ("connectors.mail_url", &c.mail_url),
         ] {
             if value.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
@@ -727,6 +759,7 @@ mod tests {
         cfg.connectors.carrier_url = "https://carrier.example.vn".into();
         cfg.connectors.sms_url = "https://sms.example.vn".into();
         cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
+        cfg.connectors.mail_url = "https://mail.example.vn".into();
         cfg
     }
 
@@ -765,12 +798,13 @@ mod tests {
 
     #[test]
     fn production_refuses_an_empty_connector_url() {
-        for key in ["carrier", "sms", "bhxh"] {
+        for key in ["carrier", "sms", "bhxh", "mail"] {
             let mut cfg = production();
             let c = &mut cfg.connectors;
             match key {
                 "carrier" => c.carrier_url = " ".into(),
                 "sms" => c.sms_url = String::new(),
+                "mail" => c.mail_url = String::new(),
                 _ => c.bhxh_url = String::new(),
             }
             assert!(

@@ -12,6 +12,12 @@
 //!
 //! Admission counts jobs (running + waiting) rather than channel slots, so capacity is exactly
 //! `workers × (1 + queue per worker)` whether or not a worker has picked its job up yet.
+//!
+//! Passwords are hashed and checked in Unicode NFC: "ậ" typed on one keyboard as one code point
+//! and on another as "a" + two combining marks is the same password. A hash made before this
+//! rule (of the password as typed) still matches once ([`Match::AsTyped`]), for the caller to
+//! replace; the second computation runs only when the typed form is not NFC — for unknown users
+//! too ([`Slot::decoy`]) — so the time taken says nothing about the account.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -20,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Version};
 use tokio::sync::oneshot;
+use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use crate::config::PasswordHashConfig;
 
@@ -49,7 +56,21 @@ enum Work {
 
 enum Done {
     Hashed(String),
-    Verified(bool),
+    Verified(Match),
+}
+
+/// How a typed password matched a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    No,
+    Yes,
+    /// Only as typed, not in NFC: a hash from before passwords were normalised, to replace.
+    AsTyped,
+}
+
+/// A password as it is hashed: its NFC form.
+fn normalized(password: &str) -> String {
+    password.nfc().collect()
 }
 
 struct Job {
@@ -113,9 +134,14 @@ impl Hasher {
         self.reserve()?.hash(password).await
     }
 
-    /// Whether `password` matches the PHC string `stored`.
+    /// Whether `password` matches the PHC string `stored` (in NFC, or an old hash as typed).
     pub async fn verify(&self, stored: &str, password: &str) -> Result<bool, HashError> {
         self.reserve()?.verify(stored, password).await
+    }
+
+    /// How `password` matches the PHC string `stored`.
+    pub async fn check(&self, stored: &str, password: &str) -> Result<Match, HashError> {
+        self.reserve()?.check(stored, password).await
     }
 }
 
@@ -136,14 +162,19 @@ impl Slot<'_> {
     }
 
     /// Whether `password` matches the PHC string `stored` (its own parameters, constant-time
-    /// comparison).
+    /// comparison), in NFC or, for an old hash, as typed.
     pub async fn verify(self, stored: &str, password: &str) -> Result<bool, HashError> {
+        Ok(self.check(stored, password).await? != Match::No)
+    }
+
+    /// How `password` matches the PHC string `stored`: see [`Match`].
+    pub async fn check(self, stored: &str, password: &str) -> Result<Match, HashError> {
         let work = Work::Verify {
             stored: stored.to_string(),
             password: password.to_string(),
         };
         match self.run(work).await? {
-            Done::Verified(ok) => Ok(ok),
+            Done::Verified(m) => Ok(m),
             Done::Hashed(_) => Err(HashError::Failed("unexpected answer".into())),
         }
     }
@@ -196,13 +227,19 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, admitted: &AtomicUsize, params: &ar
             return;
         };
         let done = match job.work {
-            Work::Hash(password) => hash_with(&mut memory, params, &password).map(Done::Hashed),
+            Work::Hash(password) => {
+                hash_with(&mut memory, params, &normalized(&password)).map(Done::Hashed)
+            }
             Work::Verify { stored, password } => {
-                Ok(Done::Verified(verify_with(&mut memory, &stored, &password)))
+                Ok(Done::Verified(check_with(&mut memory, &stored, &password)))
             }
             Work::Decoy(password) => {
+                // What a check of a non-NFC password costs: two computations.
                 let _ = hash_with(&mut memory, params, &password);
-                Ok(Done::Verified(false))
+                if !is_nfc(&password) {
+                    let _ = hash_with(&mut memory, params, &password);
+                }
+                Ok(Done::Verified(Match::No))
             }
         };
         if memory.len() > params.block_count() {
@@ -260,6 +297,17 @@ fn hash_with(
     Ok(phc.to_string())
 }
 
+/// Checks `password` in NFC, then — only when the typed form is not NFC — as typed.
+fn check_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> Match {
+    if verify_with(memory, stored, &normalized(password)) {
+        Match::Yes
+    } else if !is_nfc(password) && verify_with(memory, stored, password) {
+        Match::AsTyped
+    } else {
+        Match::No
+    }
+}
+
 /// Recomputes the hash with the stored parameters and salt, and compares in constant time
 /// (`Output`'s equality is constant-time).
 fn verify_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> bool {
@@ -293,7 +341,7 @@ fn verify_with(memory: &mut Vec<Block>, stored: &str, password: &str) -> bool {
 
 /// One hash outside the pool, on the calling thread (the CLI's `account add`, test set-up).
 pub fn hash_once(cfg: &PasswordHashConfig, password: &str) -> Result<String, HashError> {
-    hash_with(&mut Vec::new(), &params(cfg), password)
+    hash_with(&mut Vec::new(), &params(cfg), &normalized(password))
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! - `domain`: validated newtypes and rules, pure.
 //! - `oidc`: protocol rules — authorize checks, grants, client auth, claims, acr, tokens, logout.
 //! - `authenticators`: one module per login/registration method.
-//! - `connectors`: clients of external systems (carrier, SMS gateway, BHXH), a trait each.
+//! - `connectors`: clients of external systems (carrier, SMS gateway, BHXH, mail gateway), a trait
+//!   each.
 //! - `keys`: signing keys — generation, encryption at rest, rotation, JWKS.
 //! - `store`: the database (sea-orm) and the ephemeral store (memory / Redis).
 //! - `http`: the only place axum appears (besides the sandbox's own small app).

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261205_000002_credential_kinds;
+mod m20261220_000003_email_verified;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261205_000002_credential_kinds::Migration),
+            Box::new(m20261220_000003_email_verified::Migration),
         ]
     }
 }

@@ -247,13 +247,28 @@ pub async fn send(
     phone: &str,
 ) -> Result<OtpChallenge, OtpError> {
     draw_budgets(ctx, purpose, account_id, phone).await?;
-    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-    let challenge = challenge(ctx, purpose, account_id, phone, Some(&code));
-    let minutes = (ctx.config.otp.ttl_seconds / 60).max(1);
-    let text = sms_text(&ctx.sms_template, &code, minutes);
+    let (challenge, code) = code_for(ctx, purpose, account_id, phone);
+    let text = sms_text(&ctx.sms_template, &code, ttl_minutes(ctx));
     ctx.connectors.sms.send(phone, &text).await?;
     ctx.metrics.sms_sent(purpose.name());
     Ok(challenge)
+}
+
+/// A fresh code for `to` and its challenge, for the caller to deliver (an SMS in [`send`], an
+/// email for the profile's address). [`check`] checks it with the same rules.
+pub fn code_for(
+    ctx: &Ctx<'_>,
+    purpose: Purpose,
+    account_id: Option<&str>,
+    to: &str,
+) -> (OtpChallenge, String) {
+    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+    (challenge(ctx, purpose, account_id, to, Some(&code)), code)
+}
+
+/// A code's lifetime in whole minutes, as messages tell it (at least 1).
+pub fn ttl_minutes(ctx: &Ctx<'_>) -> i64 {
+    (ctx.config.otp.ttl_seconds / 60).max(1)
 }
 
 /// A challenge that no code satisfies and for which no SMS is sent: password recovery shows
@@ -426,6 +441,19 @@ pub async fn verify(ctx: &Ctx<'_>, challenge: &OtpChallenge, input: &str) -> Res
     Ok(())
 }
 
+/// Checks a typed code: six digits, then the challenge (single use, tries counted).
+pub async fn check(
+    ctx: &Ctx<'_>,
+    challenge: &OtpChallenge,
+    input: Option<&str>,
+) -> Result<(), OtpError> {
+    let input = input.unwrap_or_default().trim();
+    if input.len() != 6 || !input.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(OtpError::Format);
+    }
+    verify(ctx, challenge, input).await
+}
+
 /// Counts a wrong code and audits it (once: a login's are audited as `login.failed`).
 async fn record_wrong(ctx: &Ctx<'_>, challenge: &OtpChallenge, e: &OtpError) {
     let purpose = challenge.purpose;
@@ -482,11 +510,7 @@ impl OtpStep {
 
     /// Checks a typed code: six digits, then the challenge (single use, tries counted).
     pub async fn check(&mut self, ctx: &Ctx<'_>, input: Option<&str>) -> Result<(), OtpError> {
-        let input = input.unwrap_or_default().trim();
-        if input.len() != 6 || !input.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(OtpError::Format);
-        }
-        verify(ctx, &self.challenge, input).await?;
+        check(ctx, &self.challenge, input).await?;
         self.verified = true;
         Ok(())
     }

@@ -490,7 +490,9 @@ mod tests {
             data: &new.data,
             label: Some("test"),
         };
-        h.db.add_credential(&row, h.clock.now()).await.unwrap();
+        h.db.add_credential(&row, h.clock.now(), None)
+            .await
+            .unwrap();
     }
 
     /// The page's answer to a ceremony: the software authenticator signs, the user handle is
@@ -621,7 +623,9 @@ mod tests {
         );
 
         // Removed from the account: unknown.
-        h.db.remove_credential(&an.id, &stored.id).await.unwrap();
+        h.db.remove_credential(&an.id, &stored.id, None)
+            .await
+            .unwrap();
         let state = ceremony_state(start(&ctx, None, &input(&[])).await);
         let json = {
             let mut options = state.options.clone();

@@ -18,6 +18,9 @@
 //!   - an attempt refused before its password was checked (throttle, captcha) gives its count
 //!     back, so a stranger without the captcha cannot push a name further.
 //!
+//! Passwords are hashed and checked in Unicode NFC (`hashing`); a hash made before that rule (of
+//! the password as typed) still matches once and is replaced by the NFC hash ([`rehash`]).
+//!
 //! Nothing here needs an administrator: the failures of a name end with a right password, a
 //! password reset ("Quên mật khẩu") or a password change ([`clear_failures`]), and are
 //! otherwise forgotten [`FAILURE_MEMORY`] after the first of the run.
@@ -30,7 +33,7 @@ use super::{
 };
 use crate::config::PasswordHashConfig;
 use crate::domain::{Account, AccountStatus, IdNumber};
-use crate::hashing::{self, HashError};
+use crate::hashing::{self, HashError, Match};
 use crate::message::Message;
 use crate::oidc::params::Params;
 use crate::store::StoreError;
@@ -244,9 +247,6 @@ pub async fn authenticate(
 ) -> Result<Verified, LoginError> {
     let cfg = &ctx.config.passwords;
     let store = ctx.store;
-    // A place in the hashing pool first: a burst beyond it is refused before anything is
-    // looked up or counted.
-    let slot = ctx.hasher.reserve()?;
     let window = Duration::from_secs(cfg.failed_login_window_seconds.max(1) as u64);
     let step = cfg.max_failed_logins.max(1);
     let ip_key = format!("login_fail_ip:{}", ctx.ip);
@@ -284,6 +284,17 @@ pub async fn authenticate(
         store.give_back(&keys.failures).await?;
         return Err(LoginError::Locked);
     }
+    // A place in the hashing pool, before the lookups: a burst beyond it is refused cheaply,
+    // and gives back what it took, since nothing was checked.
+    let slot = match ctx.hasher.reserve() {
+        Ok(slot) => slot,
+        Err(e) => {
+            for key in [&ip_key, &keys.failures, &keys.tries] {
+                store.give_back(key).await?;
+            }
+            return Err(e.into());
+        }
+    };
     let id_number = IdNumber::parse(attempt.username).ok();
     let account = match &id_number {
         Some(id) => ctx.db.find_account_by_id_number(id.as_str()).await?,
@@ -294,24 +305,44 @@ pub async fn authenticate(
         None => None,
     };
     // An unknown name or an account without a password costs the same time as a known one.
-    let matches = match &stored {
-        Some(stored) => slot.verify(stored, attempt.password).await?,
+    let matched = match &stored {
+        Some(stored) => slot.check(stored, attempt.password).await?,
         None => {
             slot.decoy(attempt.password).await?;
-            false
+            Match::No
         }
     };
+    let matches = matched != Match::No;
     match account {
         Some(account) if matches && stored.is_some() && account.status == AccountStatus::Active => {
             store.delete(&keys.failures).await?;
             store.delete(&keys.tries).await?;
             // The IP's limit counts failures only.
             store.give_back(&ip_key).await?;
+            if matched == Match::AsTyped {
+                rehash(ctx, &account.id, attempt.password).await;
+            }
             Ok(Verified { account, step_up })
         }
         other => Err(LoginError::InvalidCredentials {
             account_id: other.map(|a| a.id),
         }),
+    }
+}
+
+/// Replaces an old hash of the password as typed by the hash of its NFC form. A failure is only
+/// logged: the old hash keeps working.
+async fn rehash(ctx: &Ctx<'_>, account_id: &str, password: &str) {
+    let result = match ctx.hasher.hash(password).await {
+        Ok(new) => ctx
+            .db
+            .set_password(account_id, &new, ctx.clock.now(), None)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "replacing a pre-NFC password hash failed");
     }
 }
 
@@ -555,5 +586,68 @@ mod tests {
         clear_failures(&h.store, ID).await.unwrap();
         let v = authenticate(&ctx, &attempt(PASSWORD, None)).await.unwrap();
         assert!(!v.step_up);
+    }
+
+    /// "Mật@Khẩu2025" typed decomposed (NFD, as some keyboards and copy-pastes send it) is the
+    /// same password as typed composed (NFC); a hash of the decomposed form as typed, made
+    /// before passwords were normalised, is accepted and replaced by the NFC hash.
+    #[tokio::test]
+    async fn passwords_are_compared_in_nfc_and_old_hashes_are_replaced() {
+        use unicode_normalization::UnicodeNormalization;
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let nfc = "Mật@Khẩu2025";
+        let nfd: String = nfc.nfd().collect();
+        assert_ne!(nfc, nfd.as_str());
+        let account = h.account(ID, &[]).await;
+        let login = |typed: String| {
+            let ctx = &ctx;
+            async move {
+                let attempt = Credentials {
+                    username: ID,
+                    password: &typed,
+                    captcha: None,
+                };
+                authenticate(ctx, &attempt).await.map(|v| v.account.id)
+            }
+        };
+
+        let new = hash(&h.config.passwords, &nfd).unwrap();
+        h.db.set_password(&account.id, &new, h.clock.now(), None)
+            .await
+            .unwrap();
+        assert!(
+            login(nfc.to_string()).await.is_ok(),
+            "set decomposed, typed composed"
+        );
+        assert!(login(nfd.clone()).await.is_ok());
+
+        // A hash of the decomposed form as typed, as made before the rule.
+        let old = {
+            use argon2::PasswordHasher;
+            let params = argon2::Params::new(1024, 1, 1, None).unwrap();
+            let argon =
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            let salt = crate::random::bytes::<16>();
+            argon
+                .hash_password_with_salt(nfd.as_bytes(), &salt)
+                .unwrap()
+                .to_string()
+        };
+        h.db.set_password(&account.id, &old, h.clock.now(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            h.hasher.check(&old, nfc).await.unwrap(),
+            Match::No,
+            "only the form as typed"
+        );
+        assert!(login(nfd.clone()).await.is_ok(), "the old hash still works");
+        let replaced = h.db.password_hash(&account.id).await.unwrap().unwrap();
+        assert_ne!(replaced, old, "and is replaced");
+        assert_eq!(h.hasher.check(&replaced, nfc).await.unwrap(), Match::Yes);
+        assert_eq!(h.hasher.check(&replaced, &nfd).await.unwrap(), Match::Yes);
+        assert!(login(nfc.to_string()).await.is_ok());
+        assert!(login("Mat@Khau2025".to_string()).await.is_err());
     }
 }

@@ -12,7 +12,7 @@ use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connectors::{
-    BhxhRecord, BhxhRegistry, CarrierClient, ConnectorError, Connectors, SmsGateway,
+    BhxhRecord, BhxhRegistry, CarrierClient, ConnectorError, Connectors, MailGateway, SmsGateway,
     SubscriberCheck, SubscriberQuery,
 };
 use crate::domain::{Account, Ial, SubjectType};
@@ -32,6 +32,20 @@ impl SmsGateway for Outbox {
     async fn send(&self, to_e164: &str, text: &str) -> Result<(), ConnectorError> {
         if let Ok(mut sent) = self.0.lock() {
             sent.push((to_e164.to_string(), text.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// The emails that were sent (to, subject, text), newest last.
+#[derive(Default)]
+pub struct Mailbox(pub Mutex<Vec<(String, String, String)>>);
+
+#[async_trait]
+impl MailGateway for Mailbox {
+    async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), ConnectorError> {
+        if let Ok(mut sent) = self.0.lock() {
+            sent.push((to.to_string(), subject.to_string(), text.to_string()));
         }
         Ok(())
     }
@@ -143,6 +157,7 @@ pub struct Harness {
     pub audit: Audit,
     pub metrics: Metrics,
     pub hasher: Hasher,
+    pub mailbox: Arc<Mailbox>,
 }
 
 impl Harness {
@@ -155,6 +170,7 @@ impl Harness {
         let db = Database::connect("sqlite::memory:", 1)
             .await
             .expect("in-memory database");
+        let mailbox = Arc::new(Mailbox::default());
         Self {
             audit: Audit::new(db.clone(), clock.clone()),
             metrics: Metrics::default(),
@@ -164,11 +180,13 @@ impl Harness {
                 carrier: Arc::new(Nobody),
                 sms: outbox.clone(),
                 bhxh: Arc::new(Nobody),
+                mail: mailbox.clone(),
             },
             hasher: Hasher::new(&config.passwords),
             clock,
             config,
             outbox,
+            mailbox,
         }
     }
 

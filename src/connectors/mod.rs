@@ -4,6 +4,7 @@
 //!   this person?).
 //! - `sms`: the SMS gateway (OTP delivery).
 //! - `bhxh`: the social-insurance (BHXH) registry, lookup by BHXH code.
+//! - `mail`: the mail gateway (email verification codes).
 //!
 //! The HTTP shapes are defined by our sandbox (`sandbox::simulators`) and documented in each
 //! module; an adapter for a real carrier or registry implements the same shape (or the trait).
@@ -22,6 +23,7 @@
 
 pub mod bhxh;
 pub mod carrier;
+pub mod mail;
 pub mod sms;
 
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use serde::Deserialize;
 
 pub use bhxh::{BhxhRecord, BhxhRegistry, HttpBhxhRegistry};
 pub use carrier::{CarrierClient, HttpCarrierClient, SubscriberCheck, SubscriberQuery};
+pub use mail::{HttpMailGateway, MailGateway};
 pub use sms::{HttpSmsGateway, SmsGateway};
 
 /// `[connectors]`: where the external systems are, and how patiently to call them.
@@ -45,6 +48,8 @@ pub struct ConnectorsConfig {
     pub sms_url: String,
     /// Base URL of the BHXH registry; empty = `{public_url}/sandbox/bhxh`.
     pub bhxh_url: String,
+    /// Base URL of the mail gateway; empty = `{public_url}/sandbox/mail`.
+    pub mail_url: String,
     /// Milliseconds one attempt may take, connection to last byte of the answer.
     pub timeout_ms: u64,
     /// Extra attempts for read-only calls (carrier check, BHXH lookup) after the upstream was
@@ -58,6 +63,7 @@ impl Default for ConnectorsConfig {
             carrier_url: String::new(),
             sms_url: String::new(),
             bhxh_url: String::new(),
+            mail_url: String::new(),
             timeout_ms: 3_000,
             retries: 2,
         }
@@ -70,6 +76,7 @@ pub struct ResolvedUrls {
     pub carrier: String,
     pub sms: String,
     pub bhxh: String,
+    pub mail: String,
 }
 
 /// Longest per-attempt timeout accepted: a user is waiting on a form submission.
@@ -94,14 +101,20 @@ impl ConnectorsConfig {
             carrier: pick(&self.carrier_url, "carrier"),
             sms: pick(&self.sms_url, "sms"),
             bhxh: pick(&self.bhxh_url, "bhxh"),
+            mail: pick(&self.mail_url, "mail"),
         }
     }
 
     /// Whether any system falls back to the built-in sandbox (which must then be enabled).
     pub fn uses_sandbox(&self) -> bool {
-        [&self.carrier_url, &self.sms_url, &self.bhxh_url]
-            .iter()
-            .any(|u| u.trim().is_empty())
+        [
+            &self.carrier_url,
+            &self.sms_url,
+            &self.bhxh_url,
+            &self.mail_url,
+        ]
+        .iter()
+        .any(|u| u.trim().is_empty())
     }
 
     /// Checks the values a typo could make useless; the message names the key.
@@ -110,6 +123,7 @@ impl ConnectorsConfig {
             ("connectors.carrier_url", &self.carrier_url),
             ("connectors.sms_url", &self.sms_url),
             ("connectors.bhxh_url", &self.bhxh_url),
+            ("connectors.mail_url", &self.mail_url),
         ] {
             let url = url.trim();
             if url.is_empty() {
@@ -155,6 +169,7 @@ pub struct Connectors {
     pub carrier: Arc<dyn CarrierClient>,
     pub sms: Arc<dyn SmsGateway>,
     pub bhxh: Arc<dyn BhxhRegistry>,
+    pub mail: Arc<dyn MailGateway>,
 }
 
 impl Connectors {
@@ -179,6 +194,7 @@ impl Connectors {
                 endpoint("bhxh", urls.bhxh),
                 config.retries,
             )),
+            mail: Arc::new(HttpMailGateway::new(endpoint("mail", urls.mail))),
         }
     }
 }
@@ -297,6 +313,19 @@ impl Endpoint {
             "request failed".to_string()
         };
         ConnectorError::Unavailable(format!("{}: {what}", self.system))
+    }
+
+    /// Hands a message (JSON) to a gateway: `POST {base_url}/v1/messages`, never retried (a
+    /// timed-out attempt may still have been accepted, and a retry would send it twice); any
+    /// 2xx is accepted.
+    pub(crate) async fn deliver(&self, message: &serde_json::Value) -> Result<(), ConnectorError> {
+        let url = format!("{}/v1/messages", self.base_url);
+        let answer = self.call(0, |http| http.post(&url).json(message)).await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.unexpected_status(answer.status))
+        }
     }
 
     pub(crate) fn unexpected_status(&self, status: StatusCode) -> ConnectorError {

@@ -42,17 +42,8 @@ impl HttpSmsGateway {
 #[async_trait]
 impl SmsGateway for HttpSmsGateway {
     async fn send(&self, to_e164: &str, text: &str) -> Result<(), ConnectorError> {
-        let url = format!("{}/v1/messages", self.endpoint.base_url);
-        let body = serde_json::json!({ "to": to_e164, "text": text });
-        // retries = 0: see the module comment.
-        let answer = self
-            .endpoint
-            .call(0, |http| http.post(&url).json(&body))
-            .await?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(self.endpoint.unexpected_status(answer.status))
-        }
+        // Never retried: see the module comment.
+        let message = serde_json::json!({ "to": to_e164, "text": text });
+        self.endpoint.deliver(&message).await
     }
 }

@@ -82,6 +82,9 @@ pub struct Account {
     pub full_name: String,
     pub birthdate: Option<NaiveDate>,
     pub email: Option<String>,
+    /// The owner entered a code sent to `email` ("Thông tin cá nhân"); registration stores it
+    /// unverified.
+    pub email_verified: bool,
     pub ial: Ial,
     pub registration_method: String,
     pub status: AccountStatus,

@@ -3,6 +3,7 @@
 mod account;
 mod bhxh;
 mod credential;
+mod email;
 mod id_number;
 mod names;
 mod password_policy;
@@ -12,6 +13,7 @@ mod provinces;
 pub use account::{Account, AccountStatus, Ial, SubjectType};
 pub use bhxh::{BhxhCode, BhxhCodeError};
 pub use credential::{CredentialKind, CredentialSummary};
+pub use email::{Email, EmailError};
 pub use id_number::{Gender, IdKind, IdNumber, IdNumberError};
 pub use names::{fold_name, normalize_name, valid_name};
 pub use password_policy::{PasswordError, PasswordPolicy};

@@ -1,14 +1,16 @@
-//! Adding a credential in "Thông tin cá nhân" (a passkey): the password is asked again, the
-//! method's enrolment ceremony runs, the credential is stored under the name the user gave it.
-//! Removing one is audited the same way.
+//! Adding a credential in "Thông tin cá nhân" (a passkey): after a recent re-authentication
+//! ([`Recent`]: the password and an SMS code, or a passkey), the method's enrolment ceremony
+//! runs and the credential is stored under the name the user gave it, with its audit row in the
+//! same transaction; the account's phones are told by SMS. Removing one needs the same proof
+//! and is audited the same way.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::FlowState;
+use super::notify::{self, Notice};
+use super::reauth::Recent;
 use crate::app::App;
-use crate::audit::Event;
-use crate::authenticators::password::{self, LoginError};
+use crate::audit::{Audit, Event};
 use crate::authenticators::{self, Ceremony, Ctx, Enrolment, Method, Refusal, RefusalKind};
 use crate::domain::{Account, CredentialSummary};
 use crate::message::Message;
@@ -37,10 +39,6 @@ pub enum EnrolError {
     NotEnrollable,
     #[error("the name is empty, too long or has control characters")]
     Label,
-    #[error("wrong password")]
-    WrongPassword,
-    #[error("too many wrong passwords")]
-    Limited,
     /// Password hashing is at capacity: try again in a moment.
     #[error("password hashing is busy")]
     Busy,
@@ -56,8 +54,6 @@ impl EnrolError {
         match self {
             Self::NotEnrollable => Message::new("error_not_found"),
             Self::Label => Message::new("err_credential_label").with("max", MAX_LABEL),
-            Self::WrongPassword => Message::new("err_current_password_wrong"),
-            Self::Limited => Message::new("error_too_many_attempts"),
             Self::Busy => Message::new("error_busy"),
             Self::Refused(r) => r.message.clone(),
             Self::Store(_) => Message::new("error_temporarily_unavailable"),
@@ -74,21 +70,23 @@ pub fn valid_label(raw: &str) -> Option<String> {
     ok.then_some(label)
 }
 
-/// Asks for the password again (it counts against the same lockout as the login page), then
-/// starts the method's ceremony.
+/// Starts the method's ceremony for the re-authenticated account (`recent` is checked here,
+/// when the change starts; the ceremony then belongs to the account).
 pub async fn start(
     app: &App,
     ctx: &Ctx<'_>,
+    recent: &Recent,
     account: &Account,
     method: Method,
-    current_password: &str,
     label: &str,
 ) -> Result<(EnrolFlow, Ceremony), EnrolError> {
     if !app.config.login.enabled(method) || method.traits().enrols.is_none() {
         return Err(EnrolError::NotEnrollable);
     }
+    if account.id != recent.account_id() {
+        return Err(EnrolError::NotEnrollable);
+    }
     let label = valid_label(label).ok_or(EnrolError::Label)?;
-    reauthenticate(ctx, account, current_password).await?;
     let (state, ceremony) = method
         .enroll_start(ctx, account)
         .await
@@ -102,43 +100,15 @@ pub async fn start(
     Ok((flow, ceremony))
 }
 
-/// The password of the logged-in account, checked like a login (lockout and throttle).
-async fn reauthenticate(
-    ctx: &Ctx<'_>,
-    account: &Account,
-    password: &str,
-) -> Result<(), EnrolError> {
-    let Some(id_number) = account.id_number.as_deref() else {
-        return Err(EnrolError::WrongPassword);
-    };
-    // The profile shows no captcha: a challenged login name is refused here like a throttled
-    // one (the user can log in again, or reset the password).
-    let attempt = password::Credentials {
-        username: id_number,
-        password,
-        captcha: None,
-    };
-    match password::authenticate(ctx, &attempt).await {
-        Ok(v) if v.account.id == account.id => Ok(()),
-        Ok(_) | Err(LoginError::InvalidCredentials { .. }) => Err(EnrolError::WrongPassword),
-        Err(
-            LoginError::Locked
-            | LoginError::Throttled
-            | LoginError::CaptchaRequired
-            | LoginError::CaptchaWrong,
-        ) => Err(EnrolError::Limited),
-        Err(LoginError::Busy) => Err(EnrolError::Busy),
-        Err(LoginError::Store(e)) => Err(EnrolError::Store(e)),
-    }
-}
-
-/// Finishes the ceremony with what the page posted and stores the credential.
+/// Finishes the ceremony with what the page posted and stores the credential; the account's
+/// phones are told (in `locale`).
 pub async fn finish(
     app: &App,
     ctx: &Ctx<'_>,
     account: &Account,
     flow: EnrolFlow,
     input: &Params,
+    locale: &str,
 ) -> Result<CredentialSummary, EnrolError> {
     let new = authenticators::enroll_finish(flow.state, ctx, account, input)
         .await
@@ -150,7 +120,16 @@ pub async fn finish(
         data: &new.data,
         label: Some(&flow.label),
     };
-    let stored = match app.db.add_credential(&row, app.clock.now()).await {
+    // The store adds the new credential's kind, id and label to the detail.
+    let event = Event::new("credential.added")
+        .account(&account.id)
+        .ip(Some(&ctx.ip));
+    let audit = app.audit.row(event);
+    let stored = match app
+        .db
+        .add_credential(&row, app.clock.now(), Some(&audit))
+        .await
+    {
         Ok(stored) => stored,
         Err(StoreError::Conflict) => {
             let r = Refusal::new(
@@ -162,23 +141,25 @@ pub async fn finish(
         }
         Err(e) => return Err(e.into()),
     };
-    let event = Event::new("credential.added")
-        .account(&account.id)
-        .ip(Some(&ctx.ip))
-        .detail(json!({ "kind": new.kind.as_str(), "id": stored.id, "label": flow.label }));
-    app.audit.record(event).await?;
+    Audit::log(&audit);
+    notify::account(app, locale, &account.id, Notice::PasskeyAdded).await;
     Ok(stored.summary())
 }
 
-/// Removes one of the account's own credentials; `false` when it has none by that id.
-pub async fn remove(app: &App, account: &Account, id: &str, ip: &str) -> Result<bool, StoreError> {
-    let Some(removed) = app.db.remove_credential(&account.id, id).await? else {
-        return Ok(false);
-    };
+/// Removes one of the account's own credentials, with its audit row (`credential.removed`);
+/// `false` when it has none by that id.
+pub async fn remove(app: &App, recent: &Recent, id: &str, ip: &str) -> Result<bool, StoreError> {
+    // The store adds the removed credential's kind, id and label to the detail.
     let event = Event::new("credential.removed")
-        .account(&account.id)
-        .ip(Some(ip))
-        .detail(json!({ "kind": removed.kind.as_str(), "id": removed.id, "label": removed.label }));
-    app.audit.record(event).await?;
-    Ok(true)
+        .account(recent.account_id())
+        .ip(Some(ip));
+    let audit = app.audit.row(event);
+    let removed = app
+        .db
+        .remove_credential(recent.account_id(), id, Some(&audit))
+        .await?;
+    if removed.is_some() {
+        Audit::log(&audit);
+    }
+    Ok(removed.is_some())
 }

@@ -1,5 +1,5 @@
-//! The flow engine: a login, registration, recovery or phone verification is a sequence of
-//! steps whose state lives in the ephemeral store, so a flow started on one node can finish on
+//! The flow engine: a login, registration, recovery, re-authentication or profile change is a
+//! sequence of steps whose state lives in the ephemeral store, so a flow started on one node can finish on
 //! another. The browser holds a 256-bit secret in a cookie (one cookie per kind); the store key
 //! is its SHA-256.
 //!
@@ -7,12 +7,21 @@
 //!   every login;
 //! - `registration`: the one account-creation path, and the citizen registration journey;
 //! - `recovery`: "Quên mật khẩu";
-//! - `phone`: verifying a phone added in "Thông tin cá nhân";
-//! - `enrolment`: adding a credential (a passkey) in "Thông tin cá nhân".
+//! - `reauth`: re-authentication in "Thông tin cá nhân", which every change of a credential or
+//!   a contact needs;
+//! - `phone`: adding (verified by an SMS code), removing and choosing the default phone;
+//! - `email`: the email address, verified by a code sent to it;
+//! - `password_change`: "Đổi mật khẩu";
+//! - `enrolment`: adding a credential (a passkey) in "Thông tin cá nhân";
+//! - `notify`: SMS notices of those changes to the account's phones.
 
+pub mod email;
 pub mod enrolment;
 pub mod login;
+pub mod notify;
+pub mod password_change;
 pub mod phone;
+pub mod reauth;
 pub mod recovery;
 pub mod registration;
 

@@ -1,22 +1,25 @@
 //! "Quên mật khẩu": ID number + registered phone → SMS code → new password; every session and
-//! refresh token of the account is then revoked. When the details match no account, the user
-//! sees the same screens but no code is sent and none can succeed, so the flow reveals nothing
-//! about which ID numbers have accounts.
+//! refresh token of the account is then revoked (the sessions' portals get back-channel logout)
+//! and the account's phones are told by SMS. When the details match no account, the user sees
+//! the same screens but no code is sent and none can succeed, so the flow reveals nothing about
+//! which ID numbers have accounts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::notify::{self, Notice};
 use super::registration::check_new_password;
 use super::{FlowState, WithOtp};
 use crate::app::App;
-use crate::audit::Event;
+use crate::audit::{Audit, Event};
 use crate::authenticators::Ctx;
 use crate::authenticators::otp::{self, OtpError, OtpStep, Purpose};
 use crate::authenticators::password;
 use crate::domain::{Account, IdNumber, PhoneNumber};
 use crate::hashing::HashError;
 use crate::message::FieldErrors;
-use crate::oidc::{interaction, revocation};
+use crate::oidc::error::OAuthError;
+use crate::oidc::logout;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +55,8 @@ pub enum RecoveryError {
     /// Password hashing is at capacity: nothing was changed; the same form may be sent again.
     #[error("password hashing is busy")]
     Busy,
+    #[error("ending the account's sessions failed: {0}")]
+    Sessions(OAuthError),
 }
 
 pub async fn start(
@@ -80,13 +85,16 @@ pub async fn start(
     })
 }
 
-/// Sets the new password and ends every session and refresh token of the account.
+/// Sets the new password (with its audit row, `account.password_reset`, in the same
+/// transaction), ends every session and refresh token of the account, and tells its phones (in
+/// `locale`).
 pub async fn complete(
     app: &App,
     flow: &RecoveryFlow,
     new_password: &str,
     confirm: &str,
     ip: Option<&str>,
+    locale: &str,
 ) -> Result<(), RecoveryError> {
     let account_id = match (&flow.account_id, flow.otp.verified) {
         (Some(id), true) => id.clone(),
@@ -108,19 +116,20 @@ pub async fn complete(
         HashError::Busy => RecoveryError::Busy,
         HashError::Failed(e) => RecoveryError::Store(StoreError::Corrupt(e)),
     })?;
+    let event = Event::new("account.password_reset")
+        .account(&account_id)
+        .ip(ip)
+        .detail(json!({ "via": "sms_otp" }));
+    let row = app.audit.row(event);
     app.db
-        .set_password(&account_id, &hash, app.clock.now())
+        .set_password(&account_id, &hash, app.clock.now(), Some(&row))
         .await?;
-    end_everything(app, &account_id).await?;
+    Audit::log(&row);
+    logout::end_account(app, &account_id, None, ip)
+        .await
+        .map_err(RecoveryError::Sessions)?;
     clear_failures(app, &account).await?;
-    app.audit
-        .record(
-            Event::new("account.password_reset")
-                .account(&account_id)
-                .ip(ip)
-                .detail(json!({ "via": "sms_otp" })),
-        )
-        .await?;
+    notify::account(app, locale, &account_id, Notice::PasswordReset).await;
     Ok(())
 }
 
@@ -133,19 +142,5 @@ pub async fn clear_failures(app: &App, account: &Account) -> Result<(), StoreErr
         password::clear_failures(store, id_number).await?;
     }
     otp::clear_wrong(store, Purpose::Login, &account.id).await?;
-    Ok(())
-}
-
-/// Revokes every SSO session, refresh token and (through their families) access token of an
-/// account.
-pub async fn end_everything(app: &App, account_id: &str) -> Result<(), StoreError> {
-    interaction::end_all_sessions(app, account_id).await?;
-    for family in app
-        .db
-        .revoke_refresh_by_account(account_id, app.clock.now())
-        .await?
-    {
-        revocation::revoke_family(app, &family).await?;
-    }
     Ok(())
 }

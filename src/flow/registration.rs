@@ -16,8 +16,8 @@ use crate::authenticators::otp::{OtpError, OtpStep, Purpose};
 use crate::authenticators::{self, Ctx, Evidence, Subject, bhxh_match, password};
 use crate::config::Config;
 use crate::domain::{
-    Account, BhxhCode, BhxhCodeError, IdKind, IdNumber, IdNumberError, PasswordError,
-    PasswordPolicy, PhoneNumber, PhoneNumberError, normalize_name, valid_name,
+    Account, BhxhCode, BhxhCodeError, Email, EmailError, IdKind, IdNumber, IdNumberError,
+    PasswordError, PasswordPolicy, PhoneNumber, PhoneNumberError, normalize_name, valid_name,
 };
 use crate::hashing::HashError;
 use crate::message::{FieldErrors, Message};
@@ -187,10 +187,10 @@ pub fn validate(method: Method, raw: &RawForm, today: NaiveDate) -> Result<Valid
             None
         }
     };
-    let email = match raw.email.trim() {
-        "" => None,
-        e if valid_email(e) => Some(e.to_string()),
-        _ => {
+    let email = match Email::parse(&raw.email) {
+        Ok(e) => Some(e.as_str().to_string()),
+        Err(EmailError::Empty) => None,
+        Err(EmailError::Invalid) => {
             errors.insert("email", Message::new("err_email_invalid"));
             None
         }
@@ -220,20 +220,6 @@ pub fn validate(method: Method, raw: &RawForm, today: NaiveDate) -> Result<Valid
         }),
         _ => Err(errors),
     }
-}
-
-/// A plausible address: one `@`, no spaces, a dot in the domain; at most 254 characters.
-pub fn valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else {
-        return false;
-    };
-    e.len() <= 254
-        && !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
 }
 
 /// Checks the applicant with the method's registry, refuses duplicates, and sends the first

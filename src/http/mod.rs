@@ -9,6 +9,7 @@ pub mod otp;
 pub mod otp_screen;
 pub mod page;
 pub mod profile;
+pub mod reauth;
 pub mod recovery;
 pub mod registration;
 pub mod render;
@@ -56,6 +57,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(registration::router())
         .merge(recovery::router())
         .merge(profile::router())
+        .merge(reauth::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -26,6 +26,7 @@ use crate::domain::PhoneNumber;
 use crate::flow::WithOtp;
 use crate::flow::login::{self, LoginFlow};
 use crate::flow::phone::PhoneFlow;
+use crate::flow::reauth::ReauthFlow;
 use crate::flow::recovery::RecoveryFlow;
 use crate::flow::registration::RegistrationFlow;
 use crate::message::Message;
@@ -37,10 +38,15 @@ pub fn router() -> Router<App> {
         .merge(routes::<RegistrationFlow>())
         .merge(routes::<RecoveryFlow>())
         .merge(routes::<PhoneFlow>())
+        .merge(routes::<ReauthFlow>())
         .merge(routes::<LoginFlow>())
         .route(
             "/login/otp/phones",
             get(phones_page::<LoginFlow>).post(phones_submit::<LoginFlow>),
+        )
+        .route(
+            "/profile/reauth/otp/phones",
+            get(phones_page::<ReauthFlow>).post(phones_submit::<ReauthFlow>),
         )
 }
 
@@ -113,7 +119,7 @@ fn missing(app: &App, req: &PageRequest, m: Missing) -> Response {
 }
 
 /// The OTP screen of a flow.
-fn render<J: OtpJourney>(
+pub(super) fn render<J: OtpJourney>(
     app: &App,
     req: &PageRequest,
     status: StatusCode,
@@ -163,7 +169,7 @@ async fn answer<J: OtpJourney>(
 }
 
 /// The status a failed send or check is shown with.
-fn status_of(e: &OtpError) -> StatusCode {
+pub(super) fn status_of(e: &OtpError) -> StatusCode {
     page::status_for(e.kind())
 }
 
@@ -330,7 +336,10 @@ impl OtpJourney for PhoneFlow {
             return render(app, req, status_of(&e), &flow, Some(&e.message()), None);
         }
         let _ = crate::flow::finish::<PhoneFlow>(app.store.as_ref(), &secret).await;
-        if crate::flow::phone::complete(app, &flow, ip).await.is_err() {
+        if crate::flow::phone::complete(app, &flow, ip, req.locale)
+            .await
+            .is_err()
+        {
             return page::unavailable(app, req);
         }
         let mut resp = Redirect::to(&app.url("/profile?notice=phone_added")).into_response();

@@ -1,7 +1,11 @@
 //! "Thông tin cá nhân": the citizen's own page — identity, phones (add and verify by SMS code,
-//! choose the default), email, password, credentials of the methods that enrol them (passkeys:
-//! add after the password, name, see when last used, remove), and active sessions with
-//! sign-out. Times are shown in Vietnam's time (UTC+7).
+//! remove, choose the default), email (verified by a mailed code), password, credentials of the
+//! methods that enrol them (passkeys: name, see when last used, remove), and active sessions
+//! with sign-out. Times are shown in Vietnam's time (UTC+7).
+//!
+//! Every change of a credential or a contact needs a recent re-authentication of this session
+//! (`flow::reauth`; the pages are in `http::reauth`): without one, the browser is sent there and
+//! then back here. Signing sessions out needs none: it only protects.
 
 use std::net::SocketAddr;
 
@@ -16,33 +20,42 @@ use serde_json::{Value, json};
 use super::page::{self, PageRequest, errors_json, posted, text, unavailable};
 use super::request::{SESSION_COOKIE, query_params};
 use crate::app::App;
-use crate::audit::Event;
-use crate::authenticators::{Method, password};
+use crate::authenticators::Method;
 use crate::clock::Clock;
 use crate::domain::{Account, PasswordPolicy, PhoneNumber};
+use crate::flow::email::{self, EmailChangeError, EmailFlow};
 use crate::flow::enrolment::{self, EnrolError, EnrolFlow};
+use crate::flow::password_change::{self, ChangeError, Typed};
 use crate::flow::phone::{self, PhoneError};
-use crate::flow::registration::{check_new_password, valid_email};
-use crate::hashing::HashError;
+use crate::flow::reauth::{self, ReauthError, Recent, ReturnTo};
 use crate::message::{FieldErrors, Message};
 use crate::oidc::interaction;
+use crate::oidc::params::Params;
 use crate::oidc::session::SsoSession;
+use crate::store::PhoneRemoval;
 
 /// Notices the profile page may show (named by `?notice=`; anything else is ignored).
 const NOTICES: &[&str] = &[
     "profile_saved",
     "phone_added",
+    "phone_removed",
     "phone_default_set",
+    "email_verified",
+    "email_removed",
+    "password_changed",
     "session_revoked",
     "credential_added",
     "credential_removed",
+    "reauth_done",
 ];
 
 pub fn router() -> Router<App> {
     Router::new()
         .route("/profile", get(show))
-        .route("/profile/email", post(update_email))
+        .route("/profile/email", post(change_email))
+        .route("/profile/email/verify", get(email_page).post(verify_email))
         .route("/profile/phones", post(add_phone))
+        .route("/profile/phones/remove", post(remove_phone))
         .route("/profile/phones/default", post(set_default_phone))
         .route("/profile/credentials/remove", post(remove_credential))
         .route("/profile/credentials/{method}", post(enrol_start))
@@ -59,12 +72,12 @@ pub fn router() -> Router<App> {
 }
 
 /// The logged-in user of this browser.
-struct Me {
-    session: SsoSession,
-    account: Account,
+pub(super) struct Me {
+    pub session: SsoSession,
+    pub account: Account,
 }
 
-async fn me(app: &App, headers: &HeaderMap) -> Option<Me> {
+pub(super) async fn me(app: &App, headers: &HeaderMap) -> Option<Me> {
     let secret = app.cookies.get(headers, SESSION_COOKIE)?;
     let session = interaction::load_session(app, secret).await.ok()??;
     let account = app.db.find_account(&session.account_id).await.ok()??;
@@ -73,10 +86,10 @@ async fn me(app: &App, headers: &HeaderMap) -> Option<Me> {
 
 /// A form posted by the logged-in user of this browser (CSRF checked); otherwise the page to
 /// show instead (the login page for a browser without a session).
-async fn posted_by_me(
+pub(super) async fn posted_by_me(
     app: &App,
     request: Request<Body>,
-) -> Result<(Me, PageRequest, crate::oidc::params::Params), Response> {
+) -> Result<(Me, PageRequest, Params), Response> {
     let (headers, req, params) = posted(app, request).await?;
     match me(app, &headers).await {
         Some(me) => Ok((me, req, params)),
@@ -84,7 +97,38 @@ async fn posted_by_me(
     }
 }
 
-fn to_login(app: &App) -> Response {
+/// A change posted by the logged-in user of this browser, with the proof that this session
+/// re-authenticated recently; without one, the browser goes to re-authenticate and comes back
+/// to `next`.
+async fn change_by_me(
+    app: &App,
+    request: Request<Body>,
+    next: ReturnTo,
+) -> Result<(Me, PageRequest, Params, Recent), Response> {
+    let (me, req, params) = posted_by_me(app, request).await?;
+    let recent = recent_or_reauth(app, &req, &me, next).await?;
+    Ok((me, req, params, recent))
+}
+
+async fn recent_or_reauth(
+    app: &App,
+    req: &PageRequest,
+    me: &Me,
+    next: ReturnTo,
+) -> Result<Recent, Response> {
+    match reauth::recent(app.store.as_ref(), &me.session).await {
+        Ok(Some(recent)) => Ok(recent),
+        Ok(None) => Err(Redirect::to(&reauth_url(app, next)).into_response()),
+        Err(_) => Err(unavailable(app, req)),
+    }
+}
+
+/// Where a change sends a browser that has not re-authenticated recently (`http::reauth`).
+fn reauth_url(app: &App, next: ReturnTo) -> String {
+    app.url(&format!("/profile/reauth?next={}", next.name()))
+}
+
+pub(super) fn to_login(app: &App) -> Response {
     Redirect::to(&app.url("/login")).into_response()
 }
 
@@ -92,8 +136,12 @@ fn back(app: &App, notice: &str) -> Response {
     Redirect::to(&app.url(&format!("/profile?notice={notice}"))).into_response()
 }
 
+fn bad_request(app: &App, req: &PageRequest) -> Response {
+    page::error(app, req, StatusCode::BAD_REQUEST, "error_bad_request", None)
+}
+
 /// One section per enabled method whose credentials the user manages (passkeys): the list,
-/// and the form that adds one (name + the password again).
+/// and the form that adds one (a name).
 async fn credential_sections(app: &App, req: &PageRequest, account: &Account) -> Vec<Value> {
     let mut sections = Vec::new();
     for method in Method::ALL {
@@ -140,9 +188,10 @@ async fn render(
     me: &Me,
     extra: Value,
 ) -> Response {
-    let (Ok(phones), Ok(sessions)) = (
+    let (Ok(phones), Ok(sessions), Ok(recent)) = (
         app.db.verified_phones(&me.account.id).await,
         interaction::sessions_of(app, &me.account.id).await,
+        reauth::recent(app.store.as_ref(), &me.session).await,
     ) else {
         return unavailable(app, req);
     };
@@ -153,12 +202,15 @@ async fn render(
         "counter" => "method_counter",
         _ => "method_cli",
     };
+    // The last verified phone cannot be removed: it receives the codes.
+    let removable = phones.len() > 1;
     let mut vars = json!({
         "account": {
             "full_name": a.full_name,
             "id_number": a.id_number.clone().unwrap_or_default(),
             "birthdate": a.birthdate.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default(),
             "email": a.email.clone().unwrap_or_default(),
+            "email_verified": a.email_verified,
             "ial": app.acr.acr(a.ial),
             "registration_method": req.t(app, method_key),
         },
@@ -167,6 +219,7 @@ async fn render(
             "number": PhoneNumber::parse(&p.e164).map(|n| n.national()).unwrap_or_else(|_| p.e164.clone()),
             "verified": true,
             "is_default": p.is_default,
+            "removable": removable,
         })).collect::<Vec<_>>(),
         "sessions": sessions.iter().map(|s| json!({
             "id": s.sid,
@@ -174,6 +227,8 @@ async fn render(
             "current": s.sid == me.session.sid,
         })).collect::<Vec<_>>(),
         "credentials": credential_sections(app, req, &me.account).await,
+        "reauthenticated": recent.is_some(),
+        "reauth_url": reauth_url(app, ReturnTo::Profile),
         "errors": {},
         "values": {},
     });
@@ -199,30 +254,122 @@ async fn show(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
     render(&app, &req, StatusCode::OK, &me, extra).await
 }
 
-async fn update_email(State(app): State<App>, request: Request<Body>) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+/// A new email address: a code is mailed to it, then `/profile/email/verify`. An empty field
+/// removes the address.
+async fn change_email(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (me, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let email = params.get("email").unwrap_or_default().trim().to_string();
-    if !email.is_empty() && !valid_email(&email) {
-        let extra = json!({ "errors": { "email": req.t(&app, "err_email_invalid") }, "values": { "email": email } });
-        return render(&app, &req, StatusCode::BAD_REQUEST, &me, extra).await;
+    let raw = params.get("email").unwrap_or_default().trim().to_string();
+    let ip = peer.ip().to_string();
+    if raw.is_empty() {
+        return match email::remove(&app, &recent, &ip).await {
+            Ok(()) => back(&app, "email_removed"),
+            Err(_) => unavailable(&app, &req),
+        };
     }
-    let email = (!email.is_empty()).then_some(email);
-    if app
-        .db
-        .update_email(&me.account.id, email.as_deref(), app.clock.now())
+    let ctx = app.ctx(req.locale, &ip);
+    match email::start(&app, &ctx, &recent, &raw, req.locale).await {
+        Ok(flow) => page::start_flow_at(&app, &req, &flow, "/profile/email/verify").await,
+        Err(e) => {
+            let status = match e {
+                EmailChangeError::Invalid | EmailChangeError::Otp(_) => StatusCode::BAD_REQUEST,
+                EmailChangeError::Limited => StatusCode::TOO_MANY_REQUESTS,
+                EmailChangeError::Mail(_) | EmailChangeError::Store(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
+            let extra = json!({
+                "errors": { "email": text(&app, &req, &e.message()) },
+                "values": { "email": raw },
+            });
+            render(&app, &req, status, &me, extra).await
+        }
+    }
+}
+
+/// The code page of a new email address.
+fn render_email_code(
+    app: &App,
+    req: &PageRequest,
+    status: StatusCode,
+    flow: &EmailFlow,
+    error: Option<&Message>,
+) -> Response {
+    let mut errors = json!({});
+    if let Some(m) = error {
+        errors["otp"] = json!(text(app, req, m));
+    }
+    let vars = json!({
+        "action": app.url("/profile/email/verify"),
+        "email": flow.email,
+        "errors": errors,
+        "back": app.url("/profile"),
+    });
+    page::render(
+        app,
+        req,
+        status,
+        "verify_email",
+        "title_verify_email",
+        vars,
+        None,
+    )
+}
+
+/// This browser's email flow, if it belongs to the logged-in user.
+async fn my_email_flow(app: &App, headers: &HeaderMap, me: &Me) -> Option<(String, EmailFlow)> {
+    page::flow_of::<EmailFlow>(app, headers)
         .await
-        .is_err()
-    {
-        return unavailable(&app, &req);
+        .filter(|(_, flow)| flow.account_id == me.account.id)
+}
+
+async fn email_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
+    let req = PageRequest::new(&app, &headers, &uri, &[]);
+    let Some(me) = me(&app, &headers).await else {
+        return to_login(&app);
+    };
+    match my_email_flow(&app, &headers, &me).await {
+        Some((_, flow)) => render_email_code(&app, &req, StatusCode::OK, &flow, None),
+        None => page::flow_expired(&app, &req),
     }
-    let _ = app
-        .audit
-        .record(Event::new("account.email_changed").account(&me.account.id))
-        .await;
-    back(&app, "profile_saved")
+}
+
+/// The code mailed to the new address: right, and the address is the account's, verified.
+async fn verify_email(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (headers, req, params) = match posted(&app, request).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(me) = me(&app, &headers).await else {
+        return to_login(&app);
+    };
+    let Some((secret, flow)) = my_email_flow(&app, &headers, &me).await else {
+        return page::flow_expired(&app, &req);
+    };
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    match email::complete(&app, &ctx, &flow, params.get("otp")).await {
+        Ok(()) => {
+            let _ = crate::flow::finish::<EmailFlow>(app.store.as_ref(), &secret).await;
+            let mut resp = back(&app, "email_verified");
+            page::clear_flow_cookie::<EmailFlow>(&app, &mut resp);
+            resp
+        }
+        Err(EmailChangeError::Otp(e)) => {
+            let status = super::otp::status_of(&e);
+            render_email_code(&app, &req, status, &flow, Some(&e.message()))
+        }
+        Err(_) => unavailable(&app, &req),
+    }
 }
 
 /// Adds a phone: an SMS code goes to it, then the one OTP step (`/profile/phones/verify`).
@@ -231,7 +378,7 @@ async fn add_phone(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+    let (me, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -259,7 +406,7 @@ async fn add_phone(
         }
     };
     let ctx = app.ctx(req.locale, &peer.ip().to_string());
-    let flow = match phone::start(&ctx, &me.account.id, &phone).await {
+    let flow = match phone::start(&ctx, &recent, &phone).await {
         Ok(f) => f,
         Err(PhoneError::AlreadyAdded) => {
             return refuse(
@@ -276,30 +423,42 @@ async fn add_phone(
     page::start_flow_at(&app, &req, &flow, "/profile/phones/verify").await
 }
 
-async fn set_default_phone(State(app): State<App>, request: Request<Body>) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+/// Removes one of the account's phones (`phone_id`), never the last verified one.
+async fn remove_phone(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (me, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    match app
-        .db
-        .set_default_phone(&me.account.id, params.get("phone_id").unwrap_or_default())
-        .await
-    {
-        Ok(true) => {
-            let _ = app
-                .audit
-                .record(Event::new("account.default_phone_changed").account(&me.account.id))
-                .await;
-            back(&app, "phone_default_set")
+    let phone_id = params.get("phone_id").unwrap_or_default();
+    let ip = peer.ip().to_string();
+    match phone::remove(&app, &recent, phone_id, &ip, req.locale).await {
+        Ok(PhoneRemoval::Removed { .. }) => back(&app, "phone_removed"),
+        Ok(PhoneRemoval::LastPhone) => {
+            let extra = json!({ "error": req.t(&app, "err_phone_last") });
+            render(&app, &req, StatusCode::BAD_REQUEST, &me, extra).await
         }
-        Ok(false) => page::error(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            "error_bad_request",
-            None,
-        ),
+        Ok(PhoneRemoval::NotFound) => bad_request(&app, &req),
+        Err(_) => unavailable(&app, &req),
+    }
+}
+
+async fn set_default_phone(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (_, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let phone_id = params.get("phone_id").unwrap_or_default();
+    match phone::set_default(&app, &recent, phone_id, &peer.ip().to_string()).await {
+        Ok(true) => back(&app, "phone_default_set"),
+        Ok(false) => bad_request(&app, &req),
         Err(_) => unavailable(&app, &req),
     }
 }
@@ -324,99 +483,62 @@ fn render_password(app: &App, req: &PageRequest, status: StatusCode, errors: Val
 
 async fn password_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
-    if me(&app, &headers).await.is_none() {
+    let Some(me) = me(&app, &headers).await else {
         return to_login(&app);
+    };
+    if let Err(resp) = recent_or_reauth(&app, &req, &me, ReturnTo::Password).await {
+        return resp;
     }
     render_password(&app, &req, StatusCode::OK, json!({}))
 }
 
-/// Changes the password (the current one is required), then ends every other session and
-/// revokes the account's refresh tokens; this browser stays logged in with a fresh session.
+/// Changes the password (see `flow::password_change`): this browser keeps its session.
 async fn change_password(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+    let (me, req, params, recent) = match change_by_me(&app, request, ReturnTo::Password).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let current = params.get("current_password").unwrap_or_default();
-    let ok = match app.db.password_hash(&me.account.id).await.ok().flatten() {
-        Some(hash) => match app.hasher.verify(&hash, current).await {
-            Ok(ok) => ok,
-            Err(HashError::Busy) => return page::busy(&app, &req),
-            Err(HashError::Failed(_)) => false,
-        },
-        None => false,
+    let typed = Typed {
+        current: params.get("current_password").unwrap_or_default(),
+        new: params.get("password").unwrap_or_default(),
+        confirm: params.get("password_confirm").unwrap_or_default(),
     };
-    if !ok {
-        let mut errors = FieldErrors::new();
-        errors.insert(
-            "current_password",
-            Message::new("err_current_password_wrong"),
-        );
-        return render_password(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            errors_json(&app, &req, &errors),
-        );
-    }
-    let new = params.get("password").unwrap_or_default();
-    let confirm = params.get("password_confirm").unwrap_or_default();
-    let words =
-        password::personal_words(me.account.id_number.as_deref(), &me.account.full_name, None);
-    if let Err(errors) = check_new_password(app.password_policy(), new, confirm, &words) {
-        return render_password(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            errors_json(&app, &req, &errors),
-        );
-    }
-    let hash = match app.hasher.hash(new).await {
-        Ok(hash) => hash,
-        Err(HashError::Busy) => return page::busy(&app, &req),
-        Err(HashError::Failed(_)) => return unavailable(&app, &req),
-    };
-    if app
-        .db
-        .set_password(&me.account.id, &hash, app.clock.now())
-        .await
-        .is_err()
-        || crate::flow::recovery::end_everything(&app, &me.account.id)
-            .await
-            .is_err()
-        || crate::flow::recovery::clear_failures(&app, &me.account)
-            .await
-            .is_err()
-    {
-        return unavailable(&app, &req);
-    }
-    let ip = peer.ip().to_string();
-    let _ = app
-        .audit
-        .record(
-            Event::new("account.password_changed")
-                .account(&me.account.id)
-                .ip(Some(&ip)),
-        )
-        .await;
-    let Ok((_, cookie_secret)) = interaction::start_session(
+    let ctx = app.ctx(req.locale, &peer.ip().to_string());
+    let result = password_change::change(
         &app,
-        &me.account.id,
-        me.account.ial,
-        me.session.amr.clone(),
-        me.session.phishing_resistant,
+        &ctx,
+        &recent,
+        &me.session,
+        &me.account,
+        typed,
+        req.locale,
     )
-    .await
-    else {
-        return unavailable(&app, &req);
+    .await;
+    let (status, errors) = match result {
+        Ok(()) => return back(&app, "password_changed"),
+        Err(ChangeError::Current(e)) => {
+            let status = match e {
+                ReauthError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+                ReauthError::Busy => return page::busy(&app, &req),
+                ReauthError::Store(_) => return unavailable(&app, &req),
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let mut errors = FieldErrors::new();
+            errors.insert("current_password", e.message());
+            (status, errors)
+        }
+        Err(ChangeError::Fields(errors)) => (StatusCode::BAD_REQUEST, errors),
+        Err(ChangeError::Busy) => return page::busy(&app, &req),
+        Err(e @ (ChangeError::Store(_) | ChangeError::Sessions(_))) => {
+            tracing::error!(error = %e, "password change failed on a backend");
+            return unavailable(&app, &req);
+        }
     };
-    let mut resp = back(&app, "profile_saved");
-    super::set_session_cookie(&app, resp.headers_mut(), &cookie_secret);
-    resp
+    render_password(&app, &req, status, errors_json(&app, &req, &errors))
 }
 
 async fn revoke_session(
@@ -434,13 +556,7 @@ async fn revoke_session(
     };
     // Only the account's own sessions can be named.
     let Some(s) = sessions.iter().find(|s| s.sid == target) else {
-        return page::error(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            "error_bad_request",
-            None,
-        );
+        return bad_request(&app, &req);
     };
     if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&peer.ip().to_string()))
         .await
@@ -490,11 +606,8 @@ async fn enrol_refused(
 ) -> Response {
     let status = match e {
         EnrolError::Store(_) | EnrolError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        EnrolError::Limited => StatusCode::TOO_MANY_REQUESTS,
         EnrolError::NotEnrollable => StatusCode::NOT_FOUND,
-        EnrolError::Label | EnrolError::WrongPassword | EnrolError::Refused(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        EnrolError::Label | EnrolError::Refused(_) => StatusCode::BAD_REQUEST,
     };
     let extra = json!({
         "credential_error": text(app, req, &e.message()),
@@ -507,15 +620,15 @@ async fn enrol_refused(
     resp
 }
 
-/// Adding a credential, first step: the name and the password again, then the method's
-/// ceremony page (`enroll_{method}` in the theme).
+/// Adding a credential, first step: its name, then the method's ceremony page
+/// (`enroll_{method}` in the theme).
 async fn enrol_start(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+    let (me, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -523,10 +636,9 @@ async fn enrol_start(
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     };
     let label = params.get("label").unwrap_or_default();
-    let password = params.get("current_password").unwrap_or_default();
     let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let (flow, ceremony) =
-        match enrolment::start(&app, &ctx, &me.account, method, password, label).await {
+        match enrolment::start(&app, &ctx, &recent, &me.account, method, label).await {
             Ok(x) => x,
             Err(e) => return enrol_refused(&app, &req, &me, label, &e).await,
         };
@@ -578,7 +690,8 @@ async fn enrol_finish(
     }
     let label = flow.label.clone();
     let ctx = app.ctx(req.locale, &peer.ip().to_string());
-    let mut resp = match enrolment::finish(&app, &ctx, &me.account, flow, &params).await {
+    let mut resp = match enrolment::finish(&app, &ctx, &me.account, flow, &params, req.locale).await
+    {
         Ok(_) => back(&app, "credential_added"),
         Err(e) => enrol_refused(&app, &req, &me, &label, &e).await,
     };
@@ -592,20 +705,14 @@ async fn remove_credential(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (me, req, params) = match posted_by_me(&app, request).await {
+    let (_, req, params, recent) = match change_by_me(&app, request, ReturnTo::Profile).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
     let id = params.get("credential_id").unwrap_or_default();
-    match enrolment::remove(&app, &me.account, id, &peer.ip().to_string()).await {
+    match enrolment::remove(&app, &recent, id, &peer.ip().to_string()).await {
         Ok(true) => back(&app, "credential_removed"),
-        Ok(false) => page::error(
-            &app,
-            &req,
-            StatusCode::BAD_REQUEST,
-            "error_bad_request",
-            None,
-        ),
+        Ok(false) => bad_request(&app, &req),
         Err(_) => unavailable(&app, &req),
     }
 }

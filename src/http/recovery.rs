@@ -188,7 +188,8 @@ async fn recovery_password_submit(
     };
     let password = params.get("password").unwrap_or_default();
     let confirm = params.get("password_confirm").unwrap_or_default();
-    match recovery::complete(&app, &flow, password, confirm, Some(&peer.ip().to_string())).await {
+    let ip = peer.ip().to_string();
+    match recovery::complete(&app, &flow, password, confirm, Some(&ip), req.locale).await {
         Ok(()) => {
             let _ = crate::flow::finish::<RecoveryFlow>(app.store.as_ref(), &secret).await;
             let mut resp = page::message(

@@ -81,9 +81,9 @@ pub fn personal_claims(
                 Some(e) => json!(e),
                 None => continue,
             },
-            // Emails are not verified by any registration method yet.
+            // Only an address whose code the owner entered in the profile is verified.
             "email_verified" => match &account.email {
-                Some(_) => json!(false),
+                Some(_) => json!(account.email_verified),
                 None => continue,
             },
             "id_number" => match &account.id_number {

@@ -280,16 +280,24 @@ pub async fn load_session_by_handle(
         .map_err(internal)
 }
 
-/// Ends every SSO session of an account made up to now (on every node).
-pub async fn end_all_sessions(app: &App, account_id: &str) -> Result<(), crate::store::StoreError> {
+/// Ends every SSO session of an account made up to now (on every node), and what was issued in
+/// them, except the session whose `sid` is `keep` (the browser that changed the password).
+pub async fn end_all_sessions(
+    app: &App,
+    account_id: &str,
+    keep: Option<&str>,
+) -> Result<(), crate::store::StoreError> {
     let ttl = Duration::from_secs(app.config.tokens.sso_session_ttl_seconds.max(1) as u64);
     // Second granularity (auth_time is in seconds): a session begun in the very second of the
     // reset survives, so a login right after a reset works.
-    let cutoff = app.clock.unix();
+    let marker = session::NotBefore {
+        at: app.clock.unix(),
+        kept_sid: keep.map(str::to_string),
+    };
     app.store
         .put(
             &session::not_before_key(account_id),
-            &cutoff.to_be_bytes(),
+            &marker.to_bytes(),
             ttl,
         )
         .await?;

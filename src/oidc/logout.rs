@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::error::OAuthError;
 use super::grants::internal;
-use super::interaction::load_session_by_handle;
+use super::interaction::{self, load_session_by_handle};
 use super::revocation;
 use super::session::session_key;
 use super::tokens;
@@ -18,6 +18,39 @@ use crate::metrics::Metrics;
 /// user's logout.
 pub async fn end_session(app: &App, cookie: &str, ip: Option<&str>) -> Result<(), OAuthError> {
     end_session_by_handle(app, &crate::random::sha256_hex(cookie), ip).await
+}
+
+/// After a password change or reset: ends every SSO session of the account except the one
+/// whose `sid` is `keep` (the browser that changed the password), and revokes every refresh token
+/// of the account (a stolen one too) and, through their families, their access tokens.
+///
+/// Each listed session ends as a logout, so its clients get back-channel logout tokens; then a
+/// marker ends any session the list missed (`interaction::end_all_sessions`).
+pub async fn end_account(
+    app: &App,
+    account_id: &str,
+    keep: Option<&str>,
+    ip: Option<&str>,
+) -> Result<(), OAuthError> {
+    for s in interaction::sessions_of(app, account_id).await? {
+        if Some(s.sid.as_str()) != keep {
+            end_session_by_handle(app, &s.handle, ip).await?;
+        }
+    }
+    interaction::end_all_sessions(app, account_id, keep)
+        .await
+        .map_err(internal)?;
+    let families = app
+        .db
+        .revoke_refresh_by_account(account_id, app.clock.now())
+        .await
+        .map_err(internal)?;
+    for family in families {
+        revocation::revoke_family(app, &family)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
 }
 
 /// Ends the session stored under `handle` (the profile's "Đăng xuất phiên này").

@@ -74,5 +74,6 @@ pub async fn family_ended(app: &App, grant: &RefreshGrant) -> Result<bool, Store
         return Ok(true);
     }
     let not_before = session::not_before(app.store.as_ref(), &grant.account_id).await?;
-    Ok(not_before.is_some_and(|t| grant.auth_time.timestamp() < t))
+    let sid = grant.sid.as_deref().unwrap_or_default();
+    Ok(not_before.is_some_and(|n| n.ends(sid, grant.auth_time.timestamp())))
 }

@@ -37,20 +37,53 @@ pub fn not_before_key(account_id: &str) -> String {
     format!("sessions_not_before:{account_id}")
 }
 
-/// When the account last ended all its sessions (Unix seconds), if it did.
+/// An account's last "end all sessions" (a password reset or change): sessions begun before
+/// `at` have ended, and what they issued with them, except the session `kept_sid` (the browser
+/// that changed the password keeps its session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotBefore {
+    /// Unix seconds.
+    pub at: i64,
+    pub kept_sid: Option<String>,
+}
+
+impl NotBefore {
+    /// Stored as 8 bytes (`at`, big-endian), then the kept session's `sid`, if any; a marker
+    /// of 8 bytes alone (older nodes write those) keeps no session.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.at.to_be_bytes().to_vec();
+        bytes.extend_from_slice(self.kept_sid.as_deref().unwrap_or_default().as_bytes());
+        bytes
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let at = i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let kept = std::str::from_utf8(&bytes[8..]).ok()?;
+        Some(Self {
+            at,
+            kept_sid: (!kept.is_empty()).then(|| kept.to_string()),
+        })
+    }
+
+    /// Whether it ended the session `sid` that began at `auth_time`.
+    pub fn ends(&self, sid: &str, auth_time: i64) -> bool {
+        auth_time < self.at && self.kept_sid.as_deref() != Some(sid)
+    }
+}
+
+/// The account's last "end all sessions", if it had one.
 pub async fn not_before(
     store: &dyn EphemeralStore,
     account_id: &str,
-) -> Result<Option<i64>, EphemeralError> {
+) -> Result<Option<NotBefore>, EphemeralError> {
     Ok(store
         .get(&not_before_key(account_id))
         .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(i64::from_be_bytes))
+        .and_then(|b| NotBefore::from_bytes(&b)))
 }
 
-/// The session stored under `handle`, if it is live at `now`: stored, not expired, and begun
-/// no earlier than its account's last "end all sessions".
+/// The session stored under `handle`, if it is live at `now`: stored, not expired, and not
+/// ended by its account's last "end all sessions".
 pub async fn live(
     store: &dyn EphemeralStore,
     handle: &str,
@@ -64,8 +97,42 @@ pub async fn live(
     else {
         return Ok(None);
     };
-    Ok(match not_before(store, &session.account_id).await? {
-        Some(t) if session.auth_time < t => None,
-        _ => Some(session),
-    })
+    let ended = not_before(store, &session.account_id)
+        .await?
+        .is_some_and(|n| n.ends(&session.sid, session.auth_time));
+    Ok((!ended).then_some(session))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_ends_earlier_sessions_but_the_kept_one() {
+        let reset = NotBefore {
+            at: 100,
+            kept_sid: None,
+        };
+        assert_eq!(
+            NotBefore::from_bytes(&reset.to_bytes()),
+            Some(reset.clone())
+        );
+        assert_eq!(
+            NotBefore::from_bytes(&100i64.to_be_bytes()),
+            Some(reset.clone())
+        );
+        assert!(reset.ends("a", 99));
+        assert!(!reset.ends("a", 100), "a login in the very second survives");
+        let change = NotBefore {
+            at: 100,
+            kept_sid: Some("kept".into()),
+        };
+        assert_eq!(
+            NotBefore::from_bytes(&change.to_bytes()),
+            Some(change.clone())
+        );
+        assert!(change.ends("other", 50));
+        assert!(!change.ends("kept", 50));
+        assert_eq!(NotBefore::from_bytes(b"short"), None);
+    }
 }

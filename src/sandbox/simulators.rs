@@ -1,5 +1,6 @@
-//! Simulators of the carrier subscriber check, the SMS gateway and the BHXH registry, serving
-//! the HTTP contracts documented in `connectors::{carrier, sms, bhxh}` from the sandbox seed.
+//! Simulators of the carrier subscriber check, the SMS gateway, the BHXH registry and the mail
+//! gateway, serving the HTTP contracts documented in `connectors::{carrier, sms, bhxh, mail}`
+//! from the sandbox seed.
 //!
 //! Routes, relative to where the router is nested (`/sandbox` in the embedded default):
 //! - `POST /carrier/v1/subscriber-check` → `{"result": "match" | "mismatch" | "unknown_number"}`
@@ -7,6 +8,10 @@
 //! - `GET  /sms/outbox?to=PHONE` (⚓ contract) → `[{"to","text","sent_at"}, …]`, newest last,
 //!   only messages to PHONE (any accepted form: `0…`, `+84…`, `84…`); all without `to`
 //! - `GET  /bhxh/v1/insured/{code}` → the record, or 404
+//! - `POST /mail/v1/messages` `{"to","subject","text"}` → 202; the message goes to the mail
+//!   outbox
+//! - `GET  /mail/outbox?to=ADDRESS` → `[{"to","subject","text","sent_at"}, …]`, newest last,
+//!   only messages to ADDRESS (compared as stored: domain in lower case); all without `to`
 //!
 //! Seeded entries with a `fault` make the carrier or BHXH answer 500, answer too late, or send
 //! a body that is not JSON. Bad input gets a 400, never a panic.
@@ -39,6 +44,9 @@ pub const OUTBOX_CAPACITY: usize = 1000;
 pub const DEFAULT_FAULT_DELAY: Duration = Duration::from_secs(30);
 /// Longest SMS text accepted (ten concatenated segments).
 const MAX_SMS_CHARS: usize = 1600;
+/// Longest email subject and text accepted.
+const MAX_SUBJECT_CHARS: usize = 200;
+const MAX_MAIL_CHARS: usize = 10_000;
 /// What a `malformed` fault sends: a 200 whose body is cut-off JSON.
 const GARBAGE: &str = "{\"result\": 42";
 
@@ -51,10 +59,46 @@ pub struct SmsMessage {
     pub sent_at: DateTime<Utc>,
 }
 
+/// A message the mail simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The last [`OUTBOX_CAPACITY`] messages of one simulated gateway, oldest first.
+struct Outbox<M>(Mutex<VecDeque<M>>);
+
+impl<M: Clone> Outbox<M> {
+    fn new() -> Self {
+        Self(Mutex::new(VecDeque::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<M>> {
+        // A panic elsewhere while holding the lock leaves a still-consistent queue; keep going.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, message: M) {
+        let mut outbox = self.lock();
+        while outbox.len() >= OUTBOX_CAPACITY {
+            outbox.pop_front();
+        }
+        outbox.push_back(message);
+    }
+
+    fn matching(&self, keep: impl Fn(&M) -> bool) -> Vec<M> {
+        self.lock().iter().filter(|m| keep(m)).cloned().collect()
+    }
+}
+
 pub struct Simulators {
     subscribers: HashMap<String, SeedSubscriber>,
     bhxh: HashMap<String, SeedBhxh>,
-    outbox: Mutex<VecDeque<SmsMessage>>,
+    outbox: Outbox<SmsMessage>,
+    mail_outbox: Outbox<MailMessage>,
     clock: Clock,
     fault_delay: Duration,
     carrier_calls: AtomicU64,
@@ -75,7 +119,8 @@ impl Simulators {
                 .into_iter()
                 .map(|b| (b.bhxh_code.clone(), b))
                 .collect(),
-            outbox: Mutex::new(VecDeque::new()),
+            outbox: Outbox::new(),
+            mail_outbox: Outbox::new(),
             clock,
             fault_delay: DEFAULT_FAULT_DELAY,
             carrier_calls: AtomicU64::new(0),
@@ -95,16 +140,19 @@ impl Simulators {
         let Some(to) = normalize_phone(phone) else {
             return Vec::new();
         };
-        self.lock_outbox()
-            .iter()
-            .filter(|m| m.to == to)
-            .cloned()
-            .collect()
+        self.outbox.matching(|m| m.to == to)
     }
 
     /// Every message in the outbox, oldest first.
     pub fn messages(&self) -> Vec<SmsMessage> {
-        self.lock_outbox().iter().cloned().collect()
+        self.outbox.matching(|_| true)
+    }
+
+    /// Emails sent to `address` (as stored: see `domain::Email`), oldest first; every email
+    /// without an address.
+    pub fn mail_to(&self, address: Option<&str>) -> Vec<MailMessage> {
+        self.mail_outbox
+            .matching(|m| address.is_none_or(|a| m.to == a))
     }
 
     /// Requests the carrier simulator received (including refused and faulty ones).
@@ -120,23 +168,6 @@ impl Simulators {
     /// Requests the BHXH simulator received.
     pub fn bhxh_calls(&self) -> u64 {
         self.bhxh_calls.load(Ordering::Relaxed)
-    }
-
-    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<SmsMessage>> {
-        // A panic elsewhere while holding the lock leaves a still-consistent queue; keep going.
-        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push_message(&self, to: String, text: String) {
-        let mut outbox = self.lock_outbox();
-        while outbox.len() >= OUTBOX_CAPACITY {
-            outbox.pop_front();
-        }
-        outbox.push_back(SmsMessage {
-            to,
-            text,
-            sent_at: self.clock.now(),
-        });
     }
 
     /// The response a faulty entry gets instead of its answer, if any.
@@ -178,6 +209,8 @@ where
         .route("/sms/v1/messages", post(sms_send))
         .route("/sms/outbox", get(sms_outbox))
         .route("/bhxh/v1/insured/{code}", get(bhxh_lookup))
+        .route("/mail/v1/messages", post(mail_send))
+        .route("/mail/outbox", get(mail_outbox))
         .with_state(sim)
 }
 
@@ -190,11 +223,20 @@ fn error(status: StatusCode, detail: &str) -> Response {
     (status, axum::Json(json!({ "error": detail }))).into_response()
 }
 
+/// What a gateway simulator answers to a message it took.
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "accepted" })),
+    )
+        .into_response()
+}
+
 fn bad_request(detail: &str) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
 
-use crate::domain::fold_name;
+use crate::domain::{Email, fold_name};
 
 #[derive(Deserialize)]
 struct CarrierRequest {
@@ -247,12 +289,12 @@ async fn sms_send(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response {
     if req.text.trim().is_empty() || req.text.chars().count() > MAX_SMS_CHARS {
         return bad_request("text must be 1 to 1600 characters");
     }
-    sim.push_message(to, req.text);
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "status": "accepted" })),
-    )
-        .into_response()
+    sim.outbox.push(SmsMessage {
+        to,
+        text: req.text,
+        sent_at: sim.clock.now(),
+    });
+    accepted()
 }
 
 #[derive(Deserialize)]
@@ -277,6 +319,52 @@ async fn sms_outbox(
             }
             sim.messages_to(to)
         }
+    };
+    axum::Json(messages).into_response()
+}
+
+#[derive(Deserialize)]
+struct MailRequest {
+    to: String,
+    subject: String,
+    text: String,
+}
+
+async fn mail_send(State(sim): State<Arc<Simulators>>, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<MailRequest>(&body) else {
+        return bad_request("body must be JSON {\"to\", \"subject\", \"text\"}");
+    };
+    let Ok(to) = Email::parse(&req.to) else {
+        return bad_request("to is not an email address");
+    };
+    if req.subject.chars().count() > MAX_SUBJECT_CHARS
+        || req.text.trim().is_empty()
+        || req.text.chars().count() > MAX_MAIL_CHARS
+    {
+        return bad_request("subject must be at most 200 characters, text 1 to 10000");
+    }
+    sim.mail_outbox.push(MailMessage {
+        to: to.as_str().to_string(),
+        subject: req.subject,
+        text: req.text,
+        sent_at: sim.clock.now(),
+    });
+    accepted()
+}
+
+async fn mail_outbox(
+    State(sim): State<Arc<Simulators>>,
+    query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return bad_request("invalid query string");
+    };
+    let messages = match query.to.as_deref().map(str::trim) {
+        None | Some("") => sim.mail_to(None),
+        Some(to) => match Email::parse(to) {
+            Ok(to) => sim.mail_to(Some(to.as_str())),
+            Err(_) => return bad_request("to is not an email address"),
+        },
     };
     axum::Json(messages).into_response()
 }

@@ -2,8 +2,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
+use super::audit::{self, AuditRecord};
 use super::credentials::password_row;
 use super::entities::{account, phone};
 use super::{Database, StoreError, map_conflict};
@@ -27,6 +31,7 @@ impl Database {
             full_name: Set(new.full_name.clone()),
             birthdate: Set(new.birthdate),
             email: Set(new.email.clone()),
+            email_verified: Set(false),
             ial: Set(new.ial.level()),
             registration_method: Set(new.registration_method.clone()),
             status: Set(AccountStatus::Active.as_str().to_string()),
@@ -108,15 +113,18 @@ impl Database {
             .collect())
     }
 
-    /// Adds a phone to an account (not the default); a phone already there is a conflict.
+    /// Adds a phone to an account (not the default), with its audit row when given; a phone
+    /// already there is a conflict.
     pub async fn add_phone(
         &self,
         account_id: &str,
         e164: &str,
         verified: bool,
         now: DateTime<Utc>,
+        audit: Option<&AuditRecord>,
     ) -> Result<Phone, StoreError> {
         let id = uuid::Uuid::now_v7().to_string();
+        let txn = self.begin_write().await?;
         phone::ActiveModel {
             id: Set(id.clone()),
             account_id: Set(account_id.to_string()),
@@ -125,9 +133,13 @@ impl Database {
             is_default: Set(false),
             created_at: Set(now),
         }
-        .insert(&self.conn)
+        .insert(&txn)
         .await
         .map_err(map_conflict)?;
+        if let Some(record) = audit {
+            audit::insert(&txn, record).await?;
+        }
+        txn.commit().await?;
         Ok(Phone {
             id,
             e164: e164.to_string(),
@@ -135,51 +147,143 @@ impl Database {
         })
     }
 
-    pub async fn update_email(
+    /// Sets (or, with `None`, removes) the account's email address and whether it was verified,
+    /// with its audit row.
+    pub async fn set_email(
         &self,
         account_id: &str,
         email: Option<&str>,
+        verified: bool,
         now: DateTime<Utc>,
+        audit: &AuditRecord,
     ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
         account::Entity::update_many()
             .col_expr(
                 account::Column::Email,
                 Expr::value(email.map(str::to_string)),
             )
+            .col_expr(account::Column::EmailVerified, Expr::value(verified))
             .col_expr(account::Column::UpdatedAt, Expr::value(now))
             .filter(account::Column::Id.eq(account_id))
-            .exec(&self.conn)
+            .exec(&txn)
             .await?;
+        audit::insert(&txn, audit).await?;
+        txn.commit().await?;
         Ok(())
     }
 
-    /// Makes one verified phone of the account its default; false if it is not theirs.
+    /// Makes one verified phone of the account its default, with its audit row; false (and
+    /// nothing written) if it is not theirs.
     pub async fn set_default_phone(
         &self,
         account_id: &str,
         phone_id: &str,
+        audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        // One statement: every phone of the account becomes "default iff it is the chosen one",
-        // and only if the chosen one is a verified phone of this account. Concurrent choices
-        // cannot leave two defaults or none, and there is no read-then-write to race.
-        let chosen = Query::select()
-            .expr(Expr::val(1))
-            .from(phone::Entity)
-            .and_where(phone::Column::Id.eq(phone_id))
-            .and_where(phone::Column::AccountId.eq(account_id))
-            .and_where(phone::Column::Verified.eq(true))
-            .to_owned();
-        let res = phone::Entity::update_many()
-            .col_expr(
-                phone::Column::IsDefault,
-                Expr::col(phone::Column::Id).eq(phone_id),
-            )
-            .filter(phone::Column::AccountId.eq(account_id))
-            .filter(Expr::exists(chosen))
-            .exec(&self.conn)
-            .await?;
-        Ok(res.rows_affected > 0)
+        let txn = self.begin_write().await?;
+        if !make_default(&txn, account_id, phone_id).await? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        audit::insert(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(true)
     }
+
+    /// Removes one of the account's phones, with its audit row. Never the last verified one;
+    /// when the default goes, the oldest remaining verified phone becomes the default. The
+    /// account row is locked first (PostgreSQL), so two removals at once cannot both see a
+    /// second phone; and the count is checked after the delete, inside the transaction.
+    pub async fn remove_phone(
+        &self,
+        account_id: &str,
+        phone_id: &str,
+        audit: &AuditRecord,
+    ) -> Result<PhoneRemoval, StoreError> {
+        let txn = self.begin_write().await?;
+        account::Entity::find_by_id(account_id.to_string())
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        let Some(found) = phone::Entity::find_by_id(phone_id.to_string())
+            .filter(phone::Column::AccountId.eq(account_id))
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(PhoneRemoval::NotFound);
+        };
+        phone::Entity::delete_by_id(found.id.clone())
+            .exec(&txn)
+            .await?;
+        let verified = phone::Entity::find()
+            .filter(phone::Column::AccountId.eq(account_id))
+            .filter(phone::Column::Verified.eq(true));
+        if verified.clone().count(&txn).await? == 0 {
+            txn.rollback().await?;
+            return Ok(PhoneRemoval::LastPhone);
+        }
+        let mut new_default = None;
+        if found.is_default
+            && let Some(next) = verified
+                .order_by_asc(phone::Column::CreatedAt)
+                .one(&txn)
+                .await?
+        {
+            make_default(&txn, account_id, &next.id).await?;
+            new_default = Some(next.e164);
+        }
+        audit::insert(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(PhoneRemoval::Removed {
+            e164: found.e164,
+            new_default,
+        })
+    }
+}
+
+/// Makes `phone_id` the account's default, inside the caller's transaction; false if it is not
+/// a verified phone of the account. One statement: every phone of the account becomes "default
+/// iff it is the chosen one", and only if the chosen one is a verified phone of this account.
+/// Concurrent choices cannot leave two defaults or none, and there is no read-then-write to race.
+async fn make_default(
+    txn: &sea_orm::DatabaseTransaction,
+    account_id: &str,
+    phone_id: &str,
+) -> Result<bool, StoreError> {
+    let chosen = Query::select()
+        .expr(Expr::val(1))
+        .from(phone::Entity)
+        .and_where(phone::Column::Id.eq(phone_id))
+        .and_where(phone::Column::AccountId.eq(account_id))
+        .and_where(phone::Column::Verified.eq(true))
+        .to_owned();
+    let res = phone::Entity::update_many()
+        .col_expr(
+            phone::Column::IsDefault,
+            Expr::col(phone::Column::Id).eq(phone_id),
+        )
+        .filter(phone::Column::AccountId.eq(account_id))
+        .filter(Expr::exists(chosen))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// What [`Database::remove_phone`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneRemoval {
+    /// Gone; `new_default` is the phone (E.164) that became the default in its place, if the
+    /// removed one was the default.
+    Removed {
+        e164: String,
+        new_default: Option<String>,
+    },
+    /// The account has no phone by that id.
+    NotFound,
+    /// It is the account's last verified phone: kept.
+    LastPhone,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +321,7 @@ fn account_from_row(m: account::Model) -> Result<Account, StoreError> {
         full_name: m.full_name,
         birthdate: m.birthdate,
         email: m.email,
+        email_verified: m.email_verified,
         registration_method: m.registration_method,
         updated_at: m.updated_at,
     })

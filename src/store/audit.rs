@@ -1,25 +1,31 @@
 //! Audit events (append-only).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
 
 use super::entities::audit_event;
 use super::{Database, StoreError};
 
+/// Writes an audit row on `conn`: the database, or the transaction of the change it records,
+/// so that the change and its audit row commit together or not at all.
+pub(super) async fn insert(conn: &impl ConnectionTrait, e: &AuditRecord) -> Result<(), StoreError> {
+    audit_event::ActiveModel {
+        at: Set(e.at),
+        kind: Set(e.kind.clone()),
+        account_id: Set(e.account_id.clone()),
+        client_id: Set(e.client_id.clone()),
+        ip: Set(e.ip.clone()),
+        detail: Set(e.detail.to_string()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
 impl Database {
     pub async fn insert_audit_event(&self, e: &AuditRecord) -> Result<(), StoreError> {
-        audit_event::ActiveModel {
-            at: Set(e.at),
-            kind: Set(e.kind.clone()),
-            account_id: Set(e.account_id.clone()),
-            client_id: Set(e.client_id.clone()),
-            ip: Set(e.ip.clone()),
-            detail: Set(e.detail.to_string()),
-            ..Default::default()
-        }
-        .insert(&self.conn)
-        .await?;
-        Ok(())
+        insert(&self.conn, e).await
     }
 
     /// Newest first.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use super::audit::{self, AuditRecord};
 use super::entities::credential;
 use super::{Database, StoreError, map_conflict};
 use crate::domain::{CredentialKind, CredentialSummary};
@@ -71,12 +72,14 @@ impl Database {
             .map(|c| c.secret))
     }
 
-    /// Replaces the account's password hash.
+    /// Replaces the account's password hash, with its audit row when given (a change or a
+    /// reset; a re-hash of the same password has none).
     pub async fn set_password(
         &self,
         account_id: &str,
         hash: &str,
         now: DateTime<Utc>,
+        audit: Option<&AuditRecord>,
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
         credential::Entity::delete_many()
@@ -85,17 +88,23 @@ impl Database {
             .exec(&txn)
             .await?;
         password_row(account_id, hash, now).insert(&txn).await?;
+        if let Some(record) = audit {
+            audit::insert(&txn, record).await?;
+        }
         txn.commit().await?;
         Ok(())
     }
 
     /// Adds a credential; another credential of the same kind with the same lookup is a
-    /// [`StoreError::Conflict`].
+    /// [`StoreError::Conflict`]. With `audit`, its row is written in the same transaction,
+    /// its detail completed with the new credential's `kind`, `id` and `label`.
     pub async fn add_credential(
         &self,
         c: &CredentialRow<'_>,
         now: DateTime<Utc>,
+        audit: Option<&AuditRecord>,
     ) -> Result<StoredCredential, StoreError> {
+        let txn = self.begin_write().await?;
         let row = credential::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             account_id: Set(c.account_id.to_string()),
@@ -107,10 +116,15 @@ impl Database {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&self.conn)
+        .insert(&txn)
         .await
         .map_err(map_conflict)?;
-        from_row(row)
+        let stored = from_row(row)?;
+        if let Some(record) = audit {
+            audit::insert(&txn, &naming(record, &stored)).await?;
+        }
+        txn.commit().await?;
+        Ok(stored)
     }
 
     /// An account's credentials of one kind, oldest first.
@@ -172,11 +186,13 @@ impl Database {
     }
 
     /// Removes one of the account's credentials of a kind the user manages; returns it if it
-    /// existed. Never the password (it has its own page).
+    /// existed. Never the password (it has its own page). With `audit`, as for
+    /// [`Database::add_credential`].
     pub async fn remove_credential(
         &self,
         account_id: &str,
         id: &str,
+        audit: Option<&AuditRecord>,
     ) -> Result<Option<StoredCredential>, StoreError> {
         let managed: Vec<&str> = CredentialKind::ALL
             .into_iter()
@@ -196,9 +212,25 @@ impl Database {
         credential::Entity::delete_by_id(row.id.clone())
             .exec(&txn)
             .await?;
+        let removed = from_row(row)?;
+        if let Some(record) = audit {
+            audit::insert(&txn, &naming(record, &removed)).await?;
+        }
         txn.commit().await?;
-        from_row(row).map(Some)
+        Ok(Some(removed))
     }
+}
+
+/// `record` with the credential it is about in its detail (`kind`, `id`, `label`).
+fn naming(record: &AuditRecord, c: &StoredCredential) -> AuditRecord {
+    let mut record = record.clone();
+    if !record.detail.is_object() {
+        record.detail = serde_json::json!({});
+    }
+    record.detail["kind"] = c.kind.as_str().into();
+    record.detail["id"] = c.id.clone().into();
+    record.detail["label"] = c.label.clone().into();
+    record
 }
 
 /// A new password credential row for `account_id` holding `hash`.

@@ -22,7 +22,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-pub use accounts::{NewAccount, Phone};
+pub use accounts::{NewAccount, Phone, PhoneRemoval};
 pub use audit::AuditRecord;
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;

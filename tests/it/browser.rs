@@ -473,7 +473,7 @@ async fn login_code_to_another_phone_and_forgot_password() {
     let sub = t.add_account("001090012345", Ial::Ial2).await;
     t.app
         .db
-        .add_phone(&sub, "+84912345678", true, t.clock.now())
+        .add_phone(&sub, "+84912345678", true, t.clock.now(), None)
         .await
         .unwrap();
     b.goto(&t.url("/login")).await;

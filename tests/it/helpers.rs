@@ -1,5 +1,6 @@
 //! Test harness: `spawn_app()` and a browser-like HTTP client.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -202,6 +203,7 @@ pub fn production_config() -> Config {
     config.connectors.carrier_url = "https://carrier.example.vn".into();
     config.connectors.sms_url = "https://sms.example.vn".into();
     config.connectors.bhxh_url = "https://bhxh.example.vn".into();
+    config.connectors.mail_url = "https://mail.example.vn".into();
     config
 }
 
@@ -340,28 +342,36 @@ pub async fn login(
     next
 }
 
+/// Re-authenticates the logged-in browser `b` in "Thông tin cá nhân" with the password, then
+/// the SMS code to `phone`, as a change of a phone, the email, the password or a passkey needs;
+/// returns where the browser is sent back to.
+pub async fn reauthenticate(t: &TestApp, b: &reqwest::Client, phone: &str) -> String {
+    let page = b.get(t.url("/profile/reauth")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf").expect("csrf");
+    let resp = b
+        .post(t.url("/profile/reauth"))
+        .form(&[("csrf", csrf.as_str()), ("current_password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&resp),
+        t.url("/profile/reauth/otp"),
+        "password refused: {}",
+        resp.status()
+    );
+    submit_otp(t, b, &t.url("/profile/reauth/otp"), phone).await
+}
+
 /// The sandbox phone of accounts made by [`TestApp::add_account`].
 pub const PHONE_E164: &str = "+84823628899";
 
 /// The code in the newest SMS to `phone`, read from the sandbox outbox (⚓ contract).
 pub async fn latest_otp(t: &TestApp, phone: &str) -> String {
-    let outbox: serde_json::Value = http()
-        .get(t.url(&format!(
-            "/sandbox/sms/outbox?to={}",
-            form_urlencoded::byte_serialize(phone.as_bytes()).collect::<String>()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = outbox
-        .as_array()
-        .and_then(|m| m.last())
-        .and_then(|m| m["text"].as_str())
-        .expect("an SMS was sent")
-        .to_string();
+    let texts = sms_texts(t, phone).await;
+    let text = texts.last().expect("an SMS was sent");
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .expect("6-digit code")
@@ -568,4 +578,92 @@ pub async fn post_on(
     let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
     form.extend_from_slice(fields);
     b.post(t.url(action)).form(&form).send().await.unwrap()
+}
+
+/// A relying party's back-channel logout endpoint: collects the logout tokens it receives.
+/// Returns its URL and the tokens received so far.
+pub async fn logout_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                let token = form_urlencoded::parse(body.as_bytes())
+                    .find(|(k, _)| k == "logout_token")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                sink.lock().unwrap().push(token);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, received)
+}
+
+/// The first `n` logout tokens a [`logout_receiver`] got. Deliveries run in the background over
+/// real HTTP, so this waits for them (up to 2 s).
+pub async fn delivered(received: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let got = received.lock().unwrap().clone();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{n} back-channel logout token(s) expected");
+}
+
+/// The messages of a sandbox outbox (`sms` or `mail`), oldest first: all of them, or those
+/// sent `to` one phone or address.
+pub async fn outbox(t: &TestApp, gateway: &str, to: Option<&str>) -> Vec<serde_json::Value> {
+    let query = to
+        .map(|to| {
+            format!(
+                "?to={}",
+                form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let messages: serde_json::Value = http()
+        .get(t.url(&format!("/sandbox/{gateway}/outbox{query}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    messages.as_array().expect("a JSON array").clone()
+}
+
+/// The texts of the SMS sent to `phone` (sandbox outbox, ⚓ contract), oldest first.
+pub async fn sms_texts(t: &TestApp, phone: &str) -> Vec<String> {
+    outbox(t, "sms", Some(phone))
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The emails sent to `address` (sandbox mail outbox), oldest first.
+pub async fn mails_to(t: &TestApp, address: &str) -> Vec<serde_json::Value> {
+    outbox(t, "mail", Some(address)).await
+}
+
+impl TestApp {
+    /// Makes every later audit write fail (the table is renamed away), on either database.
+    pub async fn break_audit_log(&self) {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(&self.app.config.database.url)
+            .await
+            .expect("database reachable");
+        conn.execute_unprepared("ALTER TABLE audit_events RENAME TO audit_events_off")
+            .await
+            .expect("rename");
+        conn.close().await.ok();
+    }
 }

@@ -243,7 +243,10 @@ async fn a_password_change_lifts_the_failures() {
     t.add_account(ID, Ial::Ial2).await;
     let b = browser();
     login(&t, &b, &t.url("/login"), ID, PASSWORD).await;
-    fail_passwords(&t, 5).await;
+    // A change needs a fresh re-authentication (itself a password check, before the stranger).
+    reauthenticate(&t, &b, PHONE_E164).await;
+    // A stranger's failures, one short of the challenge.
+    fail_passwords(&t, 4).await;
     let fields = [
         ("current_password", PASSWORD),
         ("password", NEW_PASSWORD),
@@ -257,7 +260,10 @@ async fn a_password_change_lifts_the_failures() {
         &fields,
     )
     .await;
-    assert_eq!(location(&resp), t.url("/profile?notice=profile_saved"));
+    assert_eq!(location(&resp), t.url("/profile?notice=password_changed"));
+    // Not lifted, this failure would be the fifth in a row and the login below would be
+    // challenged.
+    fail_passwords(&t, 1).await;
     let resp = post_login(
         &t,
         &browser(),
@@ -283,6 +289,8 @@ async fn a_stranger_adding_a_citizens_phone_does_not_stop_the_citizens_login() {
     let resp = post_login(&t, &s, &[("username", STRANGER), ("password", PASSWORD)]).await;
     assert_eq!(location(&resp), t.url("/login/otp"));
     submit_otp(&t, &s, &t.url("/login/otp"), STRANGER_PHONE).await;
+    // Changes need a fresh re-authentication: one code to the stranger's own phone.
+    reauthenticate(&t, &s, STRANGER_PHONE).await;
     let add = [("phone", "0823628899")];
     for _ in 0..3 {
         let resp = post_on(&t, &s, &t.url("/profile"), "/profile/phones", &add).await;
@@ -300,7 +308,8 @@ async fn a_stranger_adding_a_citizens_phone_does_not_stop_the_citizens_login() {
     assert_eq!(home, t.url("/"), "the citizen's login still gets its code");
     assert_eq!(
         metric(&t, "xacthuc_sms_sent_total{purpose=\"profile\"}").await,
-        3
+        4,
+        "three codes to the citizen's phone, one for the stranger's re-authentication"
     );
 }
 

@@ -1,37 +1,10 @@
 //! RP-initiated and back-channel logout.
 
-use std::sync::{Arc, Mutex};
-
-use axum::routing::post;
 use reqwest::StatusCode;
 use xacthuc::domain::Ial;
 
 use crate::code_flow::decode_part;
 use crate::helpers::*;
-
-/// A relying party's back-channel logout endpoint: collects the logout tokens it receives.
-async fn logout_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/backchannel",
-        post(move |body: String| {
-            let sink = sink.clone();
-            async move {
-                let token = form_urlencoded::parse(body.as_bytes())
-                    .find(|(k, _)| k == "logout_token")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default();
-                sink.lock().unwrap().push(token);
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (url, received)
-}
 
 #[tokio::test]
 async fn rp_initiated_logout_ends_the_session_and_notifies_clients_back_channel() {
@@ -102,15 +75,7 @@ async fn rp_initiated_logout_ends_the_session_and_notifies_clients_back_channel(
     assert_eq!(err["error"], "invalid_grant");
 
     // The client received a logout token for that session, signed by a key in our JWKS.
-    let mut token = None;
-    for _ in 0..100 {
-        if let Some(t) = received.lock().unwrap().first().cloned() {
-            token = Some(t);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let token = token.expect("back-channel logout token delivered");
+    let token = delivered(&received, 1).await.remove(0);
     let (claims, typ) = t
         .app
         .keys

@@ -190,31 +190,24 @@ pub async fn holder(t: &TestApp, id_number: &'static str) -> Holder {
     }
 }
 
-/// A browser logged in with the ID number and password (and the SMS code).
+/// A browser logged in with the ID number and password (and the SMS code), just
+/// re-authenticated in "Thông tin cá nhân" so that it may add passkeys.
 async fn password_login(t: &TestApp, id_number: &str) -> reqwest::Client {
     let b = browser();
     let home = login(t, &b, &t.url("/login"), id_number, PASSWORD).await;
     assert_eq!(home, t.url("/"));
+    let back = reauthenticate(t, &b, PHONE_E164).await;
+    assert_eq!(back, t.url("/profile?notice=reauth_done"));
     b
 }
 
-/// `POST /profile/credentials/passkey` with the name and the password again (CSRF from the
-/// profile page).
-async fn start_enrolment(
-    t: &TestApp,
-    b: &reqwest::Client,
-    label: &str,
-    current_password: &str,
-) -> reqwest::Response {
+/// `POST /profile/credentials/passkey` with the name (CSRF from the profile page).
+async fn start_enrolment(t: &TestApp, b: &reqwest::Client, label: &str) -> reqwest::Response {
     let profile = b.get(t.url("/profile")).send().await.unwrap();
     let html = profile.text().await.unwrap();
     let csrf = hidden(&html, "csrf").expect("csrf");
     b.post(t.url("/profile/credentials/passkey"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("label", label),
-            ("current_password", current_password),
-        ])
+        .form(&[("csrf", csrf.as_str()), ("label", label)])
         .send()
         .await
         .unwrap()
@@ -248,7 +241,7 @@ pub async fn enrol_passkey(
     label: &str,
 ) -> (StoredCredential, String) {
     let before = passkeys(t, account_id).await;
-    let resp = start_enrolment(t, b, label, PASSWORD).await;
+    let resp = start_enrolment(t, b, label).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
     let attestation = authenticator.create(&ceremony_options(&html));
@@ -614,6 +607,63 @@ async fn bad_answers_to_a_login_ceremony_are_refused_and_log_no_one_in() {
     assert!(logged_in(&t, &b).await);
 }
 
+/// A passkey re-authenticates a session for the changes of "Thông tin cá nhân" (instead of the
+/// password and an SMS code); another account's passkey does not. Adding one is told to the
+/// account's phones.
+#[tokio::test]
+async fn a_passkey_reauthenticates_a_session_for_changes() {
+    let t = spawn_app().await;
+    let mut alice = holder(&t, ALICE).await;
+    let mut bob = holder(&t, BOB).await;
+    assert_eq!(
+        sms_texts(&t, PHONE_E164).await.last(),
+        Some(&t.app.theme.t("vi", "sms_notice_passkey_added")),
+        "the phone heard of the passkey"
+    );
+    let b = browser();
+    let resp = passkey_login(&t, &b, &mut alice, None).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    // Logged in, but not re-authenticated: the passkey cannot be removed yet.
+    let html = page_text(&b, t.url("/profile")).await;
+    let csrf = hidden(&html, "csrf").unwrap();
+    let passkey_id = alice.passkey.id.clone();
+    let remove = || {
+        b.post(t.url("/profile/credentials/remove"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("credential_id", passkey_id.as_str()),
+            ])
+            .send()
+    };
+    let resp = remove().await.unwrap();
+    assert_eq!(location(&resp), t.url("/profile/reauth?next=profile"));
+
+    // The re-authentication page offers Alice's passkey; Bob's is refused there.
+    let html = page_text(&b, t.url("/profile/reauth")).await;
+    let assertion = bob.sign(&ceremony_options(&html));
+    let resp = answer_page(&b, &html, &[("credential", &assertion)]).await;
+    let html = refused(
+        &t,
+        resp,
+        StatusCode::UNAUTHORIZED,
+        "err_passkey_other_account",
+    )
+    .await;
+    assert!(
+        audited(&t, "reauth.failed", "credential_of_another_account")
+            .await
+            .is_some()
+    );
+    let assertion = alice.sign(&ceremony_options(&html));
+    let resp = answer_page(&b, &html, &[("credential", &assertion)]).await;
+    assert_eq!(location(&resp), t.url("/profile?notice=reauth_done"));
+
+    let resp = remove().await.unwrap();
+    assert_eq!(location(&resp), t.url("/profile?notice=credential_removed"));
+    assert!(passkeys(&t, &alice.account_id).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_passkey_of_no_account_is_refused_and_audited() {
     let t = spawn_app().await;
@@ -621,7 +671,7 @@ async fn a_passkey_of_no_account_is_refused_and_audited() {
     // The passkey is removed in "Thông tin cá nhân" but stays on the authenticator.
     t.app
         .db
-        .remove_credential(&alice.account_id, &alice.passkey.id)
+        .remove_credential(&alice.account_id, &alice.passkey.id, None)
         .await
         .unwrap()
         .expect("removed");
@@ -675,7 +725,7 @@ async fn bad_answers_to_an_enrolment_store_nothing() {
     ];
     let mut authenticator = Authenticator::new(&t);
     for (case, status, key) in cases {
-        let resp = start_enrolment(&t, &b, "Điện thoại", PASSWORD).await;
+        let resp = start_enrolment(&t, &b, "Điện thoại").await;
         assert_eq!(resp.status(), StatusCode::OK);
         let html = resp.text().await.unwrap();
         let fields: Vec<(&str, String)> = match case {
@@ -707,7 +757,7 @@ async fn bad_answers_to_an_enrolment_store_nothing() {
     }
 
     // Beyond the body limit.
-    let resp = start_enrolment(&t, &b, "Điện thoại", PASSWORD).await;
+    let resp = start_enrolment(&t, &b, "Điện thoại").await;
     let html = resp.text().await.unwrap();
     let huge = "A".repeat(70 * 1024);
     let resp = answer_page(&b, &html, &[("credential", &huge)]).await;
@@ -715,7 +765,7 @@ async fn bad_answers_to_an_enrolment_store_nothing() {
     assert_eq!(passkeys(&t, &alice.account_id).await.len(), 1);
 
     // An answer is taken once: the same good attestation twice adds one passkey.
-    let resp = start_enrolment(&t, &b, "Điện thoại", PASSWORD).await;
+    let resp = start_enrolment(&t, &b, "Điện thoại").await;
     let html = resp.text().await.unwrap();
     let good = authenticator.create(&ceremony_options(&html));
     let first = answer_page(&b, &html, &[("credential", &good)]).await;
@@ -726,24 +776,50 @@ async fn bad_answers_to_an_enrolment_store_nothing() {
 }
 
 #[tokio::test]
-async fn adding_a_passkey_needs_the_password_and_a_name() {
+async fn adding_a_passkey_needs_a_recent_reauthentication_and_a_name() {
     let t = spawn_app().await;
     let account_id = t.add_account(ALICE, Ial::Ial2).await;
-    let b = password_login(&t, ALICE).await;
+    let b = browser();
+    login(&t, &b, &t.url("/login"), ALICE, PASSWORD).await;
 
-    let resp = start_enrolment(&t, &b, "Laptop", "Wrong@123456").await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let html = resp.text().await.unwrap();
-    assert!(shows(&t, &html, "err_current_password_wrong"));
-    assert!(!html.contains("data-options"), "no ceremony");
+    // A session alone (a stolen cookie) is sent to re-authenticate.
+    let resp = start_enrolment(&t, &b, "Laptop").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), t.url("/profile/reauth?next=profile"));
+    // A wrong password there counts like a login's and starts nothing.
+    let html = page_text(&b, t.url("/profile/reauth")).await;
+    let csrf = hidden(&html, "csrf").unwrap();
+    let resp = b
+        .post(t.url("/profile/reauth"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current_password", "Wrong@123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(shows(
+        &t,
+        &resp.text().await.unwrap(),
+        "err_current_password_wrong"
+    ));
+    assert!(
+        audited(&t, "reauth.failed", "wrong_password")
+            .await
+            .is_some()
+    );
+    let resp = start_enrolment(&t, &b, "Laptop").await;
+    assert_eq!(location(&resp), t.url("/profile/reauth?next=profile"));
 
+    reauthenticate(&t, &b, PHONE_E164).await;
     let label_error = t
         .app
         .theme
         .t("vi", "err_credential_label")
         .replace("{max}", "64");
     for label in ["", "   ", &"ậ".repeat(65)] {
-        let resp = start_enrolment(&t, &b, label, PASSWORD).await;
+        let resp = start_enrolment(&t, &b, label).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{label:?}");
         let html = resp.text().await.unwrap();
         assert!(unescape(&html).contains(&label_error), "{label:?}");
@@ -752,7 +828,7 @@ async fn adding_a_passkey_needs_the_password_and_a_name() {
     assert!(passkeys(&t, &account_id).await.is_empty());
 
     // 64 characters are fine.
-    let resp = start_enrolment(&t, &b, &"ậ".repeat(64), PASSWORD).await;
+    let resp = start_enrolment(&t, &b, &"ậ".repeat(64)).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -1007,7 +1083,7 @@ async fn passkeys_off_hides_them_and_their_routes_refuse() {
     let b = password_login(&t, ALICE).await;
     let profile = page_text(&b, t.url("/profile")).await;
     assert!(!profile.contains("/profile/credentials/passkey"));
-    let resp = start_enrolment(&t, &b, "Laptop", PASSWORD).await;
+    let resp = start_enrolment(&t, &b, "Laptop").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 

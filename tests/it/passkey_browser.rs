@@ -113,12 +113,20 @@ async fn password_login(b: &Browser, t: &TestApp) {
     assert!(b.text().await.contains("Nguyễn Văn An"), "logged in");
 }
 
-/// In "Thông tin cá nhân": names a new passkey, types the password again, and lets the
-/// authenticator create it.
+/// In "Thông tin cá nhân": re-authenticates (the password, then the SMS code), names a new
+/// passkey, and lets the authenticator create it.
 async fn add_passkey(b: &Browser, t: &TestApp) {
     b.goto(&t.url("/profile")).await;
-    b.fill("label", LABEL).await;
+    b.click("#reauth-link").await;
     b.fill("current_password", PASSWORD).await;
+    b.submit().await;
+    enter_otp(b, t, PHONE_E164).await;
+    assert!(
+        b.url().await.ends_with("/profile?notice=reauth_done"),
+        "back in the profile: {}",
+        b.url().await
+    );
+    b.fill("label", LABEL).await;
     b.click("#add-passkey").await;
     assert!(
         b.text().await.contains(LABEL),
@@ -243,7 +251,7 @@ async fn a_citizen_adds_a_passkey_logs_in_to_a_portal_with_it_then_removes_it() 
     let t = spawn_app().await;
     let sub = t.add_account(ID_NUMBER, Ial::Ial2).await;
 
-    // Password + SMS, then "Thông tin cá nhân" → add a passkey (password again, a name).
+    // Password + SMS, then "Thông tin cá nhân" → re-authenticate, add a passkey (a name).
     password_login(&b, &t).await;
     b.goto(&t.url("/profile")).await;
     assert!(b.text().await.contains(&vi("credential_passkey_empty")));
@@ -305,6 +313,16 @@ async fn a_citizen_adds_a_passkey_logs_in_to_a_portal_with_it_then_removes_it() 
     assert!(
         !page.contains(&vi("profile_credential_never_used")),
         "{page}"
+    );
+
+    // Removing it needs a fresh re-authentication of this session: the page offers the
+    // passkey next to the password, and the device answers the ceremony.
+    b.click("#reauth-link").await;
+    b.click("#passkey-start").await;
+    assert!(
+        b.url().await.ends_with("/profile?notice=reauth_done"),
+        "re-authenticated with the passkey: {}",
+        b.url().await
     );
 
     // Removed in the profile: the device still offers it, the server no longer knows it.

@@ -482,6 +482,15 @@ async fn form_errors_sit_next_to_their_fields_and_inputs_are_kept() {
     }
     assert!(html.contains("not-an-email"), "inputs kept");
     assert!(!html.contains("<b>"), "escaped");
+    // An address with a bidi override (shown reversed) is refused too.
+    let resp = submit_registration(
+        &t,
+        &browser(),
+        "/register/mobile",
+        &[("email", "an@\u{202E}nv.elpmaxe")],
+    )
+    .await;
+    assert!(resp.text().await.unwrap().contains("id=\"email-error\""));
     let en = browser();
     en.get(t.url("/register/mobile?lang=en"))
         .send()
@@ -530,7 +539,7 @@ async fn login_code_can_go_to_another_verified_phone() {
     let sub = t.add_account("001090012345", Ial::Ial2).await;
     t.app
         .db
-        .add_phone(&sub, "+84912345678", true, t.clock.now())
+        .add_phone(&sub, "+84912345678", true, t.clock.now(), None)
         .await
         .unwrap();
     let b = browser();
@@ -596,9 +605,13 @@ async fn login_code_can_go_to_another_verified_phone() {
 async fn forgot_password_resets_it_and_ends_every_session() {
     let t = spawn_app().await;
     t.add_account("001090012345", Ial::Ial2).await;
-    let (client_id, secret) = t.add_client(|_| {}).await;
+    let (receiver, received) = logout_receiver().await;
+    let (client_id, secret) = t
+        .add_client(|c| c.backchannel_logout_uri = Some(receiver.clone()))
+        .await;
     let secret = secret.unwrap();
     let before = tokens_for(&t, &client_id, &secret, "001090012345").await;
+    let sid = crate::code_flow::decode_part(before["id_token"].as_str().unwrap(), 1)["sid"].clone();
 
     let b = browser();
     let resp = submit_registration(
@@ -633,6 +646,13 @@ async fn forgot_password_resets_it_and_ends_every_session() {
     assert_eq!(err["error"], "invalid_grant", "refresh tokens revoked");
     let audit = t.app.db.audit_events(30).await.unwrap();
     assert!(audit.iter().any(|e| e.kind == "account.password_reset"));
+    // The portal of the ended session is told by back-channel logout; the phone by SMS.
+    let tokens = delivered(&received, 1).await;
+    assert_eq!(t.app.keys.verify(&tokens[0]).expect("signed").0["sid"], sid);
+    assert_eq!(
+        sms_texts(&t, PHONE_E164).await.last(),
+        Some(&t.app.theme.t("vi", "sms_notice_password_reset"))
+    );
     // The old password is gone; the new one works.
     let page = b
         .get(t.url("/login"))

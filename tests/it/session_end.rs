@@ -73,7 +73,7 @@ async fn a_code_redeemed_after_its_session_ended_is_refused() {
         .unwrap()
         .unwrap();
     t.advance(1);
-    xacthuc::flow::recovery::end_everything(&t.app, &account.id)
+    xacthuc::oidc::logout::end_account(&t.app, &account.id, None, None)
         .await
         .unwrap();
     let (status, body) = exchange_code(&t, &id, &secret, &code, CB, &verifier).await;
@@ -126,7 +126,9 @@ async fn a_refresh_between_a_revocations_marker_and_its_database_update_is_refus
                 .unwrap(),
             _ => {
                 t.advance(1);
-                interaction::end_all_sessions(&t.app, &sub).await.unwrap()
+                interaction::end_all_sessions(&t.app, &sub, None)
+                    .await
+                    .unwrap()
             }
         }
         let (status, body) = refresh(&t, &id, &secret, rt).await;

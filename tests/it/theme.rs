@@ -33,16 +33,19 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     };
     let account = json!({
         "full_name": "Nguyễn Văn An", "id_number": "001090012345", "birthdate": "12/06/1990",
-        "email": "an@example.vn", "ial": "IAL2", "registration_method": "Thuê bao di động",
+        "email": "an@example.vn", "email_verified": true, "ial": "IAL2",
+        "registration_method": "Thuê bao di động",
     });
     let profile_min = json!({
         "account": account, "phones": [], "sessions": [], "credentials": [],
+        "reauthenticated": false, "reauth_url": "/profile/reauth?next=profile",
         "errors": {}, "values": {},
     });
     let profile_full = json!({
         "account": account,
-        "phones": [{ "id": "p1", "number": "0823628899", "verified": true, "is_default": true },
-                   { "id": "p2", "number": "0912345678", "verified": true, "is_default": false }],
+        "reauthenticated": true, "reauth_url": "/profile/reauth?next=profile",
+        "phones": [{ "id": "p1", "number": "0823628899", "verified": true, "is_default": true, "removable": true },
+                   { "id": "p2", "number": "0912345678", "verified": true, "is_default": false, "removable": true }],
         "sessions": [{ "id": "s1", "started": "05/12/2026 15:33", "current": true },
                      { "id": "s2", "started": "04/12/2026 08:00", "current": false }],
         "credentials": [{
@@ -106,6 +109,9 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     let ceremony = json!({ "action": "/login/passkey", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 300 });
     let enrol = json!({ "action": "/profile/credentials/passkey/finish", "options": "{}", "label": "k", "back": "/profile" });
     let new_password = json!({ "action": "/register/password", "heading": "h", "submit_label": "s", "rule": "r", "errors": {} });
+    let reauth =
+        json!({ "action": "/profile/reauth", "sms": false, "back": "/profile", "errors": {} });
+    let verify_email = json!({ "action": "/profile/email/verify", "email": "an@example.vn", "errors": {}, "back": "/profile" });
     vec![
         ("layout", json!({}), json!({})),
         ("home", json!({ "account_name": "An" }), json!({})),
@@ -164,6 +170,20 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "heading": "h", "message": "m" }),
         ),
         ("profile", profile_full, profile_min),
+        (
+            "reauth",
+            with(
+                &reauth,
+                json!({ "sms": true, "error": "x",
+                        "passkey": { "action": "/profile/reauth/passkey", "options": "{}" } }),
+            ),
+            reauth,
+        ),
+        (
+            "verify_email",
+            with(&verify_email, json!({ "errors": { "otp": "x" } })),
+            verify_email,
+        ),
         (
             "change_password",
             json!({ "rule": "r", "errors": { "current_password": "x", "password": "x", "password_confirm": "x" }, "error": "x" }),
@@ -225,6 +245,8 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
         r#"Refusal::invalid\(\s*"([a-z0-9_]+)""#,
         r#"refuse\(\s*RefusalKind::\w+,\s*"([a-z0-9_]+)""#,
         r#"back\(\s*&app,\s*"([a-z0-9_]+)""#,
+        r#"\.t\(\s*locale,\s*"([a-z0-9_]+)""#,
+        r#"\?notice=([a-z0-9_]+)""#,
         r#""((?:title|error|err|heading|submit|login_reason|password_rule|method|register_done|reset_done|register_continue)_[a-z0-9_]+)""#,
     ];
     let patterns: Vec<regex::Regex> = patterns
@@ -270,6 +292,9 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
             keys.insert(format!("title_enroll_{}", m.name()));
         }
     }
+    for notice in xacthuc::flow::notify::Notice::ALL {
+        keys.insert(notice.key().to_string());
+    }
     for (scope, _) in xacthuc::oidc::claims::SCOPES {
         keys.insert(format!("consent_scope_{scope}"));
     }
@@ -296,5 +321,40 @@ fn every_string_the_code_uses_exists_in_both_languages() {
             .filter(|k| strings.get(k.as_str()).is_none())
             .collect();
         assert!(missing.is_empty(), "missing in {locale}: {missing:?}");
+    }
+}
+
+/// SMS texts (codes and security notices) go out as one GSM-7 message: in Vietnamese they are
+/// written without diacritics, like the national portal's.
+#[test]
+fn sms_texts_are_plain_gsm_7() {
+    let theme = theme();
+    for locale in LOCALES {
+        let strings = theme.strings(locale);
+        let texts: Vec<(&String, &str)> = strings
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("sms_"))
+            .map(|(k, v)| (k, v.as_str().unwrap()))
+            .collect();
+        assert!(texts.len() >= 6, "{locale}: {texts:?}");
+        for (key, text) in texts {
+            let filled = text
+                .replace("{code}", "123456")
+                .replace("{minutes}", "5")
+                .replace("{phone}", "082****088");
+            assert!(
+                filled
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " .,:;!?'()*+-/@%#&=\"".contains(c)),
+                "{locale}.{key} has a character outside GSM-7's basic set: {filled}"
+            );
+            assert!(
+                filled.chars().count() <= 160,
+                "{locale}.{key} is longer than one SMS: {}",
+                filled.chars().count()
+            );
+        }
     }
 }

@@ -14,6 +14,7 @@ pub struct Model {
     pub full_name: String,
     pub birthdate: Option<Date>,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub ial: i16,
     pub registration_method: String,
     pub status: String,
