@@ -113,7 +113,15 @@ pub async fn captcha(app: &App, ar: Option<&str>, username: &str, asked: bool) -
         Some(ar) => format!("/login?captcha=1&ar={ar}"),
         None => "/login?captcha=1".to_string(),
     };
-    captcha_vars(app, &refresh).await
+    // The page still renders without the puzzle; the password step refuses
+    // without it, so an outage here costs the user a retry, not security.
+    match captcha_vars(app, &refresh).await {
+        Ok(vars) => Some(vars),
+        Err(cause) => {
+            tracing::error!(%cause, "captcha unavailable on the login page");
+            None
+        }
+    }
 }
 
 fn reason_key(reason: LoginReason) -> Option<&'static str> {

@@ -193,8 +193,8 @@ async fn resend<J: OtpJourney>(
     };
     match otp.resend(&ctx).await {
         Ok(()) => {
-            if page::save_flow(&app, Some(&secret), &flow).await.is_err() {
-                return page::unavailable(&app, &req);
+            if let Err(e) = page::save_flow(&app, Some(&secret), &flow).await {
+                return page::unavailable(&app, &req, &e);
             }
             render(&app, &req, StatusCode::OK, &flow, None, Some("otp_resent"))
         }
@@ -216,8 +216,9 @@ async fn phones_page<J: OtpJourney>(
     let Some(account_id) = flow.phones_of() else {
         return page::flow_expired(&app, &req);
     };
-    let Ok(phones) = app.db.verified_phones(account_id).await else {
-        return page::unavailable(&app, &req);
+    let phones = match app.db.verified_phones(account_id).await {
+        Ok(v) => v,
+        Err(e) => return page::unavailable(&app, &req, &e),
     };
     let phones: Vec<Value> = phones
         .iter()
@@ -267,8 +268,8 @@ async fn phones_submit<J: OtpJourney>(
     };
     match sms_otp::switch_phone(otp, &ctx, &account_id, phone_id).await {
         Ok(()) => {
-            if page::save_flow(&app, Some(&secret), &flow).await.is_err() {
-                return page::unavailable(&app, &req);
+            if let Err(e) = page::save_flow(&app, Some(&secret), &flow).await {
+                return page::unavailable(&app, &req, &e);
             }
             Redirect::to(&app.url(J::PAGE)).into_response()
         }
@@ -282,7 +283,7 @@ async fn phones_submit<J: OtpJourney>(
         Err(SwitchError::Otp(e)) => {
             render(&app, &req, status_of(&e), &flow, Some(&e.message()), None)
         }
-        Err(SwitchError::Store(_)) => page::unavailable(&app, &req),
+        Err(SwitchError::Store(e)) => page::unavailable(&app, &req, &e),
     }
 }
 
@@ -302,8 +303,8 @@ async fn check_then_next<J: OtpJourney>(
     if let Err(e) = otp.check(&ctx, input.get("otp")).await {
         return render(app, req, status_of(&e), &flow, Some(&e.message()), None);
     }
-    if page::save_flow(app, Some(&secret), &flow).await.is_err() {
-        return page::unavailable(app, req);
+    if let Err(e) = page::save_flow(app, Some(&secret), &flow).await {
+        return page::unavailable(app, req, &e);
     }
     Redirect::to(&app.url(J::AFTER)).into_response()
 }
@@ -336,11 +337,8 @@ impl OtpJourney for PhoneFlow {
             return render(app, req, status_of(&e), &flow, Some(&e.message()), None);
         }
         let _ = crate::flow::finish::<PhoneFlow>(app.store.as_ref(), &secret).await;
-        if crate::flow::phone::complete(app, &flow, ip, req.locale)
-            .await
-            .is_err()
-        {
-            return page::unavailable(app, req);
+        if let Err(e) = crate::flow::phone::complete(app, &flow, ip, req.locale).await {
+            return page::unavailable(app, req, &e);
         }
         let mut resp = Redirect::to(&app.url("/profile?notice=phone_added")).into_response();
         page::clear_flow_cookie::<PhoneFlow>(app, &mut resp);

@@ -262,8 +262,10 @@ pub fn errors_json(app: &App, req: &PageRequest, errors: &FieldErrors) -> Value 
     )
 }
 
-/// "Service temporarily unavailable" (503).
-pub fn unavailable(app: &App, req: &PageRequest) -> Response {
+/// "Service temporarily unavailable" (503), after logging why: every such page has a cause an
+/// operator must be able to find.
+pub fn unavailable(app: &App, req: &PageRequest, cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(cause = %cause, "temporarily unavailable");
     error(
         app,
         req,
@@ -297,10 +299,11 @@ pub async fn ceiling(
     match limits::admit(app.store.as_ref(), &app.config.limits, ceiling, ip).await {
         Ok(Admission::Allowed) => Ok(None),
         Ok(Admission::Limited { retry_after }) => Ok(Some(retry_after)),
-        Err(e) => {
-            tracing::error!(error = %e, ?ceiling, "a per-address ceiling: the store failed");
-            Err(unavailable(app, req))
-        }
+        Err(e) => Err(unavailable(
+            app,
+            req,
+            &format!("the {ceiling:?} ceiling: {e}"),
+        )),
     }
 }
 
@@ -441,8 +444,9 @@ pub async fn start_flow_at<S: FlowState>(
     flow: &S,
     path: &str,
 ) -> Response {
-    let Ok(secret) = crate::flow::start(app.store.as_ref(), flow).await else {
-        return unavailable(app, req);
+    let secret = match crate::flow::start(app.store.as_ref(), flow).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(app, req, &e),
     };
     let mut resp = axum::response::Redirect::to(&app.url(path)).into_response();
     set_flow_cookie::<S>(app, &mut resp, &secret);

@@ -119,7 +119,7 @@ async fn recent_or_reauth(
     match reauth::recent(app.store.as_ref(), &me.session).await {
         Ok(Some(recent)) => Ok(recent),
         Ok(None) => Err(Redirect::to(&reauth_url(app, next)).into_response()),
-        Err(_) => Err(unavailable(app, req)),
+        Err(e) => Err(unavailable(app, req, &e)),
     }
 }
 
@@ -188,12 +188,17 @@ async fn render(
     me: &Me,
     extra: Value,
 ) -> Response {
-    let (Ok(phones), Ok(sessions), Ok(recent)) = (
-        app.db.verified_phones(&me.account.id).await,
-        interaction::sessions_of(app, &me.account.id).await,
-        reauth::recent(app.store.as_ref(), &me.session).await,
-    ) else {
-        return unavailable(app, req);
+    let phones = match app.db.verified_phones(&me.account.id).await {
+        Ok(phones) => phones,
+        Err(e) => return unavailable(app, req, &e),
+    };
+    let sessions = match interaction::sessions_of(app, &me.account.id).await {
+        Ok(sessions) => sessions,
+        Err(e) => return unavailable(app, req, &e),
+    };
+    let recent = match reauth::recent(app.store.as_ref(), &me.session).await {
+        Ok(recent) => recent,
+        Err(e) => return unavailable(app, req, &e),
     };
     let a = &me.account;
     let method_key = match a.registration_method.as_str() {
@@ -270,13 +275,19 @@ async fn change_email(
     if raw.is_empty() {
         return match email::remove(&app, &recent, &ip).await {
             Ok(()) => back(&app, "email_removed"),
-            Err(_) => unavailable(&app, &req),
+            Err(e) => unavailable(&app, &req, &e),
         };
     }
     let ctx = app.ctx(req.locale, &ip);
     match email::start(&app, &ctx, &recent, &raw, req.locale).await {
         Ok(flow) => page::start_flow_at(&app, &req, &flow, "/profile/email/verify").await,
         Err(e) => {
+            if let EmailChangeError::Mail(cause) = &e {
+                tracing::error!(%cause, "email verification could not be sent");
+            }
+            if let EmailChangeError::Store(cause) = &e {
+                tracing::error!(%cause, "email change failed on a backend");
+            }
             let status = match e {
                 EmailChangeError::Invalid | EmailChangeError::Otp(_) => StatusCode::BAD_REQUEST,
                 EmailChangeError::Limited => StatusCode::TOO_MANY_REQUESTS,
@@ -368,7 +379,7 @@ async fn verify_email(
             let status = super::otp::status_of(&e);
             render_email_code(&app, &req, status, &flow, Some(&e.message()))
         }
-        Err(_) => unavailable(&app, &req),
+        Err(e) => unavailable(&app, &req, &e),
     }
 }
 
@@ -418,7 +429,7 @@ async fn add_phone(
         Err(PhoneError::Otp(e)) => {
             return refuse(page::status_for(e.kind()), &e.message()).await;
         }
-        Err(PhoneError::Store(_)) => return unavailable(&app, &req),
+        Err(PhoneError::Store(e)) => return unavailable(&app, &req, &e),
     };
     page::start_flow_at(&app, &req, &flow, "/profile/phones/verify").await
 }
@@ -442,7 +453,7 @@ async fn remove_phone(
             render(&app, &req, StatusCode::BAD_REQUEST, &me, extra).await
         }
         Ok(PhoneRemoval::NotFound) => bad_request(&app, &req),
-        Err(_) => unavailable(&app, &req),
+        Err(e) => unavailable(&app, &req, &e),
     }
 }
 
@@ -459,7 +470,7 @@ async fn set_default_phone(
     match phone::set_default(&app, &recent, phone_id, &peer.ip().to_string()).await {
         Ok(true) => back(&app, "phone_default_set"),
         Ok(false) => bad_request(&app, &req),
-        Err(_) => unavailable(&app, &req),
+        Err(e) => unavailable(&app, &req, &e),
     }
 }
 
@@ -521,10 +532,10 @@ async fn change_password(
     let (status, errors) = match result {
         Ok(()) => return back(&app, "password_changed"),
         Err(ChangeError::Current(e)) => {
-            let status = match e {
+            let status = match &e {
                 ReauthError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
                 ReauthError::Busy => return page::busy(&app, &req),
-                ReauthError::Store(_) => return unavailable(&app, &req),
+                ReauthError::Store(cause) => return unavailable(&app, &req, cause),
                 _ => StatusCode::BAD_REQUEST,
             };
             let mut errors = FieldErrors::new();
@@ -534,8 +545,7 @@ async fn change_password(
         Err(ChangeError::Fields(errors)) => (StatusCode::BAD_REQUEST, errors),
         Err(ChangeError::Busy) => return page::busy(&app, &req),
         Err(e @ (ChangeError::Store(_) | ChangeError::Sessions(_))) => {
-            tracing::error!(error = %e, "password change failed on a backend");
-            return unavailable(&app, &req);
+            return unavailable(&app, &req, &e);
         }
     };
     render_password(&app, &req, status, errors_json(&app, &req, &errors))
@@ -551,18 +561,17 @@ async fn revoke_session(
         Err(resp) => return resp,
     };
     let target = params.get("session_id").unwrap_or_default();
-    let Ok(sessions) = interaction::sessions_of(&app, &me.account.id).await else {
-        return unavailable(&app, &req);
+    let sessions = match interaction::sessions_of(&app, &me.account.id).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(&app, &req, &e),
     };
     // Only the account's own sessions can be named.
     let Some(s) = sessions.iter().find(|s| s.sid == target) else {
         return bad_request(&app, &req);
     };
-    if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&peer.ip().to_string()))
-        .await
-        .is_err()
-    {
-        return unavailable(&app, &req);
+    let ip = peer.ip().to_string();
+    if let Err(e) = crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&ip)).await {
+        return unavailable(&app, &req, &e);
     }
     back(&app, "session_revoked")
 }
@@ -576,16 +585,15 @@ async fn revoke_other_sessions(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let Ok(sessions) = interaction::sessions_of(&app, &me.account.id).await else {
-        return unavailable(&app, &req);
+    let sessions = match interaction::sessions_of(&app, &me.account.id).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(&app, &req, &e),
     };
     let ip = peer.ip().to_string();
     for s in sessions.iter().filter(|s| s.sid != me.session.sid) {
-        if crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&ip))
-            .await
-            .is_err()
+        if let Err(e) = crate::oidc::logout::end_session_by_handle(&app, &s.handle, Some(&ip)).await
         {
-            return unavailable(&app, &req);
+            return unavailable(&app, &req, &e);
         }
     }
     back(&app, "session_revoked")
@@ -604,6 +612,9 @@ async fn enrol_refused(
     label: &str,
     e: &EnrolError,
 ) -> Response {
+    if let EnrolError::Store(cause) = e {
+        tracing::error!(%cause, "enrolment failed on a backend");
+    }
     let status = match e {
         EnrolError::Store(_) | EnrolError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         EnrolError::NotEnrollable => StatusCode::NOT_FOUND,
@@ -642,8 +653,9 @@ async fn enrol_start(
             Ok(x) => x,
             Err(e) => return enrol_refused(&app, &req, &me, label, &e).await,
         };
-    let Ok(secret) = crate::flow::start(app.store.as_ref(), &flow).await else {
-        return unavailable(&app, &req);
+    let secret = match crate::flow::start(app.store.as_ref(), &flow).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(&app, &req, &e),
     };
     let vars = json!({
         "action": app.url(&format!("/profile/credentials/{name}/finish")),
@@ -713,6 +725,6 @@ async fn remove_credential(
     match enrolment::remove(&app, &recent, id, &peer.ip().to_string()).await {
         Ok(true) => back(&app, "credential_removed"),
         Ok(false) => bad_request(&app, &req),
-        Err(_) => unavailable(&app, &req),
+        Err(e) => unavailable(&app, &req, &e),
     }
 }

@@ -99,10 +99,11 @@ async fn show(
     let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let flow = match reauth::begin(&ctx, &me.session, next).await {
         Ok(flow) => flow,
-        Err(_) => return page::unavailable(&app, &req),
+        Err(e) => return page::unavailable(&app, &req, &e),
     };
-    let Ok(secret) = crate::flow::start(app.store.as_ref(), &flow).await else {
-        return page::unavailable(&app, &req);
+    let secret = match crate::flow::start(app.store.as_ref(), &flow).await {
+        Ok(v) => v,
+        Err(e) => return page::unavailable(&app, &req, &e),
     };
     let mut resp = render(&app, &req, StatusCode::OK, &flow, None).await;
     page::set_flow_cookie::<ReauthFlow>(&app, &mut resp, &secret);
@@ -118,8 +119,8 @@ async fn finish(
     session: &SsoSession,
     ip: &str,
 ) -> Response {
-    if reauth::complete(app, flow, session, ip).await.is_err() {
-        return page::unavailable(app, req);
+    if let Err(e) = reauth::complete(app, flow, session, ip).await {
+        return page::unavailable(app, req, &e);
     }
     let _ = crate::flow::finish::<ReauthFlow>(app.store.as_ref(), secret).await;
     let mut resp = Redirect::to(&return_url(app, flow.next)).into_response();
@@ -156,13 +157,16 @@ async fn respond(
     result: Result<bool, ReauthError>,
     ip: &str,
 ) -> Response {
-    if page::save_flow(app, Some(secret), flow).await.is_err() {
-        return page::unavailable(app, req);
+    if let Err(e) = page::save_flow(app, Some(secret), flow).await {
+        return page::unavailable(app, req, &e);
     }
     match result {
         Ok(true) => Redirect::to(&app.url("/profile/reauth/otp")).into_response(),
         Ok(false) => finish(app, req, secret, flow, session, ip).await,
         Err(e) => {
+            if let ReauthError::Store(cause) = &e {
+                tracing::error!(%cause, "re-authentication failed on a backend");
+            }
             let mut resp = render(app, req, status_of(&e), flow, Some(&e.message())).await;
             if matches!(e, ReauthError::Busy) {
                 page::retry_after(&mut resp, crate::hashing::RETRY_AFTER_SECONDS);

@@ -52,8 +52,9 @@ async fn render_recovery_form_with(
     status: StatusCode,
     extra: Value,
 ) -> Response {
-    let Some(captcha) = captcha_vars(app, "/forgot-password").await else {
-        return page::unavailable(app, req);
+    let captcha = match captcha_vars(app, "/forgot-password").await {
+        Ok(captcha) => captcha,
+        Err(e) => return page::unavailable(app, req, &e),
     };
     let mut vars = json!({ "action": app.url("/forgot-password"), "values": {}, "errors": {} });
     merge(&mut vars, extra);
@@ -154,10 +155,7 @@ async fn recovery_submit(
             )
             .await;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "recovery failed on a backend");
-            return page::unavailable(&app, &req);
-        }
+        Err(e) => return page::unavailable(&app, &req, &e),
     };
     page::start_flow_at(&app, &req, &flow, "/forgot-password/otp").await
 }
@@ -219,9 +217,6 @@ async fn recovery_password_submit(
         }
         // The flow is kept: the same form can be sent again.
         Err(RecoveryError::Busy) => page::busy(&app, &req),
-        Err(e) => {
-            tracing::error!(error = %e, "password reset failed on a backend");
-            page::unavailable(&app, &req)
-        }
+        Err(e) => page::unavailable(&app, &req, &e),
     }
 }

@@ -20,6 +20,7 @@ use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
 use crate::limits::Ceiling;
 use crate::message::Message;
+use crate::store::ephemeral::EphemeralError;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -75,9 +76,9 @@ pub fn render_new_password(
 }
 
 /// Captcha variables for a form; a fresh challenge each time the form is shown.
-pub async fn captcha_vars(app: &App, refresh: &str) -> Option<Value> {
-    let id = captcha::create(app.store.as_ref()).await.ok()?;
-    Some(json!({
+pub async fn captcha_vars(app: &App, refresh: &str) -> Result<Value, EphemeralError> {
+    let id = captcha::create(app.store.as_ref()).await?;
+    Ok(json!({
         "captcha_id": id,
         "captcha_image": app.url(&format!("/captcha/{id}/image.png")),
         "captcha_audio": app.url(&format!("/captcha/{id}/audio.wav")),
@@ -152,8 +153,9 @@ async fn render_register_form(
     } else {
         format!("{path}?ar={}", state.ar)
     };
-    let Some(captcha) = captcha_vars(app, &refresh).await else {
-        return page::unavailable(app, req);
+    let captcha = match captcha_vars(app, &refresh).await {
+        Ok(captcha) => captcha,
+        Err(e) => return page::unavailable(app, req, &e),
     };
     let mut vars = json!({
         "is_bhxh": method == Method::Bhxh,
@@ -300,8 +302,10 @@ async fn register_submit(
         )
         .await;
     }
-    let Ok(form) = validated else {
-        return page::unavailable(&app, &req);
+    let form = match validated {
+        Ok(v) => v,
+        // Every field error was shown above.
+        Err(_) => return page::unavailable(&app, &req, &"field errors after validation"),
     };
     let ctx = app.ctx(req.locale, &ip);
     let outcome = registration::submit(&ctx, method, form, ar.clone()).await;
@@ -449,9 +453,6 @@ async fn register_password_submit(
         }
         // The flow is kept: the same form can be sent again.
         Err(Refusal::Busy) => page::busy(&app, &req),
-        Err(e) => {
-            tracing::error!(error = ?e, "completing registration failed");
-            page::unavailable(&app, &req)
-        }
+        Err(e) => page::unavailable(&app, &req, &format!("completing a registration: {e:?}")),
     }
 }

@@ -261,8 +261,9 @@ async fn show_and_keep(
         let resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
         return retry_if_busy(resp, refusal.as_ref());
     }
-    let Ok(secret) = page::save_flow(app, secret.as_deref(), &flow).await else {
-        return page::unavailable(app, req);
+    let secret = match page::save_flow(app, secret.as_deref(), &flow).await {
+        Ok(v) => v,
+        Err(e) => return page::unavailable(app, req, &e),
     };
     let mut resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
     page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
