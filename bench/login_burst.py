@@ -76,7 +76,7 @@ class Stats:
                 self.error_samples.append(what)
 
 
-def one_login(b, args, stats, deadline):
+def one_login(b, args, username, stats, deadline):
     """Returns True when a login completed before the deadline."""
     b.cookies = {}
     t0 = time.monotonic()
@@ -94,7 +94,7 @@ def one_login(b, args, stats, deadline):
         {
             "csrf": csrf.group(1).decode(),
             "ar": ar.group(1).decode(),
-            "username": args.username,
+            "username": username,
             "password": args.password,
         }
     )
@@ -126,13 +126,13 @@ def one_login(b, args, stats, deadline):
     return False
 
 
-def user(args, stats, start, deadline):
+def user(args, username, stats, start, deadline):
     b = Browser(args.host, args.port, args.timeout)
     while time.monotonic() < start:
         time.sleep(0.001)
     while time.monotonic() < deadline:
         try:
-            one_login(b, args, stats, deadline)
+            one_login(b, args, username, stats, deadline)
         except (OSError, http.client.HTTPException) as e:
             stats.error(f"{type(e).__name__}: {e}")
             time.sleep(0.05)
@@ -150,6 +150,8 @@ def main():
     ap.add_argument("--host", default="localhost")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--authorize-path", required=True)
+    # Comma-separated: virtual browser i logs in as name i (mod the count), as a burst is
+    # many citizens at once, not one citizen many times (that one is throttled per name).
     ap.add_argument("--username", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--concurrency", type=int, required=True)
@@ -158,12 +160,15 @@ def main():
     ap.add_argument("--max-wait", type=float, default=5)
     args = ap.parse_args()
 
+    names = args.username.split(",")
     stats = Stats()
     start = time.monotonic() + 0.5  # every thread starts at once
     deadline = start + args.duration
     threads = [
-        threading.Thread(target=user, args=(args, stats, start, deadline), daemon=True)
-        for _ in range(args.concurrency)
+        threading.Thread(
+            target=user, args=(args, names[i % len(names)], stats, start, deadline), daemon=True
+        )
+        for i in range(args.concurrency)
     ]
     for t in threads:
         t.start()

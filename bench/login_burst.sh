@@ -26,7 +26,6 @@ own_session "$@"
 
 BASE="http://localhost:$PORT" # a domain name: passkeys refuse an IP public URL
 REDIRECT_URI_ENC="http%3A%2F%2F127.0.0.1%3A9%2Fcb"
-ACCOUNT_ID_NUMBER=001090012345
 ACCOUNT_PASSWORD='Aa@123456'
 RESULTS_DIR="$BENCH_DIR/results"
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -76,17 +75,31 @@ ENV=(
   # The password path alone: no SMS step after it.
   "XACTHUC__LOGIN__THEN__PASSWORD="
 )
-# Builds with a per-IP limit on /authorize: every virtual browser here shares 127.0.0.1.
+# Builds with per-IP limits (on /authorize, on password checks in flight or failed): every
+# virtual browser here shares 127.0.0.1, as no real burst does.
 if grep -q -a 'authorize_per_ip_per_minute' "$WORK/xacthuc"; then
   ENV+=("XACTHUC__LIMITS__AUTHORIZE_PER_IP_PER_MINUTE=0")
+fi
+if grep -q -a 'max_failed_logins_per_ip' "$WORK/xacthuc"; then
+  ENV+=("XACTHUC__PASSWORDS__MAX_FAILED_LOGINS_PER_IP=1000000")
 fi
 xacthuc() { (cd "$WORK" && env "${ENV[@]}" "$WORK/xacthuc" "$@"); }
 
 out=$(xacthuc client add --name burst --redirect-uri "http://127.0.0.1:9/cb" \
   --grant authorization_code --skip-consent --scope openid --scope profile)
 CLIENT_ID=$(jq -r .client_id <<<"$out")
-XACTHUC_ACCOUNT_PASSWORD="$ACCOUNT_PASSWORD" xacthuc account add --id-number "$ACCOUNT_ID_NUMBER" \
-  --name "Nguyen Van A" --birthdate 12/06/1990 --phone 0823628899 >/dev/null
+# One citizen per virtual browser of the largest row: a burst is many people logging in at once
+# (one name is throttled per name: at most `max_failed_logins` checks in flight).
+ACCOUNTS=$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | tail -1)
+log "creating $ACCOUNTS accounts"
+NAMES=()
+for i in $(seq 1 "$ACCOUNTS"); do
+  id=$(printf '00109%07d' "$i") # Hà Nội, born 1990s: a valid CCCD
+  XACTHUC_ACCOUNT_PASSWORD="$ACCOUNT_PASSWORD" xacthuc account add --id-number "$id" \
+    --name "Nguyen Van A" --birthdate 12/06/1990 --phone "082$(printf '%07d' "$i")" >/dev/null
+  NAMES+=("$id")
+done
+USERNAMES=$(IFS=,; echo "${NAMES[*]}")
 AUTHORIZE_PATH="/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$REDIRECT_URI_ENC&scope=openid%20profile&state=x"
 
 start_server() {
@@ -116,7 +129,7 @@ for c in $CONCURRENCY; do
   # bash's `time` gives the driver's own CPU use: a saturated driver would understate the server.
   TIMEFORMAT='%U %S'
   { time nice -n "$NICE" taskset -c "$LOAD_CPU" python3 "$BENCH_DIR/login_burst.py" \
-    --port "$PORT" --authorize-path "$AUTHORIZE_PATH" --username "$ACCOUNT_ID_NUMBER" \
+    --port "$PORT" --authorize-path "$AUTHORIZE_PATH" --username "$USERNAMES" \
     --password "$ACCOUNT_PASSWORD" --concurrency "$c" --duration "$DURATION" >"$WORK/result"; } 2>"$WORK/time"
   result=$(cat "$WORK/result")
   t1=$(proc_ticks); s1=$(date +%s%N)
