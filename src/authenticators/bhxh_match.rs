@@ -64,6 +64,8 @@ pub async fn verify(
             birthdate: Some(a.birthdate),
             phone: Some(a.phone.to_string()),
             email: a.email.map(str::to_string),
+            organization: None,
+            certificate: None,
             source: IdentitySource::Bhxh,
         })),
         amr: Vec::new(),

@@ -54,6 +54,8 @@ pub async fn verify(ctx: &Ctx<'_>, a: &Applicant<'_>) -> Result<Evidence, Refusa
             birthdate: Some(a.birthdate),
             phone: Some(a.phone.to_string()),
             email: a.email.map(str::to_string),
+            organization: None,
+            certificate: None,
             source: IdentitySource::Carrier,
         })),
         amr: Vec::new(),

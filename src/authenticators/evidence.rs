@@ -1,10 +1,10 @@
 //! What a method proves, in one shape for every method: who, how (RFC 8176 `amr`), up to which
 //! assurance level, and with which credential.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CredentialKind, Ial, SubjectType};
+use crate::domain::{CredentialKind, Ial, SubjectType, TrustSet};
 
 /// RFC 8176 authentication method reference values that our methods produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,11 @@ pub enum Amr {
     User,
     /// A smart card / token holding a certificate (USB token, SIM signature).
     Sc,
+    /// A PIN or pattern unlocked the key (a token's or a SIM's PIN).
+    Pin,
+    /// Multiple-channel authentication: the user confirmed on a second device (a SIM or a
+    /// signing app answering a push).
+    Mca,
     /// More than one authentication factor was used.
     Mfa,
 }
@@ -35,6 +40,8 @@ impl Amr {
             Self::Swk => "swk",
             Self::User => "user",
             Self::Sc => "sc",
+            Self::Pin => "pin",
+            Self::Mca => "mca",
             Self::Mfa => "mfa",
         }
     }
@@ -100,18 +107,44 @@ pub enum IdentitySource {
     Officer(String),
 }
 
-/// A person (or organisation) as proven by a registration method, before an account exists.
+/// A person (or organisation) as proven by a method: a registration method before an account
+/// exists, or a method that identifies someone by who they are rather than by an account's
+/// credential (a signature certificate, an upstream identity provider). The login completion
+/// finds the account of such an identity ([`crate::flow::login::complete`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedIdentity {
+    /// Citizen (also a person whose certificate names the organisation they act for),
+    /// enterprise (a certificate of the enterprise itself: tax code only) or agency (a state
+    /// official's Government-CA certificate).
     pub subject_type: SubjectType,
     pub id_number: Option<String>,
     pub tax_code: Option<String>,
+    /// A person's name, or an enterprise's name for an enterprise.
     pub full_name: String,
     pub birthdate: Option<NaiveDate>,
     /// A phone the method proved the person holds (E.164), if any.
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// The organisation a certificate names (the enterprise a representative acts for, an
+    /// official's agency).
+    pub organization: Option<String>,
+    /// The certificate that proved it (signature methods).
+    pub certificate: Option<CertificateRef>,
     pub source: IdentitySource,
+}
+
+/// A signature certificate that proved an identity (USB token, SIM or remote signature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRef {
+    /// SHA-256 of the certificate's DER, lower-case hex: how it is recorded as a credential.
+    pub sha256: String,
+    /// The serial number, lower-case hex.
+    pub serial: String,
+    /// The issuer's distinguished name, for people (RFC 4514).
+    pub issuer: String,
+    pub not_after: DateTime<Utc>,
+    /// Which set of trust anchors vouched for it.
+    pub trust: TrustSet,
 }
 
 /// Who the evidence is about.

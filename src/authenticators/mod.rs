@@ -41,7 +41,8 @@ use crate::store::Database;
 use crate::store::ephemeral::EphemeralStore;
 
 pub use evidence::{
-    Amr, Attestation, CredentialUse, Evidence, IdentitySource, Subject, VerifiedIdentity,
+    Amr, Attestation, CertificateRef, CredentialUse, Evidence, IdentitySource, Subject,
+    VerifiedIdentity,
 };
 pub use method::Method;
 pub use prompt::{Assisted, Ceremony, Form, Pending, Prompt, Redirect};

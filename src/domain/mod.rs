@@ -9,6 +9,7 @@ mod names;
 mod password_policy;
 mod phone;
 mod provinces;
+mod trust;
 
 pub use account::{Account, AccountStatus, Ial, SubjectType};
 pub use bhxh::{BhxhCode, BhxhCodeError};
@@ -19,3 +20,4 @@ pub use names::{fold_name, normalize_name, valid_name};
 pub use password_policy::{PasswordError, PasswordPolicy};
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use provinces::{PROVINCES, province_name};
+pub use trust::TrustSet;

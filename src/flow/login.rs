@@ -10,9 +10,10 @@ use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::otp::OtpStep;
 use crate::authenticators::{
-    self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, RefusalKind, StepState,
+    self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, RefusalKind, StepState, Subject,
+    VerifiedIdentity,
 };
-use crate::domain::AccountStatus;
+use crate::domain::{AccountStatus, SubjectType};
 use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, LoginNeed};
 use crate::oidc::error::OAuthError;
@@ -261,6 +262,29 @@ async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
     }
 }
 
+/// The account of a proven identity: a citizen's by ID number (also a person acting for an
+/// organisation: the person logs in, not the organisation), an enterprise's by tax code. Agency
+/// accounts are found by the official's certificate identity (issue 8, registration).
+async fn account_of(
+    db: &crate::store::Database,
+    identity: &VerifiedIdentity,
+) -> Result<Option<crate::domain::Account>, crate::store::StoreError> {
+    let found = match identity.subject_type {
+        SubjectType::Citizen => match &identity.id_number {
+            Some(id) => db.find_account_by_id_number(id).await?,
+            None => None,
+        },
+        SubjectType::Enterprise => match &identity.tax_code {
+            Some(tax_code) => db.find_account_by_tax_code(tax_code).await?,
+            None => None,
+        },
+        SubjectType::Agency => None,
+    };
+    // Only an account of the same kind: an enterprise's tax code never opens a citizen's
+    // account, and the other way round.
+    Ok(found.filter(|a| a.subject_type == identity.subject_type))
+}
+
 /// Where the browser goes once logged in.
 pub enum Continuation {
     /// Back into the portal's pending request: a code, the consent page, or an error for it.
@@ -292,18 +316,37 @@ pub async fn complete(
     browser: Option<&str>,
     ip: &str,
 ) -> Result<Completion, Refusal> {
-    let account_id = evidence
-        .account_id()
-        .ok_or_else(|| Refusal::invalid("err_flow_expired", "no_account"))?;
-    let account = match app.db.find_account(account_id).await {
+    let found = match &evidence.subject {
+        Subject::Account(id) => app.db.find_account(id).await,
+        Subject::Identity(identity) => account_of(&app.db, identity).await,
+    };
+    let account = match found {
         Ok(Some(a)) if a.status == AccountStatus::Active => a,
-        Ok(_) => {
+        Ok(Some(a)) => {
             let refusal = Refusal::new(
                 RefusalKind::Unauthorized,
                 Message::new("error_invalid_credentials"),
                 "account_inactive",
             )
-            .account(Some(account_id));
+            .account(Some(&a.id));
+            record_failure(app, ip, method, &refusal).await;
+            return Err(refusal);
+        }
+        Ok(None) => {
+            let refusal = match &evidence.subject {
+                // A proven person without an account: registration is the way in.
+                Subject::Identity(_) => Refusal::new(
+                    RefusalKind::Unauthorized,
+                    Message::new("error_no_account_for_identity"),
+                    "no_account_for_identity",
+                ),
+                Subject::Account(id) => Refusal::new(
+                    RefusalKind::Unauthorized,
+                    Message::new("error_invalid_credentials"),
+                    "account_inactive",
+                )
+                .account(Some(id)),
+            };
             record_failure(app, ip, method, &refusal).await;
             return Err(refusal);
         }

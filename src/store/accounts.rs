@@ -83,6 +83,19 @@ impl Database {
             .transpose()
     }
 
+    /// The enterprise account of a tax code (an enterprise's own certificate logs into it).
+    pub async fn find_account_by_tax_code(
+        &self,
+        tax_code: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::TaxCode.eq(tax_code))
+            .one(&self.conn)
+            .await?
+            .map(account_from_row)
+            .transpose()
+    }
+
     /// The account's default verified phone (E.164).
     pub async fn default_phone(&self, account_id: &str) -> Result<Option<String>, StoreError> {
         Ok(phone::Entity::find()
