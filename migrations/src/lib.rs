@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261205_000002_credential_kinds;
 mod m20261220_000003_email_verified;
+mod m20261227_000004_account_levels;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261205_000002_credential_kinds::Migration),
             Box::new(m20261220_000003_email_verified::Migration),
+            Box::new(m20261227_000004_account_levels::Migration),
         ]
     }
 }

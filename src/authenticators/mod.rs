@@ -31,7 +31,7 @@ use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::{Config, LoginConfig};
 use crate::connectors::Connectors;
-use crate::domain::{Account, CredentialKind};
+use crate::domain::{Account, CredentialKind, SubjectType};
 use crate::hashing::Hasher;
 use crate::message::Message;
 use crate::metrics::Metrics;
@@ -88,6 +88,16 @@ impl Method {
             Self::Password => password::TRAITS,
             Self::SmsOtp => sms_otp::TRAITS,
             Self::Passkey => passkey::TRAITS,
+        }
+    }
+
+    /// The subjects this method can register, and (citizens) upgrade to the level it proves:
+    /// the seeds' table (USB token: citizens, enterprises and state officials; SIM signature:
+    /// citizens and enterprises; remote signature: citizens). None for the methods that prove
+    /// only an account holder.
+    pub fn registers(self) -> &'static [SubjectType] {
+        match self {
+            Self::Password | Self::SmsOtp | Self::Passkey => &[],
         }
     }
 
@@ -175,6 +185,15 @@ pub fn offered(cfg: &LoginConfig, need: &LoginNeed) -> Vec<Method> {
                 .is_none_or(|level| attests.can_reach(level, need.account_level));
             reaches && (phishing_resistant || !need.phishing_resistant)
         })
+        .collect()
+}
+
+/// The enabled methods that can register `subject` (the registration page's IAL3 cards).
+pub fn registering(cfg: &LoginConfig, subject: SubjectType) -> Vec<Method> {
+    cfg.methods
+        .iter()
+        .copied()
+        .filter(|m| m.traits().identifies && m.registers().contains(&subject))
         .collect()
 }
 

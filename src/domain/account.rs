@@ -89,6 +89,11 @@ pub struct Account {
     pub registration_method: String,
     pub status: AccountStatus,
     pub updated_at: DateTime<Utc>,
+    /// The enterprise's name (enterprise accounts), or the official's agency (agency accounts).
+    pub organization: Option<String>,
+    /// An agency account's key: the official's ID number from the Government-CA certificate.
+    /// Agency accounts have no `id_number`: that one belongs to the person's citizen account.
+    pub official_id: Option<String>,
 }
 
 /// Serialised as its level number (2 or 3).

@@ -9,6 +9,7 @@ mod names;
 mod password_policy;
 mod phone;
 mod provinces;
+mod tax_code;
 mod trust;
 
 pub use account::{Account, AccountStatus, Ial, SubjectType};
@@ -20,4 +21,5 @@ pub use names::{fold_name, normalize_name, valid_name};
 pub use password_policy::{PasswordError, PasswordPolicy};
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use provinces::{PROVINCES, province_name};
+pub use tax_code::{TaxCode, TaxCodeError};
 pub use trust::TrustSet;

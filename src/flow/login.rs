@@ -33,6 +33,27 @@ pub struct LoginFlow {
     pub current: StepState,
     /// What the steps before the current one proved.
     pub so_far: Option<Evidence>,
+    /// What the finished chain is for: a login (flows saved before purposes existed are
+    /// logins), a registration, or an upgrade of the logged-in account.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// What a chain of steps is run for. The methods do not know: every method that proves who
+/// someone is serves each purpose, and only the end of the chain differs ([`Progress::Done`]
+/// carries the purpose to the one place that dispatches on it, `http::steps`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Log into the account of the evidence ([`complete`]).
+    #[default]
+    Login,
+    /// Register a new account of this subject type from the verified identity
+    /// (`flow::signature_registration`).
+    Register(SubjectType),
+    /// Raise this account (the logged-in one that asked) to the level the evidence proves
+    /// (`flow::upgrade`).
+    Upgrade(String),
 }
 
 impl FlowState for LoginFlow {
@@ -61,11 +82,13 @@ pub enum Progress {
     Prompt(LoginFlow, Prompt),
     /// Show the prompt again with why the input was refused; save the flow.
     Refused(LoginFlow, Prompt, Refusal),
-    /// Every step is done: [`complete`] the login with this evidence.
+    /// Every step is done: [`complete`] the login with this evidence, or register or upgrade
+    /// with it, as `purpose` says.
     Done {
         method: Method,
         ar: Option<String>,
         evidence: Evidence,
+        purpose: Purpose,
     },
     /// The login cannot go on; the user starts over on the login page of the pending request
     /// `ar` (told why).
@@ -87,6 +110,20 @@ pub async fn begin(
     need: &LoginNeed,
     input: &Params,
 ) -> Progress {
+    begin_for(app, ctx, Purpose::Login, method, ar, need, input).await
+}
+
+/// Starts `method` for `purpose`: a login, a registration or an upgrade all run the same
+/// chain of steps.
+pub async fn begin_for(
+    app: &App,
+    ctx: &Ctx<'_>,
+    purpose: Purpose,
+    method: Method,
+    ar: Option<String>,
+    need: &LoginNeed,
+    input: &Params,
+) -> Progress {
     if !authenticators::offered(&app.config.login, need).contains(&method) {
         let refusal = Refusal::invalid("error_method_unavailable", "method_not_offered");
         let step = method;
@@ -97,6 +134,7 @@ pub async fn begin(
         method,
         then: app.config.login.then(method).to_vec(),
         so_far: None,
+        purpose,
     };
     let outcome = method.start(ctx, None, input).await;
     record(app, ctx, drive(ctx, flow, method, outcome).await).await
@@ -124,6 +162,7 @@ struct Chain {
     method: Method,
     then: Vec<Method>,
     so_far: Option<Evidence>,
+    purpose: Purpose,
 }
 
 impl LoginFlow {
@@ -134,6 +173,7 @@ impl LoginFlow {
             method: self.method,
             then: self.then,
             so_far: self.so_far,
+            purpose: self.purpose,
         };
         (self.current, chain)
     }
@@ -155,6 +195,7 @@ impl Chain {
             then: self.then,
             current,
             so_far: self.so_far,
+            purpose: self.purpose,
         }
     }
 }
@@ -210,6 +251,7 @@ async fn drive(
                     method: chain.method,
                     ar: chain.ar,
                     evidence,
+                    purpose: chain.purpose,
                 },
                 // Every step skipped: nothing was proven.
                 None => Progress::Failed {
@@ -263,8 +305,8 @@ async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
 }
 
 /// The account of a proven identity: a citizen's by ID number (also a person acting for an
-/// organisation: the person logs in, not the organisation), an enterprise's by tax code. Agency
-/// accounts are found by the official's certificate identity (issue 8, registration).
+/// organisation: the person logs in, not the organisation), an enterprise's by tax code, a
+/// state official's agency account by the ID number of their Government-CA certificate.
 async fn account_of(
     db: &crate::store::Database,
     identity: &VerifiedIdentity,
@@ -274,15 +316,32 @@ async fn account_of(
             Some(id) => db.find_account_by_id_number(id).await?,
             None => None,
         },
+        // Stored normalised (`TaxCode`), whatever spacing the certificate uses.
         SubjectType::Enterprise => match &identity.tax_code {
-            Some(tax_code) => db.find_account_by_tax_code(tax_code).await?,
+            Some(raw) => match crate::domain::TaxCode::parse(raw) {
+                Ok(tax_code) => db.find_account_by_tax_code(tax_code.as_str()).await?,
+                Err(_) => None,
+            },
             None => None,
         },
-        SubjectType::Agency => None,
+        // An official's agency account is keyed by the ID number in their Government-CA
+        // certificate (`official_id`), apart from any citizen account of the same person.
+        SubjectType::Agency => match &identity.id_number {
+            Some(id) if is_government(identity) => db.find_account_by_official_id(id).await?,
+            _ => None,
+        },
     };
     // Only an account of the same kind: an enterprise's tax code never opens a citizen's
     // account, and the other way round.
     Ok(found.filter(|a| a.subject_type == identity.subject_type))
+}
+
+/// Only a Government-CA certificate opens an agency account.
+fn is_government(identity: &VerifiedIdentity) -> bool {
+    identity
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.trust == crate::domain::TrustSet::Government)
 }
 
 /// Where the browser goes once logged in.
@@ -408,4 +467,94 @@ pub async fn complete(
         cookie_secret,
         continuation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::Harness;
+    use crate::authenticators::{Amr, Attestation};
+
+    fn chain(purpose: Purpose, then: Vec<Method>) -> Chain {
+        Chain {
+            ar: Some("ar".into()),
+            method: Method::Passkey,
+            then,
+            so_far: None,
+            purpose,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_chain_carries_its_purpose_to_the_dispatch() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        let mut evidence = Evidence::account("acc", vec![Amr::Hwk]);
+        evidence.level = Attestation::Proves(crate::domain::Ial::Ial3);
+        for purpose in [
+            Purpose::Login,
+            Purpose::Register(SubjectType::Enterprise),
+            Purpose::Upgrade("acc".into()),
+        ] {
+            let done = drive(
+                &ctx,
+                chain(purpose.clone(), vec![]),
+                Method::Passkey,
+                Outcome::Done(evidence.clone()),
+            )
+            .await;
+            match done {
+                Progress::Done {
+                    purpose: p,
+                    ar,
+                    evidence: e,
+                    ..
+                } => {
+                    assert_eq!(p, purpose);
+                    assert_eq!(ar.as_deref(), Some("ar"));
+                    assert_eq!(e, evidence);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chain_between_steps_keeps_its_purpose() {
+        let h = Harness::new().await;
+        let ctx = h.ctx();
+        // A step still waiting for the browser: the saved flow keeps the purpose.
+        let outcome = Outcome::Prompt(
+            StepState::Password,
+            Prompt::Form(crate::authenticators::Form::LoginPage),
+        );
+        let purpose = Purpose::Register(SubjectType::Agency);
+        match drive(
+            &ctx,
+            chain(purpose.clone(), vec![]),
+            Method::Password,
+            outcome,
+        )
+        .await
+        {
+            Progress::Prompt(flow, _) => {
+                assert_eq!(flow.purpose, purpose);
+                let json = serde_json::to_value(&flow).unwrap();
+                let back: LoginFlow = serde_json::from_value(json).unwrap();
+                assert_eq!(back.purpose, purpose);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flow_saved_before_purposes_existed_is_a_login() {
+        let saved = serde_json::json!({
+            "ar": null, "method": "password", "then": [], "current": "Password", "so_far": null,
+        });
+        let flow: LoginFlow = serde_json::from_value(saved).unwrap();
+        assert_eq!(flow.purpose, Purpose::Login);
+        let upgrade = serde_json::to_value(Purpose::Upgrade("a".into())).unwrap();
+        assert_eq!(upgrade, serde_json::json!({ "upgrade": "a" }));
+    }
 }

@@ -13,7 +13,11 @@
 //! - `email`: the email address, verified by a code sent to it;
 //! - `password_change`: "Đổi mật khẩu";
 //! - `enrolment`: adding a credential (a passkey) in "Thông tin cá nhân";
-//! - `notify`: SMS notices of those changes to the account's phones.
+//! - `notify`: SMS notices of those changes to the account's phones;
+//! - `signature_registration`: registration at IAL3 by a signature certificate (citizens,
+//!   enterprises, state officials), after a chain of steps run for `Purpose::Register`;
+//! - `upgrade`: IAL2 → IAL3 by the account holder's own signature certificate, after a chain
+//!   run for `Purpose::Upgrade`.
 
 pub mod email;
 pub mod enrolment;
@@ -24,6 +28,8 @@ pub mod phone;
 pub mod reauth;
 pub mod recovery;
 pub mod registration;
+pub mod signature_registration;
+pub mod upgrade;
 
 use std::time::Duration;
 

@@ -14,7 +14,9 @@ pub mod recovery;
 pub mod registration;
 pub mod render;
 pub mod request;
+pub mod signature_registration;
 pub mod steps;
+pub mod upgrade;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,6 +60,8 @@ fn routes(app: &App) -> Router<App> {
         .merge(recovery::router())
         .merge(profile::router())
         .merge(reauth::router())
+        .merge(signature_registration::router())
+        .merge(upgrade::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

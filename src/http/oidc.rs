@@ -202,6 +202,9 @@ pub fn respond(
         Ok(Next::Consent { ar }) => {
             Redirect::to(&app.url(&format!("/consent?ar={ar}"))).into_response()
         }
+        Ok(Next::Upgrade { ar }) => {
+            Redirect::to(&app.url(&format!("/upgrade?ar={ar}"))).into_response()
+        }
         Ok(Next::Code(code)) => {
             let mut params = vec![("code", code)];
             if let Some(s) = &req.state {

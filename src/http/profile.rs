@@ -207,17 +207,23 @@ async fn render(
         "counter" => "method_counter",
         _ => "method_cli",
     };
+    // Registered with a signature method: its own name.
+    let method_label =
+        match Method::parse(&a.registration_method).filter(|m| !m.registers().is_empty()) {
+            Some(m) => req.t(app, &format!("register_method_{}", m.name())),
+            None => req.t(app, method_key),
+        };
     // The last verified phone cannot be removed: it receives the codes.
     let removable = phones.len() > 1;
     let mut vars = json!({
         "account": {
             "full_name": a.full_name,
-            "id_number": a.id_number.clone().unwrap_or_default(),
+            "id_number": a.id_number.clone().or_else(|| a.official_id.clone()).unwrap_or_default(),
             "birthdate": a.birthdate.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default(),
             "email": a.email.clone().unwrap_or_default(),
             "email_verified": a.email_verified,
             "ial": app.acr.acr(a.ial),
-            "registration_method": req.t(app, method_key),
+            "registration_method": method_label,
         },
         "phones": phones.iter().map(|p| json!({
             "id": p.id,
@@ -237,6 +243,13 @@ async fn render(
         "errors": {},
         "values": {},
     });
+    // A citizen below IAL3 may bind their own signature certificate ("Nâng cấp").
+    let upgradable = a.subject_type == crate::domain::SubjectType::Citizen
+        && a.ial < crate::domain::Ial::Ial3
+        && !crate::authenticators::registering(&app.config.login, a.subject_type).is_empty();
+    if upgradable {
+        vars["upgrade_url"] = json!(app.url("/upgrade"));
+    }
     if let (Some(v), Value::Object(extra)) = (vars.as_object_mut(), extra) {
         v.extend(extra);
     }

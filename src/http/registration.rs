@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
-use crate::authenticators::{RefusalKind, captcha};
+use crate::authenticators::{self, RefusalKind, captcha};
+use crate::domain::SubjectType;
 use crate::flow::WithOtp;
 use crate::flow::registration::{self, Method, RawForm, Refusal, RegistrationFlow};
 use crate::limits::Ceiling;
@@ -92,19 +93,59 @@ pub fn merge(into: &mut Value, from: Value) {
     }
 }
 
+/// "Đăng ký": the subject ("Công dân", "Doanh nghiệp", "Cơ quan nhà nước"; `?subject=`), the
+/// IAL2 methods (citizens only) and a card per enabled signature method that registers the
+/// chosen subject (`http::signature_registration`).
 async fn register_choice(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
+    let params = query_params(&uri).unwrap_or_default();
+    let subject = params
+        .get("subject")
+        .and_then(SubjectType::parse)
+        .unwrap_or(SubjectType::Citizen);
+    let ar = params.get("ar").filter(|a| is_token(a)).map(str::to_string);
+    let query = |s: SubjectType| match &ar {
+        Some(ar) => format!("?subject={}&ar={ar}", s.as_str()),
+        None => format!("?subject={}", s.as_str()),
+    };
+    let subjects: Vec<Value> = [
+        SubjectType::Citizen,
+        SubjectType::Enterprise,
+        SubjectType::Agency,
+    ]
+    .into_iter()
+    .map(|s| {
+        json!({
+            "label": req.t(&app, &format!("register_subject_{}", s.as_str())),
+            "url": app.url(&format!("/register{}", query(s))),
+            "active": s == subject,
+        })
+    })
+    .collect();
+    let ar_query = ar.as_ref().map(|a| format!("?ar={a}")).unwrap_or_default();
+    let ial3: Vec<Value> = authenticators::registering(&app.config.login, subject)
+        .into_iter()
+        .map(|m| {
+            json!({
+                "name": m.name(),
+                "label": req.t(&app, &format!("register_method_{}", m.name())),
+                "who": req.t(&app, &format!("register_who_{}", m.name())),
+                "url": app.url(&format!("/register/{}/{}{ar_query}", subject.as_str(), m.name())),
+            })
+        })
+        .collect();
+    let citizen = subject == SubjectType::Citizen;
     let mut vars = json!({
+        "subjects": subjects,
+        "is_citizen": citizen,
+        "is_agency": subject == SubjectType::Agency,
         "methods": {
-            "mobile_subscriber": Method::MobileSubscriber.enabled(&app.config),
-            "bhxh": Method::Bhxh.enabled(&app.config),
-        }
+            "mobile_subscriber": citizen && Method::MobileSubscriber.enabled(&app.config),
+            "bhxh": citizen && Method::Bhxh.enabled(&app.config),
+        },
+        "ial3": ial3,
     });
-    if let Some(ar) = query_params(&uri)
-        .ok()
-        .and_then(|p| p.get("ar").map(str::to_string))
-        .filter(|a| is_token(a))
-    {
+    if let Some(ar) = ar {
         vars["ar"] = json!(ar);
     }
     page::render(

@@ -20,8 +20,12 @@ use super::otp_screen::{self, LOGIN_PAGE, Screen};
 use super::page::{self, PageRequest};
 use super::request::query_params;
 use crate::app::App;
-use crate::authenticators::{Form, Method, Prompt, Refusal, RefusalKind, StepState};
-use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress};
+use crate::audit::Event;
+use crate::authenticators::{Evidence, Form, Method, Prompt, Refusal, RefusalKind, StepState};
+use crate::domain::SubjectType;
+use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress, Purpose};
+use crate::flow::signature_registration::{self, Refusal as RegistrationRefusal};
+use crate::flow::upgrade;
 use crate::oidc::authorize::LoginNeed;
 use crate::oidc::params::Params;
 
@@ -84,9 +88,25 @@ pub async fn begin(
     params: &Params,
     ip: &str,
 ) -> Response {
+    begin_for(app, req, Purpose::Login, method, ar, need, params, ip).await
+}
+
+/// Begins the chain of `method` for `purpose` (a login, a registration, an upgrade): the same
+/// steps and pages whatever it is for.
+#[allow(clippy::too_many_arguments)]
+pub async fn begin_for(
+    app: &App,
+    req: &PageRequest,
+    purpose: Purpose,
+    method: Method,
+    ar: Option<&str>,
+    need: &LoginNeed,
+    params: &Params,
+    ip: &str,
+) -> Response {
     let ctx = app.ctx(req.locale, ip);
     let ar = ar.map(str::to_string);
-    let progress = login::begin(app, &ctx, method, ar, need, params).await;
+    let progress = login::begin_for(app, &ctx, purpose, method, ar, need, params).await;
     respond_progress(app, req, None, progress, params, ip).await
 }
 
@@ -224,6 +244,7 @@ pub async fn respond_progress(
             method,
             ar,
             evidence,
+            purpose,
         } => {
             // One completion per login, even if the last step is answered twice at once.
             if let Some(s) = &secret
@@ -233,15 +254,137 @@ pub async fn respond_progress(
             {
                 return page::flow_expired(app, req);
             }
-            let completion =
-                login::complete(app, method, &evidence, ar.as_deref(), req.browser(), ip).await;
-            let mut resp = match completion {
-                Ok(completion) => respond_completion(app, req, completion),
-                Err(refusal) => login_again(app, req, ar.as_deref(), &refusal, input).await,
+            // The one place a finished chain goes where its purpose says.
+            let mut resp = match purpose {
+                Purpose::Login => {
+                    let completion =
+                        login::complete(app, method, &evidence, ar.as_deref(), req.browser(), ip)
+                            .await;
+                    match completion {
+                        Ok(completion) => respond_completion(app, req, completion),
+                        Err(refusal) => login_again(app, req, ar.as_deref(), &refusal, input).await,
+                    }
+                }
+                Purpose::Register(subject) => {
+                    registration_proven(app, req, subject, method, evidence, ar, ip).await
+                }
+                Purpose::Upgrade(account) => {
+                    upgrade_proven(app, req, &account, method, &evidence, ar, ip).await
+                }
             };
             page::clear_flow_cookie::<LoginFlow>(app, &mut resp);
             resp
         }
+    }
+}
+
+/// A registration's signature is done: check the certificate's class and that no account
+/// exists, keep the identity, and show it before "Đăng ký" (`/register/confirm`).
+async fn registration_proven(
+    app: &App,
+    req: &PageRequest,
+    subject: SubjectType,
+    method: Method,
+    evidence: Evidence,
+    ar: Option<String>,
+    ip: &str,
+) -> Response {
+    match signature_registration::prepare(&app.db, subject, method, evidence, ar.clone()).await {
+        Ok(flow) => page::start_flow_at(app, req, &flow, "/register/confirm").await,
+        Err(RegistrationRefusal::Store(e)) => page::unavailable(app, req, &e),
+        Err(refusal) => {
+            let detail = json!({
+                "method": method.name(),
+                "subject_type": subject.as_str(),
+                "reason": refusal.reason(),
+            });
+            let event = Event::new("registration.refused")
+                .ip(Some(ip))
+                .detail(detail);
+            if let Err(e) = app.audit.record(event).await {
+                tracing::error!(error = %e, "audit write failed");
+            }
+            registration_refused(app, req, subject, &refusal, ar.as_deref())
+        }
+    }
+}
+
+/// A registration by signature refused: why, and (for a duplicate) the seeds' three ways out.
+pub fn registration_refused(
+    app: &App,
+    req: &PageRequest,
+    subject: SubjectType,
+    refusal: &RegistrationRefusal,
+    ar: Option<&str>,
+) -> Response {
+    let duplicate = matches!(refusal, RegistrationRefusal::Duplicate);
+    let status = if duplicate {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let back = match ar {
+        Some(ar) => format!("/register?subject={}&ar={ar}", subject.as_str()),
+        None => format!("/register?subject={}", subject.as_str()),
+    };
+    let vars = json!({
+        "error": page::text(app, req, &refusal.message(subject)),
+        "duplicate": duplicate,
+        "back_url": app.url(&back),
+    });
+    page::render(
+        app,
+        req,
+        status,
+        "register_refused",
+        "title_register",
+        vars,
+        None,
+    )
+}
+
+/// An upgrade's signature is done: raise the account if the certificate is its holder's, then
+/// log in with the same evidence (the session at the new level), on to the portal if one asked.
+async fn upgrade_proven(
+    app: &App,
+    req: &PageRequest,
+    account: &str,
+    method: Method,
+    evidence: &Evidence,
+    ar: Option<String>,
+    ip: &str,
+) -> Response {
+    if let Err(refusal) = upgrade::raise(app, account, method, evidence, ip).await {
+        if let upgrade::Refusal::Store(e) = &refusal {
+            return page::unavailable(app, req, e);
+        }
+        let back = match &ar {
+            Some(ar) => app.url(&format!("/upgrade?ar={ar}")),
+            None => app.url("/upgrade"),
+        };
+        let vars = json!({
+            "error": page::text(app, req, &refusal.message()),
+            "back_url": back,
+        });
+        return page::render(
+            app,
+            req,
+            StatusCode::FORBIDDEN,
+            "upgrade_refused",
+            "title_upgrade",
+            vars,
+            None,
+        );
+    }
+    match login::complete(app, method, evidence, ar.as_deref(), req.browser(), ip).await {
+        Ok(completion) => respond_completion(app, req, completion),
+        Err(refusal) => page::error(
+            app,
+            req,
+            status_of(&refusal),
+            "error_temporarily_unavailable",
+            None,
+        ),
     }
 }
 

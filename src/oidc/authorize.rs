@@ -45,6 +45,13 @@ pub struct AuthorizationRequest {
     /// The client accepts only phishing-resistant logins.
     #[serde(default)]
     pub phishing_resistant: bool,
+    /// The level asked for voluntarily (`acr_values`: the lowest value we know). An account
+    /// below it is offered the upgrade; declining continues at the account's level.
+    #[serde(default)]
+    pub requested_ial: Option<Ial>,
+    /// The user declined the upgrade offered for this request ("Không, cảm ơn").
+    #[serde(default)]
+    pub upgrade_declined: bool,
 }
 
 impl AuthorizationRequest {
@@ -175,7 +182,7 @@ impl Check<'_> {
             client,
             target,
             draft,
-            ..
+            acr,
         } = self;
         AuthorizationRequest {
             client_id: client.client_id.clone(),
@@ -193,6 +200,8 @@ impl Check<'_> {
             ui_locales: split(params.get("ui_locales")),
             required_ial: draft.required_ial,
             phishing_resistant: client.require_phishing_resistant,
+            requested_ial: acr.lowest_known(&split(params.get("acr_values"))),
+            upgrade_declined: false,
         }
     }
 }
@@ -425,6 +434,13 @@ fn essential_acr(claims: &Value, acr: &AcrPolicy) -> Option<Result<Ial, OAuthErr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Login(LoginNeed),
+    /// The logged-in account is below the level asked for: offer the upgrade (bind a signature
+    /// certificate of the same person). `essential`: an essential `acr` or the client's minimum,
+    /// so declining is `unmet_authentication_requirements`; otherwise (`acr_values`) declining
+    /// continues at the account's level.
+    Upgrade {
+        essential: bool,
+    },
     Consent,
     IssueCode,
 }
@@ -511,6 +527,20 @@ pub fn login_need(
     }
 }
 
+/// Whether the session's account is below the level `req` asks for, so binding a signature
+/// certificate is the way on: `Some(true)` for an essential `acr` or the client's minimum,
+/// `Some(false)` for `acr_values` (unless the user declined already), `None` otherwise.
+fn upgrade_wanted(req: &AuthorizationRequest, s: &SessionFacts) -> Option<bool> {
+    if !s.account_active {
+        return None;
+    }
+    if req.required_ial.is_some_and(|need| s.account_ial < need) {
+        return Some(true);
+    }
+    let voluntary = req.requested_ial.is_some_and(|want| s.account_ial < want);
+    (voluntary && !req.upgrade_declined).then_some(false)
+}
+
 /// Decides the next step. `consented` is whether consent is settled for this request: given
 /// just now, or stored/skipped and not re-asked by prompt=consent.
 pub fn decide(
@@ -520,7 +550,12 @@ pub fn decide(
     now: i64,
     fresh_login: bool,
 ) -> Result<Decision, OAuthError> {
-    if let Some(reason) = login_reason(req, session, now, fresh_login) {
+    let upgrade = session.and_then(|s| upgrade_wanted(req, s));
+    // An account below the level asked for cannot reach it by logging in again; the upgrade
+    // can lift it. Other reasons to log in (prompt=login, max_age, …) come first.
+    let reason = login_reason(req, session, now, fresh_login)
+        .filter(|r| !(upgrade.is_some() && *r == LoginReason::LevelTooLow));
+    if let Some(reason) = reason {
         if req.has_prompt("none") {
             return Err(OAuthError::new(
                 ErrorCode::LoginRequired,
@@ -528,16 +563,19 @@ pub fn decide(
             ));
         }
         // The user just logged in and still falls short: logging in again cannot help.
-        if let Some(s) = session
-            && fresh_login
-            && (req.required_ial.is_some_and(|need| s.account_ial < need)
-                || reason == LoginReason::NotPhishingResistant)
-        {
+        if session.is_some() && fresh_login && reason == LoginReason::NotPhishingResistant {
             return Err(unmet());
         }
         let mut need = login_need(req, session, now);
         need.reason = reason;
         return Ok(Decision::Login(need));
+    }
+    match upgrade {
+        // No page may be shown: an essential level is unmet, a voluntary one is let go.
+        Some(true) if req.has_prompt("none") => return Err(unmet()),
+        Some(true) if req.upgrade_declined => return Err(unmet()),
+        Some(essential) if !req.has_prompt("none") => return Ok(Decision::Upgrade { essential }),
+        _ => {}
     }
     let s = session.ok_or_else(unmet)?;
     if req.required_ial.is_some_and(|need| s.account_ial < need) {
@@ -583,6 +621,8 @@ mod tests {
             ui_locales: vec![],
             required_ial: required,
             phishing_resistant: false,
+            requested_ial: None,
+            upgrade_declined: false,
         }
     }
 
@@ -612,12 +652,60 @@ mod tests {
     }
 
     #[test]
-    fn an_ial2_account_cannot_reach_ial3_by_logging_in_again() {
+    fn an_ial2_account_is_offered_the_upgrade_not_another_login() {
         let s = session(Ial::Ial2, Ial::Ial2);
-        let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, true);
+        for fresh in [false, true] {
+            let d = decide(&request(Some(Ial::Ial3), &[]), Some(&s), true, 1_010, fresh);
+            assert_eq!(d, Ok(Decision::Upgrade { essential: true }));
+        }
+        // Declined while essential, or no page allowed: unmet.
+        let mut declined = request(Some(Ial::Ial3), &[]);
+        declined.upgrade_declined = true;
+        let d = decide(&declined, Some(&s), true, 1_010, false);
         assert_eq!(
             d.unwrap_err().code,
             ErrorCode::UnmetAuthenticationRequirements
+        );
+        let d = decide(
+            &request(Some(Ial::Ial3), &["none"]),
+            Some(&s),
+            true,
+            1_010,
+            false,
+        );
+        assert_eq!(
+            d.unwrap_err().code,
+            ErrorCode::UnmetAuthenticationRequirements
+        );
+    }
+
+    #[test]
+    fn a_voluntary_ial3_is_offered_once_and_declining_goes_on_at_ial2() {
+        let s = session(Ial::Ial2, Ial::Ial2);
+        let mut req = request(None, &[]);
+        req.requested_ial = Some(Ial::Ial3);
+        assert_eq!(
+            decide(&req, Some(&s), true, 1_010, true),
+            Ok(Decision::Upgrade { essential: false })
+        );
+        req.upgrade_declined = true;
+        assert_eq!(
+            decide(&req, Some(&s), true, 1_010, true),
+            Ok(Decision::IssueCode)
+        );
+        // prompt=none lets a voluntary level go without a page.
+        let mut none = request(None, &["none"]);
+        none.requested_ial = Some(Ial::Ial3);
+        assert_eq!(
+            decide(&none, Some(&s), true, 1_010, false),
+            Ok(Decision::IssueCode)
+        );
+        // An IAL3 account is not offered anything.
+        let strong = session(Ial::Ial3, Ial::Ial3);
+        req.upgrade_declined = false;
+        assert_eq!(
+            decide(&req, Some(&strong), true, 1_010, false),
+            Ok(Decision::IssueCode)
         );
     }
 

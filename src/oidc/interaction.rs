@@ -29,6 +29,8 @@ pub enum Next {
     Login { ar: String },
     /// Show the consent page for the pending request `ar`.
     Consent { ar: String },
+    /// Offer the logged-in account the upgrade to the level the pending request `ar` asks for.
+    Upgrade { ar: String },
     /// Send the code to the client.
     Code(String),
 }
@@ -78,13 +80,35 @@ pub async fn advance(
         (None, false) => false,
     };
     let consented = how.consent_given || (stored && !req.has_prompt("consent"));
-    let decision = decide(
+    let mut decision = decide(
         req,
         facts.as_ref(),
         consented,
         app.clock.unix(),
         how.fresh_login,
     )?;
+    // No enabled method can upgrade this account: an essential level is unmet; a voluntary one
+    // goes on at the account's level, as if declined.
+    let mut req = std::borrow::Cow::Borrowed(req);
+    if let Decision::Upgrade { essential } = decision
+        && !can_upgrade(app, account.as_ref())
+    {
+        if essential {
+            return Err(OAuthError::new(
+                super::error::ErrorCode::UnmetAuthenticationRequirements,
+                "the account's assurance level is below what this request requires",
+            ));
+        }
+        req.to_mut().upgrade_declined = true;
+        decision = decide(
+            &req,
+            facts.as_ref(),
+            consented,
+            app.clock.unix(),
+            how.fresh_login,
+        )?;
+    }
+    let req = req.as_ref();
     match (decision, session) {
         (Decision::IssueCode, Some(session)) => {
             remember_client(app, session, &client.client_id).await?;
@@ -118,8 +142,53 @@ pub async fn advance(
                 ar: keep_pending(app, req, ar, false, browser).await?,
             })
         }
+        (Decision::Upgrade { .. }, _) => {
+            // Rewritten after a fresh login, like consent: the login satisfied prompt=login.
+            let mut req = req.clone();
+            if how.fresh_login {
+                req.prompt.retain(|p| p != "login");
+                req.max_age = None;
+            }
+            Ok(Next::Upgrade {
+                ar: keep_pending(app, &req, ar, how.fresh_login, browser).await?,
+            })
+        }
         (Decision::IssueCode, None) => Err(OAuthError::invalid_request("no session")),
     }
+}
+
+/// Whether some enabled method can raise this account: a citizen's, with a signature method
+/// that registers citizens.
+fn can_upgrade(app: &App, account: Option<&crate::domain::Account>) -> bool {
+    account.is_some_and(|a| a.subject_type == crate::domain::SubjectType::Citizen)
+        && !crate::authenticators::registering(
+            &app.config.login,
+            crate::domain::SubjectType::Citizen,
+        )
+        .is_empty()
+}
+
+/// Marks the pending request `ar` as declined by the user ("Không, cảm ơn"), and goes on: an
+/// essential level is `unmet_authentication_requirements`, a voluntary one continues at the
+/// account's level.
+pub async fn decline_upgrade(
+    app: &App,
+    ar: &str,
+    mut req: AuthorizationRequest,
+    session: Option<&SsoSession>,
+    browser: &str,
+) -> Result<Next, OAuthError> {
+    req.upgrade_declined = true;
+    keep_pending(app, &req, Some(ar), true, browser).await?;
+    advance(
+        app,
+        &req,
+        Some(ar),
+        session,
+        Interaction::default(),
+        browser,
+    )
+    .await
 }
 
 fn session_facts(

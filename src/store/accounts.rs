@@ -1,4 +1,4 @@
-//! Accounts and their phones.
+//! Accounts, their phones and the history of their level.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -9,9 +9,9 @@ use sea_orm::{
 
 use super::audit::{self, AuditRecord};
 use super::credentials::password_row;
-use super::entities::{account, phone};
+use super::entities::{account, account_level, credential, phone};
 use super::{Database, StoreError, map_conflict};
-use crate::domain::{Account, AccountStatus, Ial, SubjectType};
+use crate::domain::{Account, AccountStatus, CredentialKind, Ial, SubjectType};
 
 impl Database {
     /// Creates an account with its password and phones in one transaction. A duplicate ID
@@ -22,45 +22,112 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Account, StoreError> {
         let txn = self.begin_write().await?;
-        let id = uuid::Uuid::now_v7().to_string();
-        account::ActiveModel {
-            id: Set(id.clone()),
-            subject_type: Set(new.subject_type.as_str().to_string()),
-            id_number: Set(new.id_number.clone()),
-            tax_code: Set(new.tax_code.clone()),
-            full_name: Set(new.full_name.clone()),
-            birthdate: Set(new.birthdate),
-            email: Set(new.email.clone()),
-            email_verified: Set(false),
-            ial: Set(new.ial.level()),
-            registration_method: Set(new.registration_method.clone()),
-            status: Set(AccountStatus::Active.as_str().to_string()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(map_conflict)?;
-        for (i, e164) in new.phones.iter().enumerate() {
-            phone::ActiveModel {
-                id: Set(uuid::Uuid::now_v7().to_string()),
-                account_id: Set(id.clone()),
-                e164: Set(e164.clone()),
-                verified: Set(true),
-                is_default: Set(i == 0),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(map_conflict)?;
-        }
-        if let Some(hash) = &new.password_hash {
-            password_row(&id, hash, now).insert(&txn).await?;
-        }
+        let id = insert_account(&txn, new, &Extras::default(), now).await?;
         txn.commit().await?;
         self.find_account(&id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("account vanished after insert".into()))
+    }
+
+    /// Creates an account proven by a signature certificate (IAL3 registration), in one
+    /// transaction: the account, the certificate as its credential (lookup = the certificate's
+    /// SHA-256), the first row of its level's history and the audit row. A duplicate ID number,
+    /// tax code, official or certificate is [`StoreError::Conflict`], and nothing is written.
+    pub async fn create_certified_account(
+        &self,
+        new: &NewAccount,
+        extras: &Extras,
+        certificate: &CertificateCredential,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<Account, StoreError> {
+        let txn = self.begin_write().await?;
+        let id = insert_account(&txn, new, extras, now).await?;
+        let cred = certificate_row(&id, certificate, now)
+            .insert(&txn)
+            .await
+            .map_err(map_conflict)?;
+        // The history row names the certificate; the audit row names the credential too.
+        let mut audit = audit.clone();
+        audit.account_id = Some(id.clone());
+        audit.detail["credential"] = serde_json::json!({ "kind": "certificate", "id": cred.id });
+        audit::insert(&txn, &audit).await?;
+        txn.commit().await?;
+        self.find_account(&id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("account vanished after insert".into()))
+    }
+
+    /// Raises an account to `level` with the certificate that proved it, in one transaction:
+    /// the account's level, the certificate bound as its credential, a history row and the
+    /// audit row. [`LevelRaise::NotLower`] (nothing written) when the account is already at or
+    /// above `level`; a certificate bound to another account is [`StoreError::Conflict`].
+    pub async fn raise_level(
+        &self,
+        account_id: &str,
+        level: Ial,
+        method: &str,
+        certificate: &CertificateCredential,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<LevelRaise, StoreError> {
+        let txn = self.begin_write().await?;
+        // Only from a lower level: two raises at once change the account once.
+        let res = account::Entity::update_many()
+            .col_expr(account::Column::Ial, Expr::value(level.level()))
+            .col_expr(account::Column::UpdatedAt, Expr::value(now))
+            .filter(account::Column::Id.eq(account_id))
+            .filter(account::Column::Ial.lt(level.level()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(LevelRaise::NotLower);
+        }
+        certificate_row(account_id, certificate, now)
+            .insert(&txn)
+            .await
+            .map_err(map_conflict)?;
+        level_row(account_id, level, method, Some(&certificate.sha256), now)
+            .insert(&txn)
+            .await?;
+        audit::insert(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(LevelRaise::Raised)
+    }
+
+    /// The history of an account's level, oldest first.
+    pub async fn account_levels(&self, account_id: &str) -> Result<Vec<LevelChange>, StoreError> {
+        Ok(account_level::Entity::find()
+            .filter(account_level::Column::AccountId.eq(account_id))
+            .order_by_asc(account_level::Column::At)
+            .order_by_asc(account_level::Column::Id)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                Some(LevelChange {
+                    level: Ial::from_level(m.level)?,
+                    method: m.method,
+                    certificate_sha256: m.certificate_sha256,
+                    at: m.at,
+                })
+            })
+            .collect())
+    }
+
+    /// The agency account of a state official, by the ID number their Government-CA
+    /// certificate states.
+    pub async fn find_account_by_official_id(
+        &self,
+        official_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::OfficialId.eq(official_id))
+            .one(&self.conn)
+            .await?
+            .map(account_from_row)
+            .transpose()
     }
 
     pub async fn find_account(&self, id: &str) -> Result<Option<Account>, StoreError> {
@@ -256,6 +323,98 @@ impl Database {
     }
 }
 
+/// Inserts an account, its phones, its password (if any) and the first row of its level's
+/// history inside `txn`; returns its id.
+async fn insert_account(
+    txn: &sea_orm::DatabaseTransaction,
+    new: &NewAccount,
+    extras: &Extras,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    account::ActiveModel {
+        id: Set(id.clone()),
+        subject_type: Set(new.subject_type.as_str().to_string()),
+        id_number: Set(new.id_number.clone()),
+        tax_code: Set(new.tax_code.clone()),
+        full_name: Set(new.full_name.clone()),
+        birthdate: Set(new.birthdate),
+        email: Set(new.email.clone()),
+        email_verified: Set(false),
+        ial: Set(new.ial.level()),
+        registration_method: Set(new.registration_method.clone()),
+        status: Set(AccountStatus::Active.as_str().to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        organization: Set(extras.organization.clone()),
+        official_id: Set(extras.official_id.clone()),
+    }
+    .insert(txn)
+    .await
+    .map_err(map_conflict)?;
+    for (i, e164) in new.phones.iter().enumerate() {
+        phone::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            account_id: Set(id.clone()),
+            e164: Set(e164.clone()),
+            verified: Set(true),
+            is_default: Set(i == 0),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await
+        .map_err(map_conflict)?;
+    }
+    if let Some(hash) = &new.password_hash {
+        password_row(&id, hash, now).insert(txn).await?;
+    }
+    level_row(
+        &id,
+        new.ial,
+        &new.registration_method,
+        extras.certificate_sha256.as_deref(),
+        now,
+    )
+    .insert(txn)
+    .await?;
+    Ok(id)
+}
+
+fn level_row(
+    account_id: &str,
+    level: Ial,
+    method: &str,
+    certificate_sha256: Option<&str>,
+    now: DateTime<Utc>,
+) -> account_level::ActiveModel {
+    account_level::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        account_id: Set(account_id.to_string()),
+        level: Set(level.level()),
+        method: Set(method.to_string()),
+        certificate_sha256: Set(certificate_sha256.map(str::to_string)),
+        at: Set(now),
+    }
+}
+
+fn certificate_row(
+    account_id: &str,
+    c: &CertificateCredential,
+    now: DateTime<Utc>,
+) -> credential::ActiveModel {
+    credential::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        account_id: Set(account_id.to_string()),
+        kind: Set(CredentialKind::Certificate.as_str().to_string()),
+        secret: Set(c.data.clone()),
+        label: Set(Some(c.label.clone())),
+        lookup: Set(Some(c.sha256.clone())),
+        last_used_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// Makes `phone_id` the account's default, inside the caller's transaction; false if it is not
 /// a verified phone of the account. One statement: every phone of the account becomes "default
 /// iff it is the chosen one", and only if the chosen one is a verified phone of this account.
@@ -314,6 +473,45 @@ pub struct NewAccount {
     pub password_hash: Option<String>,
 }
 
+/// What an IAL3 registration adds to a [`NewAccount`].
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The enterprise's name, or the official's agency.
+    pub organization: Option<String>,
+    /// An agency account's key (the official's ID number).
+    pub official_id: Option<String>,
+    /// The certificate that proved the level, for the history row.
+    pub certificate_sha256: Option<String>,
+}
+
+/// A signature certificate bound to an account as its credential (`CredentialKind::Certificate`).
+#[derive(Debug, Clone)]
+pub struct CertificateCredential {
+    /// SHA-256 of the DER, lower-case hex: the credential's lookup.
+    pub sha256: String,
+    /// What is kept of it (JSON: serial, issuer, expiry, trust set).
+    pub data: String,
+    /// Shown to the owner: the issuer and expiry.
+    pub label: String,
+}
+
+/// What [`Database::raise_level`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelRaise {
+    Raised,
+    /// The account is already at that level or above: nothing written.
+    NotLower,
+}
+
+/// One row of an account's level history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelChange {
+    pub level: Ial,
+    pub method: String,
+    pub certificate_sha256: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone {
     pub id: String,
@@ -337,5 +535,7 @@ fn account_from_row(m: account::Model) -> Result<Account, StoreError> {
         email_verified: m.email_verified,
         registration_method: m.registration_method,
         updated_at: m.updated_at,
+        organization: m.organization,
+        official_id: m.official_id,
     })
 }

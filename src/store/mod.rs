@@ -22,7 +22,9 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-pub use accounts::{NewAccount, Phone, PhoneRemoval};
+pub use accounts::{
+    CertificateCredential, Extras, LevelChange, LevelRaise, NewAccount, Phone, PhoneRemoval,
+};
 pub use audit::AuditRecord;
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;

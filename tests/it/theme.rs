@@ -55,7 +55,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
                       { "id": "k2", "label": "Khóa", "created": "05/12/2026 15:33", "last_used": "05/12/2026 16:00" }],
         }],
         "errors": { "phone": "x", "email": "x" }, "values": { "phone": "09", "email": "a@b.vn", "label": "k" },
-        "notice": "ok", "error": "x", "credential_error": "x",
+        "notice": "ok", "error": "x", "credential_error": "x", "upgrade_url": "/upgrade",
     });
     let register_form = with(
         &captcha,
@@ -145,8 +145,40 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
         ),
         (
             "register",
-            json!({ "ar": "a", "methods": { "mobile_subscriber": true, "bhxh": true } }),
-            json!({ "methods": { "mobile_subscriber": false, "bhxh": false } }),
+            json!({ "ar": "a", "methods": { "mobile_subscriber": true, "bhxh": true },
+                    "subjects": [{ "label": "Công dân", "url": "/register?subject=citizen", "active": true },
+                                 { "label": "Doanh nghiệp", "url": "/register?subject=enterprise", "active": false }],
+                    "is_citizen": true, "is_agency": true,
+                    "ial3": [{ "name": "sim_signature", "label": "SIM ký số", "who": "(Công dân)", "url": "/register/citizen/sim_signature" }] }),
+            json!({ "methods": { "mobile_subscriber": false, "bhxh": false }, "subjects": [],
+                    "is_citizen": false, "is_agency": false, "ial3": [] }),
+        ),
+        ("duplicate_ways_out", json!({}), json!({})),
+        (
+            "register_signature",
+            json!({ "action": "/register/confirm", "values": { "email": "a@b.vn" }, "errors": { "email": "x" }, "error": "x",
+                    "identity": { "full_name": "Công ty", "id_number": "001090012345", "tax_code": "0100233488",
+                                  "organization": "Bộ Tư pháp", "issuer": "CN=CA", "valid_until": "01/01/2030 07:00",
+                                  "subject": "enterprise", "is_enterprise": true } }),
+            json!({ "action": "/register/confirm", "values": {}, "errors": {},
+                    "identity": { "full_name": "An", "subject": "citizen", "is_enterprise": false } }),
+        ),
+        (
+            "register_refused",
+            json!({ "error": "x", "duplicate": true, "back_url": "/register" }),
+            json!({ "error": "x", "duplicate": false, "back_url": "/register" }),
+        ),
+        (
+            "upgrade",
+            json!({ "methods": [{ "name": "sim_signature", "label": "SIM", "url": "/upgrade/sim_signature?ar=a" }],
+                    "ar": "a", "decline_action": "/upgrade/decline", "profile_url": "/profile",
+                    "client_name": "Cổng", "essential": true }),
+            json!({ "methods": [], "ar": "", "decline_action": "/upgrade/decline", "profile_url": "/profile" }),
+        ),
+        (
+            "upgrade_refused",
+            json!({ "error": "x", "back_url": "/upgrade" }),
+            json!({ "error": "x", "back_url": "/upgrade" }),
         ),
         ("register_form", register_form_full, register_form),
         ("otp", otp_full, otp),
@@ -285,6 +317,10 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
         if t.from_typed_id {
             keys.insert(format!("login_{}_for_id", m.name()));
         }
+        if !m.registers().is_empty() {
+            keys.insert(format!("register_method_{}", m.name()));
+            keys.insert(format!("register_who_{}", m.name()));
+        }
         if t.enrols.is_some() {
             for part in ["heading", "explain", "add", "empty"] {
                 keys.insert(format!("credential_{}_{part}", m.name()));
@@ -294,6 +330,16 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
     }
     for notice in xacthuc::flow::notify::Notice::ALL {
         keys.insert(notice.key().to_string());
+    }
+    for subject in ["citizen", "enterprise", "agency"] {
+        keys.insert(format!("register_subject_{subject}"));
+    }
+    for page_key in [
+        "upgrade_heading",
+        "upgrade_not_needed",
+        "upgrade_back_to_profile",
+    ] {
+        keys.insert(page_key.to_string());
     }
     for (scope, _) in xacthuc::oidc::claims::SCOPES {
         keys.insert(format!("consent_scope_{scope}"));

@@ -20,6 +20,12 @@ pub struct Model {
     pub status: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The enterprise's name, or the agency of a state official (migration 4).
+    pub organization: Option<String>,
+    /// An agency account's key: the official's ID number from their Government-CA
+    /// certificate (migration 4; unique).
+    #[sea_orm(unique)]
+    pub official_id: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table of the `migrations` crate.
 
 pub mod account;
+pub mod account_level;
 pub mod audit_event;
 pub mod client;
 pub mod consent;
