@@ -97,6 +97,8 @@ pub enum Progress {
         /// The step that could not go on.
         step: Method,
         refusal: Refusal,
+        /// What the chain was for: a registration or an upgrade starts over on its own page.
+        purpose: Purpose,
     },
 }
 
@@ -127,7 +129,13 @@ pub async fn begin_for(
     if !authenticators::offered(&app.config.login, need).contains(&method) {
         let refusal = Refusal::invalid("error_method_unavailable", "method_not_offered");
         let step = method;
-        return record(app, ctx, Progress::Failed { ar, step, refusal }).await;
+        let failed = Progress::Failed {
+            ar,
+            step,
+            refusal,
+            purpose,
+        };
+        return record(app, ctx, failed).await;
     }
     let flow = Chain {
         ar,
@@ -220,6 +228,7 @@ async fn drive(
                     ar: chain.ar,
                     step,
                     refusal,
+                    purpose: chain.purpose,
                 };
             }
             Outcome::Done(evidence) => chain.add(evidence),
@@ -241,6 +250,7 @@ async fn drive(
                     ar: chain.ar,
                     step,
                     refusal,
+                    purpose: chain.purpose,
                 };
             }
             Outcome::Skip => {}
@@ -258,6 +268,7 @@ async fn drive(
                     ar: chain.ar,
                     step,
                     refusal: Refusal::invalid("err_flow_expired", "nothing_proven"),
+                    purpose: chain.purpose,
                 },
             };
         }

@@ -228,14 +228,34 @@ pub async fn respond_progress(
         Progress::Refused(flow, prompt, refusal) => {
             show_and_keep(app, req, secret, flow, prompt, Some(refusal), input).await
         }
-        Progress::Failed { ar, refusal, .. } => {
+        Progress::Failed {
+            ar,
+            refusal,
+            purpose,
+            ..
+        } => {
             if let Some(s) = &secret {
                 let _ = crate::flow::finish::<LoginFlow>(app.store.as_ref(), s).await;
             }
-            let mut resp = if refusal.reason == "method_not_offered" {
-                not_found(app, req)
-            } else {
-                login_again(app, req, ar.as_deref(), &refusal, input).await
+            let mut resp = match purpose {
+                _ if refusal.reason == "method_not_offered" => not_found(app, req),
+                Purpose::Login => login_again(app, req, ar.as_deref(), &refusal, input).await,
+                // A registration or an upgrade starts over on its own page, told why.
+                Purpose::Register(subject) => {
+                    let back = register_url(subject, ar.as_deref());
+                    step_failed(
+                        app,
+                        req,
+                        &refusal,
+                        "register_refused",
+                        "title_register",
+                        back,
+                    )
+                }
+                Purpose::Upgrade(_) => {
+                    let back = upgrade_url(ar.as_deref());
+                    step_failed(app, req, &refusal, "upgrade_refused", "title_upgrade", back)
+                }
             };
             page::clear_flow_cookie::<LoginFlow>(app, &mut resp);
             resp
@@ -309,6 +329,41 @@ async fn registration_proven(
     }
 }
 
+/// The registration page of `subject` (for the portal's request `ar`).
+fn register_url(subject: SubjectType, ar: Option<&str>) -> String {
+    match ar {
+        Some(ar) => format!("/register?subject={}&ar={ar}", subject.as_str()),
+        None => format!("/register?subject={}", subject.as_str()),
+    }
+}
+
+/// The upgrade's offer page (for the portal's request `ar`).
+fn upgrade_url(ar: Option<&str>) -> String {
+    match ar {
+        Some(ar) => format!("/upgrade?ar={ar}"),
+        None => "/upgrade".to_string(),
+    }
+}
+
+/// A registration's or an upgrade's signature could not go on (rejected on the phone,
+/// expired, cancelled, the certificate refused): its page says why, with a way to try again.
+fn step_failed(
+    app: &App,
+    req: &PageRequest,
+    refusal: &Refusal,
+    template: &str,
+    title: &str,
+    back: String,
+) -> Response {
+    let vars = json!({
+        "error": page::text(app, req, &refusal.message),
+        "duplicate": false,
+        "back_url": app.url(&back),
+    });
+    let resp = page::render(app, req, status_of(refusal), template, title, vars, None);
+    retry_if_busy(resp, Some(refusal))
+}
+
 /// A registration by signature refused: why, and (for a duplicate) the seeds' three ways out.
 pub fn registration_refused(
     app: &App,
@@ -323,14 +378,10 @@ pub fn registration_refused(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let back = match ar {
-        Some(ar) => format!("/register?subject={}&ar={ar}", subject.as_str()),
-        None => format!("/register?subject={}", subject.as_str()),
-    };
     let vars = json!({
         "error": page::text(app, req, &refusal.message(subject)),
         "duplicate": duplicate,
-        "back_url": app.url(&back),
+        "back_url": app.url(&register_url(subject, ar)),
     });
     page::render(
         app,
@@ -358,13 +409,9 @@ async fn upgrade_proven(
         if let upgrade::Refusal::Store(e) = &refusal {
             return page::unavailable(app, req, e);
         }
-        let back = match &ar {
-            Some(ar) => app.url(&format!("/upgrade?ar={ar}")),
-            None => app.url("/upgrade"),
-        };
         let vars = json!({
             "error": page::text(app, req, &refusal.message()),
-            "back_url": back,
+            "back_url": app.url(&upgrade_url(ar.as_deref())),
         });
         return page::render(
             app,
