@@ -2,8 +2,11 @@
 //! portal, mounted under /sandbox in the embedded default; `xacthuc sandbox` runs the
 //! simulators alone.
 
+pub mod csc;
 pub mod demo_portal;
+pub mod mssp;
 pub mod seed;
+pub mod signers;
 pub mod simulators;
 
 use axum::Router;
