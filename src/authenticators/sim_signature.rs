@@ -215,3 +215,105 @@ fn unavailable() -> Refusal {
         "mssp_unavailable",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::authenticators::testing::{Harness, input};
+    use crate::connectors::{ConnectorError, MobileSignatureService};
+
+    /// An MSSP whose phones never answer; it counts the status queries.
+    #[derive(Default)]
+    struct Silent {
+        queries: AtomicU32,
+    }
+
+    #[async_trait]
+    impl MobileSignatureService for Silent {
+        async fn request_signature(
+            &self,
+            _: &SignatureRequest,
+        ) -> Result<Requested, ConnectorError> {
+            Ok(Requested::Accepted {
+                mssp_trans_id: "tx-1".into(),
+            })
+        }
+
+        async fn status(&self, _: &str) -> Result<MssStatus, ConnectorError> {
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            Ok(MssStatus::Outstanding)
+        }
+    }
+
+    async fn waiting(h: &Harness) -> LoginState {
+        let Outcome::Prompt(StepState::SimSignature(state), Prompt::Pending(p)) =
+            start(&h.ctx(), &input(&[("phone", "0823456088")])).await
+        else {
+            panic!("pending");
+        };
+        assert_eq!(p.display_code.len(), 4);
+        assert_eq!(p.expires_at, h.clock.unix() + 120);
+        state
+    }
+
+    fn still_waiting(outcome: Outcome) -> LoginState {
+        match outcome {
+            Outcome::Prompt(StepState::SimSignature(s), Prompt::Pending(_)) => s,
+            other => panic!("still pending, not {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn polling_asks_the_mssp_at_most_once_a_second() {
+        let mut h = Harness::new().await;
+        let mssp = Arc::new(Silent::default());
+        h.connectors.mobile_signature = mssp.clone();
+        let mut state = waiting(&h).await;
+        for _ in 0..5 {
+            state = still_waiting(poll(state, &h.ctx()).await);
+        }
+        assert_eq!(mssp.queries.load(Ordering::Relaxed), 1);
+        h.advance(2);
+        state = still_waiting(poll(state, &h.ctx()).await);
+        assert_eq!(mssp.queries.load(Ordering::Relaxed), 2);
+        // "Kiểm tra lại" is held to the same pace.
+        still_waiting(submit(state, &h.ctx(), &input(&[])).await);
+        assert_eq!(mssp.queries.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn an_expired_push_ends_without_asking_and_cancel_ends_it_too() {
+        let mut h = Harness::new().await;
+        let mssp = Arc::new(Silent::default());
+        h.connectors.mobile_signature = mssp.clone();
+        let state = waiting(&h).await;
+        let cancelled = submit(state.clone(), &h.ctx(), &input(&[("cancel", "1")])).await;
+        assert!(matches!(cancelled, Outcome::Failed(r) if r.reason == "cancelled"));
+        h.advance(121);
+        let expired = poll(state, &h.ctx()).await;
+        assert!(matches!(expired, Outcome::Failed(r) if r.reason == "expired"));
+        assert_eq!(mssp.queries.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_shows_the_form_again() {
+        let h = Harness::new().await;
+        // The harness's MSSP knows nobody.
+        let Outcome::Refused(StepState::SimSignature(LoginState::AskPhone), Prompt::Form(_), r) =
+            start(&h.ctx(), &input(&[("phone", "0823456088")])).await
+        else {
+            panic!("refused on the form");
+        };
+        assert_eq!(r.reason, "unknown_user");
+        assert_eq!(r.kind, RefusalKind::Unauthorized);
+        let Outcome::Refused(_, _, r) = start(&h.ctx(), &input(&[("phone", "12")])).await else {
+            panic!("refused");
+        };
+        assert_eq!(r.reason, "phone_invalid");
+    }
+}

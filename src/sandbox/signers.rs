@@ -133,7 +133,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl SignerSandbox {
-    pub fn new(kind: Kind, holders: Vec<Holder>, issue: IssueKey, clock: Clock) -> Self {
+    /// `fault_delay`: how long a `timeout` fault waits (the simulators' setting).
+    pub fn new(
+        kind: Kind,
+        holders: Vec<Holder>,
+        issue: IssueKey,
+        clock: Clock,
+        fault_delay: Duration,
+    ) -> Self {
         Self {
             kind,
             holders: holders.into_iter().map(|h| (h.id.clone(), h)).collect(),
@@ -142,13 +149,8 @@ impl SignerSandbox {
             requests: Mutex::new(Vec::new()),
             wrong_pins: Mutex::new(HashMap::new()),
             clock,
-            fault_delay: super::simulators::DEFAULT_FAULT_DELAY,
+            fault_delay,
         }
-    }
-
-    pub fn with_fault_delay(mut self, delay: Duration) -> Self {
-        self.fault_delay = delay;
-        self
     }
 
     pub fn kind(&self) -> Kind {

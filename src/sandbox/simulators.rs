@@ -147,12 +147,14 @@ impl Simulators {
                 sim_holders,
                 issue.clone(),
                 clock.clone(),
+                DEFAULT_FAULT_DELAY,
             )),
             csc: Arc::new(SignerSandbox::new(
                 Kind::Remote,
                 remote_users,
                 issue,
                 clock.clone(),
+                DEFAULT_FAULT_DELAY,
             )),
             subscribers: seed
                 .subscribers
