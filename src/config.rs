@@ -219,7 +219,8 @@ impl Default for RegistrationConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LoginConfig {
     /// Methods offered on the login page, in this order: `password` ("CMT/CCCD": ID number +
-    /// password) and `passkey`. A method not listed is not shown and its routes refuse.
+    /// password), `passkey`, `sim_signature` ("SIM ký số") and `remote_signature` ("Chữ ký số
+    /// cá nhân"). A method not listed is not shown and its routes refuse.
     #[serde(deserialize_with = "method_names::list")]
     pub methods: Vec<Method>,
     /// Steps that follow a method's own step, per method (`password = ["sms_otp"]`: the SMS
@@ -231,7 +232,12 @@ pub struct LoginConfig {
 impl Default for LoginConfig {
     fn default() -> Self {
         Self {
-            methods: vec![Method::Password, Method::Passkey],
+            methods: vec![
+                Method::Password,
+                Method::Passkey,
+                Method::SimSignature,
+                Method::RemoteSignature,
+            ],
             then: BTreeMap::from([(Method::Password, vec![Method::SmsOtp])]),
         }
     }

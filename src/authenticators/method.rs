@@ -13,10 +13,20 @@ pub enum Method {
     SmsOtp,
     /// A WebAuthn passkey ("Đăng nhập bằng passkey").
     Passkey,
+    /// A signature by the SIM of the user's phone ("SIM ký số").
+    SimSignature,
+    /// A remote personal signature approved in the provider's app ("Chữ ký số cá nhân").
+    RemoteSignature,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Self::Password, Self::SmsOtp, Self::Passkey];
+    pub const ALL: [Method; 5] = [
+        Self::Password,
+        Self::SmsOtp,
+        Self::Passkey,
+        Self::SimSignature,
+        Self::RemoteSignature,
+    ];
 
     /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
     /// `enroll_{name}`), in the strings built from it (`login_with_{name}`,
@@ -26,6 +36,8 @@ impl Method {
             Self::Password => "password",
             Self::SmsOtp => "sms_otp",
             Self::Passkey => "passkey",
+            Self::SimSignature => "sim_signature",
+            Self::RemoteSignature => "remote_signature",
         }
     }
 

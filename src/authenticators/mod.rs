@@ -21,6 +21,9 @@ pub mod otp;
 pub mod passkey;
 pub mod password;
 pub mod prompt;
+pub mod remote_signature;
+pub mod signature_push;
+pub mod sim_signature;
 pub mod sms_otp;
 #[cfg(test)]
 pub mod testing;
@@ -90,6 +93,8 @@ impl Method {
             Self::Password => password::TRAITS,
             Self::SmsOtp => sms_otp::TRAITS,
             Self::Passkey => passkey::TRAITS,
+            Self::SimSignature => sim_signature::TRAITS,
+            Self::RemoteSignature => remote_signature::TRAITS,
         }
     }
 
@@ -98,8 +103,11 @@ impl Method {
     /// citizens and enterprises; remote signature: citizens). None for the methods that prove
     /// only an account holder.
     pub fn registers(self) -> &'static [SubjectType] {
+        use SubjectType::{Citizen, Enterprise};
         match self {
             Self::Password | Self::SmsOtp | Self::Passkey => &[],
+            Self::SimSignature => &[Citizen, Enterprise],
+            Self::RemoteSignature => &[Citizen],
         }
     }
 
@@ -107,7 +115,7 @@ impl Method {
     pub fn check_config(self, config: &Config) -> Result<(), String> {
         match self {
             Self::Passkey => passkey::check_config(config),
-            Self::Password | Self::SmsOtp => Ok(()),
+            Self::Password | Self::SmsOtp | Self::SimSignature | Self::RemoteSignature => Ok(()),
         }
     }
 
@@ -118,6 +126,8 @@ impl Method {
             Self::Password => password::start(ctx, input).await,
             Self::SmsOtp => sms_otp::start(ctx, so_far).await,
             Self::Passkey => passkey::start(ctx, so_far, input).await,
+            Self::SimSignature => sim_signature::start(ctx, input).await,
+            Self::RemoteSignature => remote_signature::start(ctx, input).await,
         }
     }
 
@@ -131,7 +141,7 @@ impl Method {
             Self::Passkey => passkey::enroll_start(ctx, account)
                 .await
                 .map(|(state, c)| (Enrolment::Passkey(state), c)),
-            Self::Password | Self::SmsOtp => {
+            Self::Password | Self::SmsOtp | Self::SimSignature | Self::RemoteSignature => {
                 Err(Refusal::invalid("error_not_found", "not_enrollable"))
             }
         }
@@ -205,6 +215,8 @@ pub enum StepState {
     Password,
     SmsOtp(otp::OtpStep),
     Passkey(passkey::LoginState),
+    SimSignature(sim_signature::LoginState),
+    RemoteSignature(remote_signature::LoginState),
 }
 
 impl StepState {
@@ -213,6 +225,8 @@ impl StepState {
             Self::Password => Method::Password,
             Self::SmsOtp(_) => Method::SmsOtp,
             Self::Passkey(_) => Method::Passkey,
+            Self::SimSignature(_) => Method::SimSignature,
+            Self::RemoteSignature(_) => Method::RemoteSignature,
         }
     }
 }
@@ -257,12 +271,14 @@ pub async fn submit(
         StepState::Password => password::start(ctx, input).await,
         StepState::SmsOtp(step) => sms_otp::submit(step, ctx, so_far, input).await,
         StepState::Passkey(s) => passkey::submit(s, ctx, so_far, input).await,
+        StepState::SimSignature(s) => sim_signature::submit(s, ctx, input).await,
+        StepState::RemoteSignature(s) => remote_signature::submit(s, ctx, input).await,
     }
 }
 
 /// Asks an outstanding push how it went. Only `Pending` steps change here; the others are
 /// returned as they are, to be shown again.
-pub async fn poll(state: StepState, _ctx: &Ctx<'_>) -> Outcome {
+pub async fn poll(state: StepState, ctx: &Ctx<'_>) -> Outcome {
     match state {
         StepState::Password => Outcome::Prompt(state, Prompt::Form(Form::LoginPage)),
         StepState::SmsOtp(_) => Outcome::Prompt(state, Prompt::Form(Form::OtpPage)),
@@ -270,6 +286,8 @@ pub async fn poll(state: StepState, _ctx: &Ctx<'_>) -> Outcome {
             let ceremony = s.ceremony();
             Outcome::Prompt(state, Prompt::Ceremony(ceremony))
         }
+        StepState::SimSignature(s) => sim_signature::poll(s, ctx).await,
+        StepState::RemoteSignature(s) => remote_signature::poll(s, ctx).await,
     }
 }
 
@@ -371,7 +389,12 @@ mod tests {
     #[test]
     fn the_page_offers_the_methods_that_can_meet_the_request() {
         let cfg = LoginConfig::default();
-        let all = [Method::Password, Method::Passkey];
+        let all = [
+            Method::Password,
+            Method::Passkey,
+            Method::SimSignature,
+            Method::RemoteSignature,
+        ];
         assert_eq!(offered(&cfg, &need(None, None, false)), all);
         assert_eq!(
             offered(&cfg, &need(Some(Ial::Ial3), None, false)),
@@ -380,8 +403,8 @@ mod tests {
         );
         assert_eq!(
             offered(&cfg, &need(Some(Ial::Ial3), Some(Ial::Ial2), false)),
-            [] as [Method; 0],
-            "nothing here lifts an IAL2 account to IAL3"
+            [Method::SimSignature, Method::RemoteSignature],
+            "only a signature proves the person at IAL3"
         );
         assert_eq!(offered(&cfg, &need(None, None, true)), [Method::Passkey]);
         let only_password = LoginConfig {

@@ -71,6 +71,53 @@ impl BhxhRegistry for Nobody {
     }
 }
 
+#[async_trait]
+impl crate::connectors::MobileSignatureService for Nobody {
+    async fn request_signature(
+        &self,
+        _: &crate::connectors::mobile_signature::SignatureRequest,
+    ) -> Result<crate::connectors::mobile_signature::Requested, ConnectorError> {
+        use crate::connectors::mobile_signature::{MssRefusal, Requested};
+        Ok(Requested::Refused(MssRefusal::UnknownUser))
+    }
+
+    async fn status(
+        &self,
+        _: &str,
+    ) -> Result<crate::connectors::mobile_signature::MssStatus, ConnectorError> {
+        use crate::connectors::mobile_signature::{MssRefusal, MssStatus};
+        Ok(MssStatus::Refused(MssRefusal::UnknownUser))
+    }
+}
+
+#[async_trait]
+impl crate::connectors::RemoteSignatureService for Nobody {
+    async fn credentials(&self, _: &str) -> Result<Vec<String>, ConnectorError> {
+        Ok(Vec::new())
+    }
+
+    async fn credential_info(
+        &self,
+        _: &str,
+    ) -> Result<crate::connectors::remote_signature::CredentialInfo, ConnectorError> {
+        Err(ConnectorError::Malformed("nobody: no credentials".into()))
+    }
+
+    async fn sign_hash(
+        &self,
+        _: &crate::connectors::remote_signature::SignHashRequest,
+    ) -> Result<String, ConnectorError> {
+        Err(ConnectorError::Malformed("nobody: no credentials".into()))
+    }
+
+    async fn sign_status(
+        &self,
+        _: &str,
+    ) -> Result<crate::connectors::remote_signature::SignStatus, ConnectorError> {
+        Ok(crate::connectors::remote_signature::SignStatus::Expired)
+    }
+}
+
 /// A store that yields to the scheduler before each operation, as a networked store (Redis)
 /// does, so futures run together interleave between the operations of a check: a test of a
 /// limit under contention then fails on code that checks, then counts.
@@ -183,6 +230,8 @@ impl Harness {
                 sms: outbox.clone(),
                 bhxh: Arc::new(Nobody),
                 mail: mailbox.clone(),
+                mobile_signature: Arc::new(Nobody),
+                remote_signature: Arc::new(Nobody),
             },
             hasher: Hasher::new(&config.passwords),
             pki: crate::pki::Pki::new(&config.pki, reqwest::Client::new(), &[])

@@ -5,6 +5,9 @@
 //! - `sms`: the SMS gateway (OTP delivery).
 //! - `bhxh`: the social-insurance (BHXH) registry, lookup by BHXH code.
 //! - `mail`: the mail gateway (email verification codes).
+//! - `mobile_signature`: the mobile-signature service (MSSP, "SIM ký số"), ETSI TS 102 204 shape.
+//! - `remote_signature`: the remote personal signature provider ("Chữ ký số cá nhân"), Cloud
+//!   Signature Consortium API v2 shape.
 //!
 //! The HTTP shapes are defined by our sandbox (`sandbox::simulators`) and documented in each
 //! module; an adapter for a real carrier or registry implements the same shape (or the trait).
@@ -24,6 +27,8 @@
 pub mod bhxh;
 pub mod carrier;
 pub mod mail;
+pub mod mobile_signature;
+pub mod remote_signature;
 pub mod sms;
 
 use std::sync::Arc;
@@ -35,10 +40,13 @@ use serde::Deserialize;
 pub use bhxh::{BhxhRecord, BhxhRegistry, HttpBhxhRegistry};
 pub use carrier::{CarrierClient, HttpCarrierClient, SubscriberCheck, SubscriberQuery};
 pub use mail::{HttpMailGateway, MailGateway};
+pub use mobile_signature::{HttpMobileSignatureService, MobileSignatureService};
+pub use remote_signature::{HttpRemoteSignatureService, RemoteSignatureService};
 pub use sms::{HttpSmsGateway, SmsGateway};
 
-/// `[connectors]`: where the external systems are, and how patiently to call them.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// `[connectors]`: where the external systems are, and how patiently to call them. `Debug`
+/// redacts the credentials.
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConnectorsConfig {
     /// Base URL of the carrier subscriber check; empty = the built-in sandbox
@@ -55,6 +63,49 @@ pub struct ConnectorsConfig {
     /// Extra attempts for read-only calls (carrier check, BHXH lookup) after the upstream was
     /// unavailable. SMS sending is never retried.
     pub retries: u32,
+    /// Base URL of the mobile-signature service (MSSP, "SIM ký số"); empty =
+    /// `{public_url}/sandbox/mssp`.
+    pub mobile_signature_url: String,
+    /// Our application provider id at the MSSP (`AP_ID`).
+    pub mobile_signature_ap_id: String,
+    /// Our password at the MSSP (`AP_PWD`).
+    pub mobile_signature_ap_password: String,
+    /// Base URI of the remote signature provider ("Chữ ký số cá nhân", CSC API: it ends in
+    /// `/csc/v2`); empty = `{public_url}/sandbox/csc/v2`.
+    pub remote_signature_url: String,
+    /// Our client id at the remote signature provider (HTTP Basic).
+    pub remote_signature_client_id: String,
+    /// Our client secret at the remote signature provider (HTTP Basic).
+    pub remote_signature_client_secret: String,
+}
+
+impl std::fmt::Debug for ConnectorsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &str| if s.is_empty() { "" } else { "[redacted]" };
+        f.debug_struct("ConnectorsConfig")
+            .field("carrier_url", &self.carrier_url)
+            .field("sms_url", &self.sms_url)
+            .field("bhxh_url", &self.bhxh_url)
+            .field("mail_url", &self.mail_url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("retries", &self.retries)
+            .field("mobile_signature_url", &self.mobile_signature_url)
+            .field("mobile_signature_ap_id", &self.mobile_signature_ap_id)
+            .field(
+                "mobile_signature_ap_password",
+                &secret(&self.mobile_signature_ap_password),
+            )
+            .field("remote_signature_url", &self.remote_signature_url)
+            .field(
+                "remote_signature_client_id",
+                &self.remote_signature_client_id,
+            )
+            .field(
+                "remote_signature_client_secret",
+                &secret(&self.remote_signature_client_secret),
+            )
+            .finish()
+    }
 }
 
 impl Default for ConnectorsConfig {
@@ -66,6 +117,12 @@ impl Default for ConnectorsConfig {
             mail_url: String::new(),
             timeout_ms: 3_000,
             retries: 2,
+            mobile_signature_url: String::new(),
+            mobile_signature_ap_id: "xacthuc".into(),
+            mobile_signature_ap_password: String::new(),
+            remote_signature_url: String::new(),
+            remote_signature_client_id: "xacthuc".into(),
+            remote_signature_client_secret: String::new(),
         }
     }
 }
@@ -77,6 +134,8 @@ pub struct ResolvedUrls {
     pub sms: String,
     pub bhxh: String,
     pub mail: String,
+    pub mobile_signature: String,
+    pub remote_signature: String,
 }
 
 /// Longest per-attempt timeout accepted: a user is waiting on a form submission.
@@ -102,6 +161,8 @@ impl ConnectorsConfig {
             sms: pick(&self.sms_url, "sms"),
             bhxh: pick(&self.bhxh_url, "bhxh"),
             mail: pick(&self.mail_url, "mail"),
+            mobile_signature: pick(&self.mobile_signature_url, "mssp"),
+            remote_signature: pick(&self.remote_signature_url, "csc/v2"),
         }
     }
 
@@ -112,6 +173,8 @@ impl ConnectorsConfig {
             &self.sms_url,
             &self.bhxh_url,
             &self.mail_url,
+            &self.mobile_signature_url,
+            &self.remote_signature_url,
         ]
         .iter()
         .any(|u| u.trim().is_empty())
@@ -124,6 +187,14 @@ impl ConnectorsConfig {
             ("connectors.sms_url", &self.sms_url),
             ("connectors.bhxh_url", &self.bhxh_url),
             ("connectors.mail_url", &self.mail_url),
+            (
+                "connectors.mobile_signature_url",
+                &self.mobile_signature_url,
+            ),
+            (
+                "connectors.remote_signature_url",
+                &self.remote_signature_url,
+            ),
         ] {
             let url = url.trim();
             if url.is_empty() {
@@ -170,6 +241,8 @@ pub struct Connectors {
     pub sms: Arc<dyn SmsGateway>,
     pub bhxh: Arc<dyn BhxhRegistry>,
     pub mail: Arc<dyn MailGateway>,
+    pub mobile_signature: Arc<dyn MobileSignatureService>,
+    pub remote_signature: Arc<dyn RemoteSignatureService>,
 }
 
 impl Connectors {
@@ -195,6 +268,18 @@ impl Connectors {
                 config.retries,
             )),
             mail: Arc::new(HttpMailGateway::new(endpoint("mail", urls.mail))),
+            mobile_signature: Arc::new(HttpMobileSignatureService::new(
+                endpoint("mobile_signature", urls.mobile_signature),
+                config.retries,
+                &config.mobile_signature_ap_id,
+                &config.mobile_signature_ap_password,
+            )),
+            remote_signature: Arc::new(HttpRemoteSignatureService::new(
+                endpoint("remote_signature", urls.remote_signature),
+                config.retries,
+                &config.remote_signature_client_id,
+                &config.remote_signature_client_secret,
+            )),
         }
     }
 }

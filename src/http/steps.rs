@@ -147,8 +147,11 @@ async fn answer_current(
     respond_progress(app, req, Some(secret), progress, params, ip).await
 }
 
-/// `GET /login/{method}/poll`: `{"status": "pending" | "ready" | "failed"}` for the page of an
-/// outstanding push; on `ready` the page posts its form to finish.
+/// `GET /login/{method}/poll`: how an outstanding push stands, for the page's script:
+/// `{"status": "pending"}` (ask again later), `{"status": "ready"}` (post the step's form: the
+/// login completes there, as without a script), or `{"status": "failed", "message": "…"}`. A
+/// failure ends the login here (the flow is finished and its cookie cleared), so it is
+/// audited once and the page can say why without posting again.
 async fn poll(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -157,7 +160,8 @@ async fn poll(
     uri: Uri,
 ) -> Response {
     let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let status = match (
+    let mut ended = false;
+    let answer = match (
         enabled(&app, &name),
         page::flow_of::<LoginFlow>(&app, &headers).await,
     ) {
@@ -166,22 +170,34 @@ async fn poll(
             match login::poll(&app, &ctx, flow).await {
                 Progress::Prompt(flow, _) => {
                     if page::save_flow(&app, Some(&secret), &flow).await.is_err() {
-                        "failed"
+                        let message = crate::message::Message::new("error_temporarily_unavailable");
+                        json!({ "status": "failed", "message": page::text(&app, &req, &message) })
                     } else {
-                        "pending"
+                        json!({ "status": "pending" })
                     }
                 }
-                Progress::Done { .. } => "ready",
-                Progress::Refused(..) | Progress::Failed { .. } => "failed",
+                Progress::Done { .. } => json!({ "status": "ready" }),
+                Progress::Refused(_, _, refusal) | Progress::Failed { refusal, .. } => {
+                    let _ = crate::flow::finish::<LoginFlow>(app.store.as_ref(), &secret).await;
+                    ended = true;
+                    json!({ "status": "failed", "message": page::text(&app, &req, &refusal.message) })
+                }
             }
         }
-        _ => "failed",
+        _ => {
+            let message = crate::message::Message::new("error_session_expired");
+            json!({ "status": "failed", "message": page::text(&app, &req, &message) })
+        }
     };
-    (
+    let mut resp = (
         [(axum::http::header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({ "status": status })),
+        axum::Json(answer),
     )
-        .into_response()
+        .into_response();
+    if ended {
+        page::clear_flow_cookie::<LoginFlow>(&app, &mut resp);
+    }
+    resp
 }
 
 /// `GET /login/{method}/callback`: an upstream sends the user back here.

@@ -2,10 +2,13 @@
 //! portal, mounted under /sandbox in the embedded default; `xacthuc sandbox` runs the
 //! simulators alone.
 
+pub mod csc;
 pub mod demo_portal;
+pub mod mssp;
 pub mod pki;
 pub mod pki_http;
 pub mod seed;
+pub mod signers;
 pub mod simulators;
 
 use axum::Router;

@@ -17,6 +17,45 @@ pub const DEFAULT_SEED: &str = include_str!("../../config/sandbox-seed.toml");
 pub struct SandboxSeed {
     pub subscribers: Vec<SeedSubscriber>,
     pub bhxh: Vec<SeedBhxh>,
+    pub sim_signature: Vec<SeedSimHolder>,
+    pub remote_signature: Vec<SeedRemoteUser>,
+}
+
+/// Who a sandbox signing certificate names (its subject), and whether the sandbox CA has
+/// revoked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedCertSubject {
+    /// `UID` attributes, with their prefixes: `CCCD:…`, `CMND:…`, `HC:…`, `MST:…`, `MNS:…`.
+    pub uids: Vec<String>,
+    /// CN: the person's or the enterprise's name.
+    pub full_name: String,
+    /// O: the organisation (the enterprise a representative acts for).
+    pub organization: Option<String>,
+    pub email: Option<String>,
+    /// The CA's OCSP responder answers "revoked" for this certificate.
+    pub revoked: bool,
+}
+
+/// A SIM with a signing key ("SIM ký số") at the sandbox mobile-signature service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedSimHolder {
+    /// E.164 (`+84…`).
+    pub phone: String,
+    pub subject: SeedCertSubject,
+    /// The PIN the holder types on the phone to approve.
+    pub pin: String,
+    pub fault: Fault,
+}
+
+/// A user of the sandbox remote signature provider ("Chữ ký số cá nhân").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedRemoteUser {
+    /// The provider's user id (what the user types on our page; the ID number also finds them).
+    pub user_id: String,
+    pub subject: SeedCertSubject,
+    /// The PIN the user types in the provider's app to approve.
+    pub pin: String,
+    pub fault: Fault,
 }
 
 /// A SIM registered to a person at the carrier.
@@ -179,6 +218,74 @@ impl SandboxSeed {
                 });
             }
         }
+        for (i, h) in raw.sim_signature.iter().enumerate() {
+            let entry = format!("sim_signature[{i}] (phone {:?})", h.phone);
+            let phone = normalize_phone(&h.phone);
+            if phone.is_none() {
+                problems.push(format!(
+                    "{entry}: phone is not a Vietnamese mobile number (0xxxxxxxxx, +84xxxxxxxxx or 84xxxxxxxxx)"
+                ));
+            }
+            if let Some(p) = &phone
+                && seed.sim_signature.iter().any(|s| &s.phone == p)
+            {
+                problems.push(format!("{entry}: the same number as an earlier holder"));
+            }
+            let raw_subject = RawSubject {
+                uids: &h.uids,
+                full_name: &h.full_name,
+                organization: h.organization.as_ref(),
+                email: h.email.as_ref(),
+                revoked: h.revoked,
+            };
+            let subject = check_subject(&entry, raw_subject, &mut problems);
+            let pin = check_pin(&entry, &h.pin, &mut problems);
+            let fault = check_fault(&entry, h.fault.as_deref(), &mut problems);
+            if let (Some(phone), Some(subject), Some(pin), Some(fault)) =
+                (phone, subject, pin, fault)
+            {
+                seed.sim_signature.push(SeedSimHolder {
+                    phone,
+                    subject,
+                    pin,
+                    fault,
+                });
+            }
+        }
+        for (i, u) in raw.remote_signature.iter().enumerate() {
+            let entry = format!("remote_signature[{i}] (user_id {:?})", u.user_id);
+            let user_id = u.user_id.trim();
+            let valid_id = (1..=64).contains(&user_id.len())
+                && user_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+            if !valid_id {
+                problems.push(format!(
+                    "{entry}: user_id must be 1 to 64 letters, digits or - _ . @"
+                ));
+            }
+            if seed.remote_signature.iter().any(|r| r.user_id == user_id) {
+                problems.push(format!("{entry}: the same user_id as an earlier user"));
+            }
+            let raw_subject = RawSubject {
+                uids: &u.uids,
+                full_name: &u.full_name,
+                organization: u.organization.as_ref(),
+                email: u.email.as_ref(),
+                revoked: u.revoked,
+            };
+            let subject = check_subject(&entry, raw_subject, &mut problems);
+            let pin = check_pin(&entry, &u.pin, &mut problems);
+            let fault = check_fault(&entry, u.fault.as_deref(), &mut problems);
+            if let (true, Some(subject), Some(pin), Some(fault)) = (valid_id, subject, pin, fault) {
+                seed.remote_signature.push(SeedRemoteUser {
+                    user_id: user_id.to_string(),
+                    subject,
+                    pin,
+                    fault,
+                });
+            }
+        }
         if problems.is_empty() {
             Ok(seed)
         } else {
@@ -194,6 +301,103 @@ struct RawSeed {
     subscribers: Vec<RawSubscriber>,
     #[serde(default)]
     bhxh: Vec<RawBhxh>,
+    #[serde(default)]
+    sim_signature: Vec<RawSimHolder>,
+    #[serde(default)]
+    remote_signature: Vec<RawRemoteUser>,
+}
+
+/// The certificate fields the two signing providers share (serde's `flatten` would lose
+/// `deny_unknown_fields`, so each entry repeats them).
+struct RawSubject<'a> {
+    uids: &'a [String],
+    full_name: &'a str,
+    organization: Option<&'a String>,
+    email: Option<&'a String>,
+    revoked: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimHolder {
+    phone: String,
+    pin: String,
+    uids: Vec<String>,
+    full_name: String,
+    organization: Option<String>,
+    email: Option<String>,
+    #[serde(default)]
+    revoked: bool,
+    fault: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemoteUser {
+    user_id: String,
+    pin: String,
+    uids: Vec<String>,
+    full_name: String,
+    organization: Option<String>,
+    email: Option<String>,
+    #[serde(default)]
+    revoked: bool,
+    fault: Option<String>,
+}
+
+/// The `UID` prefixes of Vietnamese signature certificates, and the digits each takes.
+const UID_PREFIXES: [(&str, &[usize]); 5] = [
+    ("CCCD:", &[12]),
+    ("CMND:", &[9]),
+    ("HC:", &[]),
+    ("MST:", &[10, 13]),
+    ("MNS:", &[]),
+];
+
+fn check_subject(
+    entry: &str,
+    raw: RawSubject<'_>,
+    problems: &mut Vec<String>,
+) -> Option<SeedCertSubject> {
+    let before = problems.len();
+    if raw.uids.is_empty() {
+        problems.push(format!("{entry}: uids must name at least one ID"));
+    }
+    for uid in raw.uids {
+        let known = UID_PREFIXES
+            .iter()
+            .find_map(|(prefix, lengths)| uid.strip_prefix(*prefix).map(|rest| (rest, *lengths)));
+        let ok = match known {
+            Some((rest, [])) => !rest.trim().is_empty(),
+            Some((rest, lengths)) => {
+                let digits: String = rest.chars().filter(|c| *c != '-').collect();
+                lengths.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => false,
+        };
+        if !ok {
+            problems.push(format!(
+                "{entry}: uid {uid:?} must be CCCD:<12 digits>, CMND:<9 digits>, MST:<10 digits or 10-3>, HC:… or MNS:…"
+            ));
+        }
+    }
+    let full_name = check_name(entry, raw.full_name, problems);
+    (problems.len() == before).then(|| SeedCertSubject {
+        uids: raw.uids.to_vec(),
+        full_name: full_name.unwrap_or_default(),
+        organization: raw.organization.filter(|o| !o.trim().is_empty()).cloned(),
+        email: raw.email.filter(|e| !e.trim().is_empty()).cloned(),
+        revoked: raw.revoked,
+    })
+}
+
+fn check_pin(entry: &str, value: &str, problems: &mut Vec<String>) -> Option<String> {
+    if (4..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+        Some(value.to_string())
+    } else {
+        problems.push(format!("{entry}: pin must be 4 to 8 digits"));
+        None
+    }
 }
 
 // Everything is read as text and validated by hand, so each message can name the entry.

@@ -13,6 +13,9 @@
 //! - `GET  /mail/outbox?to=ADDRESS` → `[{"to","subject","text","sent_at"}, …]`, newest last,
 //!   only messages to ADDRESS (compared as stored: domain in lower case); all without `to`
 //!
+//! - `/mssp/…`: the mobile-signature service ("SIM ký số"), see `sandbox::mssp`
+//! - `/csc/…`: the remote signature provider ("Chữ ký số cá nhân"), see `sandbox::csc`
+//!
 //! Seeded entries with a `fault` make the carrier or BHXH answer 500, answer too late, or send
 //! a body that is not JSON. Bad input gets a 400, never a panic.
 //!
@@ -36,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::seed::{Fault, SandboxSeed, SeedBhxh, SeedSubscriber, normalize_phone};
+use super::signers::{Holder, IssueKey, Kind, SignerSandbox};
 use crate::clock::Clock;
 
 /// Messages kept in the outbox; older ones are dropped first.
@@ -104,11 +108,54 @@ pub struct Simulators {
     carrier_calls: AtomicU64,
     sms_calls: AtomicU64,
     bhxh_calls: AtomicU64,
+    /// The mobile-signature service ("SIM ký số").
+    pub mssp: Arc<SignerSandbox>,
+    /// The remote signature provider ("Chữ ký số cá nhân").
+    pub csc: Arc<SignerSandbox>,
 }
 
 impl Simulators {
     pub fn new(seed: SandboxSeed, clock: Clock) -> Self {
+        Self::with_key_issuer(seed, clock, no_sandbox_ca())
+    }
+
+    /// With `issue` making the signing providers' keys and certificates (the sandbox CA).
+    pub fn with_key_issuer(seed: SandboxSeed, clock: Clock, issue: IssueKey) -> Self {
+        let sim_holders = seed
+            .sim_signature
+            .iter()
+            .map(|h| Holder {
+                id: h.phone.clone(),
+                subject: h.subject.clone(),
+                pin: h.pin.clone(),
+                fault: h.fault,
+            })
+            .collect();
+        let remote_users = seed
+            .remote_signature
+            .iter()
+            .map(|u| Holder {
+                id: u.user_id.clone(),
+                subject: u.subject.clone(),
+                pin: u.pin.clone(),
+                fault: u.fault,
+            })
+            .collect();
         Self {
+            mssp: Arc::new(SignerSandbox::new(
+                Kind::Sim,
+                sim_holders,
+                issue.clone(),
+                clock.clone(),
+                DEFAULT_FAULT_DELAY,
+            )),
+            csc: Arc::new(SignerSandbox::new(
+                Kind::Remote,
+                remote_users,
+                issue,
+                clock.clone(),
+                DEFAULT_FAULT_DELAY,
+            )),
             subscribers: seed
                 .subscribers
                 .into_iter()
@@ -132,6 +179,11 @@ impl Simulators {
     /// How long `timeout` faults wait (tests use a couple of seconds).
     pub fn with_fault_delay(mut self, delay: Duration) -> Self {
         self.fault_delay = delay;
+        for signer in [&mut self.mssp, &mut self.csc] {
+            if let Some(s) = Arc::get_mut(signer) {
+                s.fault_delay = delay;
+            }
+        }
         self
     }
 
@@ -211,7 +263,14 @@ where
         .route("/bhxh/v1/insured/{code}", get(bhxh_lookup))
         .route("/mail/v1/messages", post(mail_send))
         .route("/mail/outbox", get(mail_outbox))
+        .nest("/mssp", super::mssp::router(sim.mssp.clone()))
+        .nest("/csc", super::csc::router(sim.csc.clone()))
         .with_state(sim)
+}
+
+/// Without a sandbox CA the signing providers cannot issue keys: their approvals fail.
+fn no_sandbox_ca() -> IssueKey {
+    Arc::new(|_, _| Err("no sandbox CA".to_string()))
 }
 
 /// The simulators alone under `/sandbox`, as `xacthuc sandbox` serves them.

@@ -134,13 +134,20 @@ async fn prompt_none_without_consent_is_consent_required() {
     assert_eq!(query(&location(&resp))["error"], "consent_required");
 }
 
+/// Only the methods that prove an account holder: nothing can lift an IAL2 account.
+fn without_signatures(c: &mut xacthuc::config::Config) {
+    use xacthuc::authenticators::Method;
+    c.login.methods = vec![Method::Password, Method::Passkey];
+}
+
 fn essential_acr(acr: &str) -> String {
     serde_json::json!({ "id_token": { "acr": { "essential": true, "values": [acr] } } }).to_string()
 }
 
 #[tokio::test]
 async fn essential_ial3_cannot_be_met_by_an_ial2_account() {
-    let t = spawn_app().await;
+    // No signature method enabled, so no upgrade to offer (with one: `upgrade.rs`).
+    let t = spawn_app_with(without_signatures).await;
     t.add_account("001090012345", Ial::Ial2).await;
     let (client_id, _) = t.add_client(|c| c.skip_consent = true).await;
     let (_, challenge) = pkce();
@@ -189,7 +196,7 @@ async fn an_ial3_account_satisfies_an_essential_ial2_request() {
 
 #[tokio::test]
 async fn client_minimum_acr_refuses_lower_accounts() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(without_signatures).await;
     t.add_account("001090012345", Ial::Ial2).await;
     let (client_id, _) = t
         .add_client(|c| {

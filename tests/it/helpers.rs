@@ -780,3 +780,131 @@ impl TestApp {
         assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{faults}");
     }
 }
+
+/// A push signature login (SIM ký số, Chữ ký số cá nhân) in progress in a test browser.
+pub struct PushLogin {
+    pub b: reqwest::Client,
+    /// `sim_signature` or `remote_signature`.
+    pub method: &'static str,
+    /// The pending authorization request, when a portal asked.
+    pub ar: String,
+    /// The page last shown.
+    pub html: String,
+}
+
+impl PushLogin {
+    /// Opens the method's page in a new browser, without a portal.
+    pub async fn open(t: &TestApp, method: &'static str) -> Self {
+        Self::open_in(t, method, browser(), None).await
+    }
+
+    /// Opens the method's page in browser `b` for the pending request behind `login_url`.
+    pub async fn open_in(
+        t: &TestApp,
+        method: &'static str,
+        b: reqwest::Client,
+        login_url: Option<&str>,
+    ) -> Self {
+        let ar = login_url
+            .and_then(|u| query(u).get("ar").cloned())
+            .unwrap_or_default();
+        let resp = b
+            .get(t.url(&format!("/login/{method}?ar={ar}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = resp.text().await.unwrap();
+        Self {
+            b,
+            method,
+            ar,
+            html,
+        }
+    }
+
+    /// Posts the method's form (its csrf and `ar`) with `fields`.
+    pub async fn post(&mut self, t: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = hidden(&self.html, "csrf").expect("csrf on the page");
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("ar", &self.ar)];
+        form.extend_from_slice(fields);
+        self.b
+            .post(t.url(&format!("/login/{}", self.method)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts the form and keeps the page shown (for the next post); returns its status.
+    pub async fn post_page(&mut self, t: &TestApp, fields: &[(&str, &str)]) -> StatusCode {
+        let resp = self.post(t, fields).await;
+        let status = resp.status();
+        self.html = resp.text().await.unwrap();
+        status
+    }
+
+    /// The code the page shows.
+    pub fn display_code(&self) -> Option<String> {
+        let marker = "id=\"push-code\">";
+        let start = self.html.find(marker)? + marker.len();
+        Some(self.html[start..start + 4].to_string())
+    }
+
+    /// What the poll URL answers.
+    pub async fn poll(&self, t: &TestApp) -> serde_json::Value {
+        let resp = self
+            .b
+            .get(t.url(&format!("/login/{}/poll", self.method)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+}
+
+/// The outstanding requests of a sandbox signing provider (`mssp` or `csc`) for `holder`.
+pub async fn pending_signatures(
+    t: &TestApp,
+    provider: &str,
+    holder: &str,
+) -> Vec<serde_json::Value> {
+    let holder: String = form_urlencoded::byte_serialize(holder.as_bytes()).collect();
+    let list: serde_json::Value = http()
+        .get(t.url(&format!("/sandbox/{provider}/pending?holder={holder}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array().expect("a JSON array").clone()
+}
+
+/// The holder answers a sandbox signature request: approves with `pin`, or rejects (`None`).
+pub async fn answer_signature(
+    t: &TestApp,
+    provider: &str,
+    id: &str,
+    pin: Option<&str>,
+) -> StatusCode {
+    let c = http();
+    let resp = match pin {
+        Some(pin) => c
+            .post(t.url(&format!("/sandbox/{provider}/requests/{id}/approve")))
+            .json(&serde_json::json!({ "pin": pin })),
+        None => c.post(t.url(&format!("/sandbox/{provider}/requests/{id}/reject"))),
+    };
+    resp.send().await.unwrap().status()
+}
+
+/// The `amr` of an ID token.
+pub fn amr_of(id_token: &str) -> Vec<String> {
+    crate::code_flow::decode_part(id_token, 1)["amr"]
+        .as_array()
+        .expect("amr")
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
