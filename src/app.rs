@@ -19,7 +19,9 @@ use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
+use crate::pki::Pki;
 use crate::random::MacKey;
+use crate::sandbox::pki::SandboxPki;
 use crate::sandbox::seed::SandboxSeed;
 use crate::sandbox::simulators::Simulators;
 use crate::store::Database;
@@ -50,10 +52,14 @@ pub struct AppInner {
     pub connectors: Connectors,
     /// The in-process simulators, when the sandbox is on.
     pub simulators: Option<Arc<Simulators>>,
+    /// The sandbox's test CAs, when the sandbox is on (their roots are in `pki`).
+    pub sandbox_pki: Option<Arc<SandboxPki>>,
     /// Argon2id on a bounded pool (every password hash and check goes through it).
     pub hasher: Hasher,
     /// Rendered captcha images and audio by challenge id, so reloading one costs nothing.
     pub captcha_media: authenticators::captcha::MediaCache,
+    /// Signature certificates: the two trust sets, revocation, CMS.
+    pub pki: Pki,
     clients: TtlCache<String, Arc<Client>>,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
@@ -116,17 +122,39 @@ impl App {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| StartError::Refused(format!("http client: {e}")))?;
-        let simulators = if config.sandbox.enabled {
-            let seed = SandboxSeed::load(config.sandbox.seed_file.as_deref())
+        let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
+        let sandbox_pki = if config.sandbox.enabled {
+            let pki = SandboxPki::open(&config.sandbox.pki_dir, &config.issuer(), clock.clone())
                 .map_err(|e| StartError::Refused(e.to_string()))?;
-            Some(Arc::new(Simulators::new(seed, clock.clone())))
+            Some(Arc::new(pki))
         } else {
             None
         };
-        let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
+        // The signing simulators (SIM, remote signature) get their keys from the sandbox CA.
+        let simulators = match &sandbox_pki {
+            Some(ca) => {
+                let seed = SandboxSeed::load(config.sandbox.seed_file.as_deref())
+                    .map_err(|e| StartError::Refused(e.to_string()))?;
+                let issue = crate::sandbox::signers::sandbox_ca(ca.clone());
+                Some(Arc::new(Simulators::with_key_issuer(
+                    seed,
+                    clock.clone(),
+                    issue,
+                )))
+            }
+            None => None,
+        };
+        let sandbox_anchors = sandbox_pki
+            .as_ref()
+            .map(|p| p.anchors())
+            .unwrap_or_default();
+        let pki = Pki::new(&config.pki, http.clone(), &sandbox_anchors)
+            .map_err(|e| StartError::Refused(e.to_string()))?;
         Ok(Self(Arc::new(AppInner {
             connectors,
             simulators,
+            sandbox_pki,
+            pki,
             hasher: Hasher::new(&config.passwords),
             captcha_media: authenticators::captcha::MediaCache::default(),
             issuer: config.issuer(),
@@ -195,6 +223,7 @@ impl App {
             ip: ip.to_string(),
             audit: &self.audit,
             metrics: &self.metrics,
+            pki: &self.pki,
         }
     }
 

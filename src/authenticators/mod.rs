@@ -68,6 +68,8 @@ pub struct Ctx<'a> {
     pub audit: &'a Audit,
     /// For what a step must count itself (SMS sent, wrong codes, limits hit).
     pub metrics: &'a Metrics,
+    /// Signature certificates: path, revocation, CMS (the signature methods).
+    pub pki: &'a crate::pki::Pki,
 }
 
 /// What the login page and the completion need to know about a method.

@@ -205,6 +205,8 @@ pub struct Harness {
     pub metrics: Metrics,
     pub hasher: Hasher,
     pub mailbox: Arc<Mailbox>,
+    /// A PKI with no trust anchors (tests of signature methods add their own).
+    pub pki: crate::pki::Pki,
 }
 
 impl Harness {
@@ -232,6 +234,8 @@ impl Harness {
                 remote_signature: Arc::new(Nobody),
             },
             hasher: Hasher::new(&config.passwords),
+            pki: crate::pki::Pki::new(&config.pki, reqwest::Client::new(), &[])
+                .expect("a PKI without anchors"),
             clock,
             config,
             outbox,
@@ -251,6 +255,7 @@ impl Harness {
             ip: "192.0.2.1".into(),
             audit: &self.audit,
             metrics: &self.metrics,
+            pki: &self.pki,
         }
     }
 

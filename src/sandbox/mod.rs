@@ -5,6 +5,8 @@
 pub mod csc;
 pub mod demo_portal;
 pub mod mssp;
+pub mod pki;
+pub mod pki_http;
 pub mod seed;
 pub mod signers;
 pub mod simulators;
@@ -23,6 +25,9 @@ pub fn router(app: &App) -> Router<App> {
         .route("/sandbox/captcha/{id}", get(captcha_answer));
     if let Some(sim) = &app.simulators {
         r = r.nest("/sandbox", simulators::router(sim.clone()));
+    }
+    if let Some(pki) = &app.sandbox_pki {
+        r = r.merge(pki_http::router(pki.clone()));
     }
     r
 }
