@@ -122,13 +122,6 @@ impl App {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| StartError::Refused(format!("http client: {e}")))?;
-        let simulators = if config.sandbox.enabled {
-            let seed = SandboxSeed::load(config.sandbox.seed_file.as_deref())
-                .map_err(|e| StartError::Refused(e.to_string()))?;
-            Some(Arc::new(Simulators::new(seed, clock.clone())))
-        } else {
-            None
-        };
         let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
         let sandbox_pki = if config.sandbox.enabled {
             let pki = SandboxPki::open(&config.sandbox.pki_dir, &config.issuer(), clock.clone())
@@ -136,6 +129,20 @@ impl App {
             Some(Arc::new(pki))
         } else {
             None
+        };
+        // The signing simulators (SIM, remote signature) get their keys from the sandbox CA.
+        let simulators = match &sandbox_pki {
+            Some(ca) => {
+                let seed = SandboxSeed::load(config.sandbox.seed_file.as_deref())
+                    .map_err(|e| StartError::Refused(e.to_string()))?;
+                let issue = crate::sandbox::signers::sandbox_ca(ca.clone());
+                Some(Arc::new(Simulators::with_key_issuer(
+                    seed,
+                    clock.clone(),
+                    issue,
+                )))
+            }
+            None => None,
         };
         let sandbox_anchors = sandbox_pki
             .as_ref()

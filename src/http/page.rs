@@ -352,6 +352,17 @@ pub fn message(
 /// Lets a page run the theme's own scripts (`script-src 'self'`): the OTP countdown, the
 /// passkey ceremony. No inline script is ever allowed.
 pub fn allow_own_scripts(resp: &mut Response) {
+    widen_csp(resp, "script-src 'self';");
+}
+
+/// Lets the page's own scripts ask this site (`connect-src 'self'`): a pending push's page
+/// polls its status.
+pub fn allow_own_requests(resp: &mut Response) {
+    widen_csp(resp, "connect-src 'self';");
+}
+
+/// Adds `directive` after the page's `default-src 'none';`.
+fn widen_csp(resp: &mut Response, directive: &str) {
     let csp = resp
         .headers()
         .get(header::CONTENT_SECURITY_POLICY)
@@ -359,7 +370,7 @@ pub fn allow_own_scripts(resp: &mut Response) {
         .map(|v| {
             v.replacen(
                 "default-src 'none';",
-                "default-src 'none'; script-src 'self';",
+                &format!("default-src 'none'; {directive}"),
                 1,
             )
         });

@@ -577,6 +577,9 @@ async fn show_prompt(
     let title = format!("title_login_{}", method.name());
     let mut resp = page::render(app, req, status, &template, &title, vars, None);
     page::allow_own_scripts(&mut resp);
+    if matches!(prompt, Prompt::Pending(_)) {
+        page::allow_own_requests(&mut resp);
+    }
     resp
 }
 

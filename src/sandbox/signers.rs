@@ -59,6 +59,43 @@ pub struct SigningKey {
 /// the key is first needed, with the provider it is for.
 pub type IssueKey = Arc<dyn Fn(&SeedCertSubject, Kind) -> Result<SigningKey, String> + Send + Sync>;
 
+/// Keys and certificates from the sandbox CA (`sandbox::pki`, whose roots the server trusts):
+/// RSA 2048 for a SIM (as SIMs carry), P-256 for the remote provider, so both signature
+/// algorithms are exercised; a `revoked` subject's certificate is revoked at once (its OCSP
+/// responder then says so).
+pub fn sandbox_ca(ca: Arc<super::pki::SandboxPki>) -> IssueKey {
+    use super::pki::{IssueRequest, KeyKind};
+    Arc::new(move |subject, kind| {
+        let request = IssueRequest {
+            uids: subject.uids.clone(),
+            cn: Some(subject.full_name.clone()),
+            o: subject.organization.clone(),
+            c: Some("VN".into()),
+            email: subject.email.clone(),
+            key: match kind {
+                Kind::Sim => KeyKind::Rsa,
+                Kind::Remote => KeyKind::EcP256,
+            },
+            ..IssueRequest::default()
+        };
+        let issued = ca.issue(&request).map_err(|e| e.to_string())?;
+        if subject.revoked {
+            ca.revoke(&issued.serial).map_err(|e| e.to_string())?;
+        }
+        let e = |e: openssl::error::ErrorStack| e.to_string();
+        Ok(SigningKey {
+            certificate: X509::from_der(&issued.certificate_der).map_err(e)?,
+            chain: issued
+                .chain_der
+                .iter()
+                .map(|der| X509::from_der(der))
+                .collect::<Result<_, _>>()
+                .map_err(e)?,
+            key: PKey::private_key_from_pkcs8(&issued.private_key_pkcs8_der).map_err(e)?,
+        })
+    })
+}
+
 /// Which provider: it decides what a signature is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -670,117 +670,6 @@ impl TestApp {
     }
 }
 
-/// A certificate issued by the sandbox PKI over HTTP, with its key (when the sandbox made
-/// it).
-pub struct TestCert {
-    pub serial: String,
-    pub cert: openssl::x509::X509,
-    /// Issuer first, root last.
-    pub chain: Vec<openssl::x509::X509>,
-    pub key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
-}
-
-impl TestCert {
-    pub fn der(&self) -> Vec<u8> {
-        self.cert.to_der().expect("der")
-    }
-
-    /// The end entity, then the issuing CA (no root): what a signer sends.
-    pub fn chain_der(&self) -> Vec<Vec<u8>> {
-        let mut out = vec![self.der()];
-        if let Some(ca) = self.chain.first() {
-            out.push(ca.to_der().expect("der"));
-        }
-        out
-    }
-
-    /// A CMS SignedData over `content` made with OpenSSL (`CMS_sign`), carrying the signer's
-    /// certificate and its issuing CA; `detached` leaves the content out.
-    pub fn sign_cms(&self, content: &[u8], detached: bool) -> Vec<u8> {
-        use openssl::cms::{CMSOptions, CmsContentInfo};
-        let mut certs = openssl::stack::Stack::new().expect("stack");
-        if let Some(ca) = self.chain.first() {
-            certs.push(ca.clone()).expect("push");
-        }
-        let mut flags = CMSOptions::BINARY;
-        if detached {
-            flags |= CMSOptions::DETACHED;
-        }
-        let key = self.key.as_ref().expect("the sandbox made the key");
-        CmsContentInfo::sign(
-            Some(&self.cert),
-            Some(key),
-            Some(&certs),
-            Some(content),
-            flags,
-        )
-        .expect("CMS_sign")
-        .to_der()
-        .expect("der")
-    }
-}
-
-impl TestApp {
-    /// `POST /sandbox/pki/certificates` with this JSON (see `sandbox::pki::IssueRequest`).
-    pub async fn issue_certificate(&self, request: serde_json::Value) -> TestCert {
-        let resp = http()
-            .post(self.url("/sandbox/pki/certificates"))
-            .json(&request)
-            .send()
-            .await
-            .expect("sandbox PKI reachable");
-        assert_eq!(resp.status(), StatusCode::OK, "issuing {request}");
-        let body: serde_json::Value = resp.json().await.expect("json");
-        let pem = |v: &serde_json::Value| {
-            openssl::x509::X509::from_pem(v.as_str().expect("pem").as_bytes()).expect("a PEM cert")
-        };
-        TestCert {
-            serial: body["serial"].as_str().expect("serial").to_string(),
-            cert: pem(&body["certificate_pem"]),
-            chain: body["chain_pem"]
-                .as_array()
-                .expect("chain")
-                .iter()
-                .map(pem)
-                .collect(),
-            key: body["private_key_pem"].as_str().map(|k| {
-                openssl::pkey::PKey::private_key_from_pem(k.as_bytes()).expect("a PEM key")
-            }),
-        }
-    }
-
-    /// A citizen's signature certificate from the sandbox's public tree.
-    pub async fn citizen_certificate(&self, id_number: &str) -> TestCert {
-        self.issue_certificate(serde_json::json!({
-            "uids": [format!("CCCD:{id_number}")],
-            "cn": "Nguyễn Văn An",
-            "c": "VN",
-        }))
-        .await
-    }
-
-    /// `POST /sandbox/pki/certificates/{serial}/revoke`.
-    pub async fn revoke_certificate(&self, serial: &str) {
-        let resp = http()
-            .post(self.url(&format!("/sandbox/pki/certificates/{serial}/revoke")))
-            .send()
-            .await
-            .expect("sandbox PKI reachable");
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    }
-
-    /// `POST /sandbox/pki/ca/{ca}/faults`, e.g. `{"ocsp": "down", "crl": "down"}`.
-    pub async fn pki_faults(&self, ca: &str, faults: serde_json::Value) {
-        let resp = http()
-            .post(self.url(&format!("/sandbox/pki/ca/{ca}/faults")))
-            .json(&faults)
-            .send()
-            .await
-            .expect("sandbox PKI reachable");
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{faults}");
-    }
-}
-
 /// A push signature login (SIM ký số, Chữ ký số cá nhân) in progress in a test browser.
 pub struct PushLogin {
     pub b: reqwest::Client,
@@ -907,4 +796,114 @@ pub fn amr_of(id_token: &str) -> Vec<String> {
         .iter()
         .map(|a| a.as_str().unwrap().to_string())
         .collect()
+}
+/// A certificate issued by the sandbox PKI over HTTP, with its key (when the sandbox made
+/// it).
+pub struct TestCert {
+    pub serial: String,
+    pub cert: openssl::x509::X509,
+    /// Issuer first, root last.
+    pub chain: Vec<openssl::x509::X509>,
+    pub key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+}
+
+impl TestCert {
+    pub fn der(&self) -> Vec<u8> {
+        self.cert.to_der().expect("der")
+    }
+
+    /// The end entity, then the issuing CA (no root): what a signer sends.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        let mut out = vec![self.der()];
+        if let Some(ca) = self.chain.first() {
+            out.push(ca.to_der().expect("der"));
+        }
+        out
+    }
+
+    /// A CMS SignedData over `content` made with OpenSSL (`CMS_sign`), carrying the signer's
+    /// certificate and its issuing CA; `detached` leaves the content out.
+    pub fn sign_cms(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        use openssl::cms::{CMSOptions, CmsContentInfo};
+        let mut certs = openssl::stack::Stack::new().expect("stack");
+        if let Some(ca) = self.chain.first() {
+            certs.push(ca.clone()).expect("push");
+        }
+        let mut flags = CMSOptions::BINARY;
+        if detached {
+            flags |= CMSOptions::DETACHED;
+        }
+        let key = self.key.as_ref().expect("the sandbox made the key");
+        CmsContentInfo::sign(
+            Some(&self.cert),
+            Some(key),
+            Some(&certs),
+            Some(content),
+            flags,
+        )
+        .expect("CMS_sign")
+        .to_der()
+        .expect("der")
+    }
+}
+
+impl TestApp {
+    /// `POST /sandbox/pki/certificates` with this JSON (see `sandbox::pki::IssueRequest`).
+    pub async fn issue_certificate(&self, request: serde_json::Value) -> TestCert {
+        let resp = http()
+            .post(self.url("/sandbox/pki/certificates"))
+            .json(&request)
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::OK, "issuing {request}");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        let pem = |v: &serde_json::Value| {
+            openssl::x509::X509::from_pem(v.as_str().expect("pem").as_bytes()).expect("a PEM cert")
+        };
+        TestCert {
+            serial: body["serial"].as_str().expect("serial").to_string(),
+            cert: pem(&body["certificate_pem"]),
+            chain: body["chain_pem"]
+                .as_array()
+                .expect("chain")
+                .iter()
+                .map(pem)
+                .collect(),
+            key: body["private_key_pem"].as_str().map(|k| {
+                openssl::pkey::PKey::private_key_from_pem(k.as_bytes()).expect("a PEM key")
+            }),
+        }
+    }
+
+    /// A citizen's signature certificate from the sandbox's public tree.
+    pub async fn citizen_certificate(&self, id_number: &str) -> TestCert {
+        self.issue_certificate(serde_json::json!({
+            "uids": [format!("CCCD:{id_number}")],
+            "cn": "Nguyễn Văn An",
+            "c": "VN",
+        }))
+        .await
+    }
+
+    /// `POST /sandbox/pki/certificates/{serial}/revoke`.
+    pub async fn revoke_certificate(&self, serial: &str) {
+        let resp = http()
+            .post(self.url(&format!("/sandbox/pki/certificates/{serial}/revoke")))
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// `POST /sandbox/pki/ca/{ca}/faults`, e.g. `{"ocsp": "down", "crl": "down"}`.
+    pub async fn pki_faults(&self, ca: &str, faults: serde_json::Value) {
+        let resp = http()
+            .post(self.url(&format!("/sandbox/pki/ca/{ca}/faults")))
+            .json(&faults)
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{faults}");
+    }
 }

@@ -104,9 +104,10 @@ async fn an_approved_sim_signature_logs_the_citizen_in_at_ial3() {
     let done = audit.iter().find(|e| e.kind == "login.succeeded").unwrap();
     assert_eq!(done.detail["method"], "sim_signature");
 
-    // The flow is over: the same answer cannot log in twice.
+    // The flow is over: the same answer cannot log in twice (the form's CSRF token belonged to
+    // the session before the login, and the flow is gone).
     let again = login.post(&t, &[]).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(again.status().is_client_error(), "{}", again.status());
 }
 
 #[tokio::test]
