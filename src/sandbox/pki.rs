@@ -26,8 +26,7 @@ use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::{MessageDigest, hash};
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Private, Public};
-use openssl::pkey_ctx::PkeyCtx;
+use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use openssl::x509::extension::{
@@ -74,7 +73,10 @@ pub enum KeyKind {
     EcP256,
     /// RSA 2048, rsaEncryption (PKCS#1 v1.5 signatures).
     Rsa,
-    /// RSA 2048 as an id-RSASSA-PSS key, so every signature with it is PSS.
+    /// RSA 2048 for RSASSA-PSS signatures. The key is an ordinary rsaEncryption key, as on the
+    /// Government CA's tokens: the signer chooses PSS (`openssl cms -sign -keyopt
+    /// rsa_padding_mode:pss`). An id-RSASSA-PSS-typed key would not do: OpenSSL 3.0's CMS
+    /// writes its signatures as rsaEncryption, which no verifier accepts.
     RsaPss,
 }
 
@@ -634,12 +636,8 @@ fn subject_key(
             let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(crypto)?;
             PKey::from_ec_key(EcKey::generate(&group).map_err(crypto)?).map_err(crypto)?
         }
-        KeyKind::Rsa => PKey::from_rsa(Rsa::generate(2048).map_err(crypto)?).map_err(crypto)?,
-        KeyKind::RsaPss => {
-            let mut ctx = PkeyCtx::new_id(Id::RSA_PSS).map_err(crypto)?;
-            ctx.keygen_init().map_err(crypto)?;
-            ctx.set_rsa_keygen_bits(2048).map_err(crypto)?;
-            ctx.keygen().map_err(crypto)?
+        KeyKind::Rsa | KeyKind::RsaPss => {
+            PKey::from_rsa(Rsa::generate(2048).map_err(crypto)?).map_err(crypto)?
         }
     };
     let public =
