@@ -230,10 +230,16 @@ pub async fn complete(
         SubjectType::Citizen => None,
         SubjectType::Enterprise | SubjectType::Agency => identity.organization.clone(),
     };
+    // Only the enterprise's own account is keyed by the tax code: a representative's
+    // certificate names the enterprise, but the account is the person's.
+    let tax_code = match flow.subject {
+        SubjectType::Enterprise => identity.tax_code.clone(),
+        SubjectType::Citizen | SubjectType::Agency => None,
+    };
     let new = NewAccount {
         subject_type: flow.subject,
         id_number,
-        tax_code: identity.tax_code.clone(),
+        tax_code,
         full_name: identity.full_name.clone(),
         birthdate: identity.birthdate,
         email,

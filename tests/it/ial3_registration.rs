@@ -646,3 +646,99 @@ async fn when_the_audit_row_cannot_be_written_no_account_is_created() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(count_accounts(&t).await, 0);
 }
+
+/// The default sandbox seed plus SIM holders for the refusals the seed does not hold: an
+/// enterprise certificate whose tax code fails its check digit, and a representative's
+/// (tax code and CCCD).
+fn seed_with_odd_certificates(dir: &std::path::Path) -> std::path::PathBuf {
+    let default = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/sandbox-seed.toml"
+    ))
+    .unwrap();
+    let extra = r#"
+[[sim_signature]]
+phone = "0909000111"
+uids = ["MST:0312345670"]
+full_name = "CÔNG TY SAI MÃ SỐ"
+organization = "CÔNG TY SAI MÃ SỐ"
+pin = "111111"
+
+[[sim_signature]]
+phone = "0909000222"
+uids = ["MST:0312345673", "CCCD:079090054321"]
+full_name = "Lê Văn Đại Diện"
+organization = "CÔNG TY TNHH PHẦN MỀM SAO MAI"
+pin = "111111"
+"#;
+    let path = dir.join("seed.toml");
+    std::fs::write(&path, format!("{default}\n{extra}")).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_bad_tax_code_or_a_representatives_certificate_registers_no_enterprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seed_with_odd_certificates(dir.path());
+    let t = spawn_app_with(|c| c.sandbox.seed_file = Some(seed)).await;
+    for (phone, message) in [
+        ("0909000111", "Mã số thuế trong chứng thư số không hợp lệ"),
+        ("0909000222", "không phải của doanh nghiệp"),
+    ] {
+        let b = browser();
+        let resp = sim_sign(
+            &t,
+            &b,
+            "/register/enterprise/sim_signature",
+            phone,
+            "111111",
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{phone}");
+        let page = resp.text().await.unwrap();
+        assert!(page.contains(message), "{phone}: {page}");
+    }
+    assert!(
+        t.app
+            .db
+            .find_account_by_tax_code("0312345670")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        t.app
+            .db
+            .find_account_by_tax_code(SAOMAI_TAX_CODE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(count_accounts(&t).await, 0);
+    // The representative is a citizen: registering as "Công dân" gives a person's account,
+    // not the enterprise's.
+    let b = browser();
+    let signed = sim_sign(
+        &t,
+        &b,
+        "/register/citizen/sim_signature",
+        "0909000222",
+        "111111",
+    )
+    .await;
+    let html = confirm_page(&t, &b, signed).await;
+    let resp = post_confirm(&t, &b, &html, "").await;
+    assert_eq!(location(&resp), t.url("/"));
+    let person = t
+        .app
+        .db
+        .find_account_by_id_number("079090054321")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(person.subject_type, SubjectType::Citizen);
+    assert_eq!(
+        person.tax_code, None,
+        "the enterprise's tax code is not the person's key"
+    );
+}
