@@ -13,10 +13,12 @@ pub enum Method {
     SmsOtp,
     /// A WebAuthn passkey ("Đăng nhập bằng passkey").
     Passkey,
+    /// A signature certificate on a USB token, through the local signing agent ("USB ký số").
+    UsbToken,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Self::Password, Self::SmsOtp, Self::Passkey];
+    pub const ALL: [Method; 4] = [Self::Password, Self::SmsOtp, Self::Passkey, Self::UsbToken];
 
     /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
     /// `enroll_{name}`), in the strings built from it (`login_with_{name}`,
@@ -26,6 +28,7 @@ impl Method {
             Self::Password => "password",
             Self::SmsOtp => "sms_otp",
             Self::Passkey => "passkey",
+            Self::UsbToken => "usb_token",
         }
     }
 

@@ -24,6 +24,7 @@ pub mod prompt;
 pub mod sms_otp;
 #[cfg(test)]
 pub mod testing;
+pub mod usb_token;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,7 @@ impl Method {
             Self::Password => password::TRAITS,
             Self::SmsOtp => sms_otp::TRAITS,
             Self::Passkey => passkey::TRAITS,
+            Self::UsbToken => usb_token::TRAITS,
         }
     }
 
@@ -95,6 +97,7 @@ impl Method {
     pub fn check_config(self, config: &Config) -> Result<(), String> {
         match self {
             Self::Passkey => passkey::check_config(config),
+            Self::UsbToken => usb_token::check_config(config),
             Self::Password | Self::SmsOtp => Ok(()),
         }
     }
@@ -106,6 +109,7 @@ impl Method {
             Self::Password => password::start(ctx, input).await,
             Self::SmsOtp => sms_otp::start(ctx, so_far).await,
             Self::Passkey => passkey::start(ctx, so_far, input).await,
+            Self::UsbToken => usb_token::start(ctx).await,
         }
     }
 
@@ -119,7 +123,7 @@ impl Method {
             Self::Passkey => passkey::enroll_start(ctx, account)
                 .await
                 .map(|(state, c)| (Enrolment::Passkey(state), c)),
-            Self::Password | Self::SmsOtp => {
+            Self::Password | Self::SmsOtp | Self::UsbToken => {
                 Err(Refusal::invalid("error_not_found", "not_enrollable"))
             }
         }
@@ -184,6 +188,7 @@ pub enum StepState {
     Password,
     SmsOtp(otp::OtpStep),
     Passkey(passkey::LoginState),
+    UsbToken(usb_token::LoginState),
 }
 
 impl StepState {
@@ -192,6 +197,7 @@ impl StepState {
             Self::Password => Method::Password,
             Self::SmsOtp(_) => Method::SmsOtp,
             Self::Passkey(_) => Method::Passkey,
+            Self::UsbToken(_) => Method::UsbToken,
         }
     }
 }
@@ -236,6 +242,7 @@ pub async fn submit(
         StepState::Password => password::start(ctx, input).await,
         StepState::SmsOtp(step) => sms_otp::submit(step, ctx, so_far, input).await,
         StepState::Passkey(s) => passkey::submit(s, ctx, so_far, input).await,
+        StepState::UsbToken(s) => usb_token::submit(s, ctx, input).await,
     }
 }
 
@@ -246,6 +253,10 @@ pub async fn poll(state: StepState, _ctx: &Ctx<'_>) -> Outcome {
         StepState::Password => Outcome::Prompt(state, Prompt::Form(Form::LoginPage)),
         StepState::SmsOtp(_) => Outcome::Prompt(state, Prompt::Form(Form::OtpPage)),
         StepState::Passkey(ref s) => {
+            let ceremony = s.ceremony();
+            Outcome::Prompt(state, Prompt::Ceremony(ceremony))
+        }
+        StepState::UsbToken(ref s) => {
             let ceremony = s.ceremony();
             Outcome::Prompt(state, Prompt::Ceremony(ceremony))
         }

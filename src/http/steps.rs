@@ -371,6 +371,9 @@ async fn show_prompt(
     let title = format!("title_login_{}", method.name());
     let mut resp = page::render(app, req, status, &template, &title, vars, None);
     page::allow_own_scripts(&mut resp);
+    if let Prompt::Ceremony(c) = prompt {
+        page::allow_connect(&mut resp, &c.connect_to);
+    }
     resp
 }
 

@@ -25,3 +25,5 @@ mod resources;
 mod session_end;
 mod theme;
 mod token_endpoint;
+mod usb_token;
+mod usb_token_browser;
