@@ -161,7 +161,7 @@ async fn sign(
         let pin = agent.pin.ask(&request.origin, &certificate.token)?;
         let content = signed_content(&request.origin, &request.challenge);
         let cms = agent.tokens.with_key(&certificate, &pin, |key| {
-            crate::cms::sign_detached(&certificate.der, &content, key)
+            crate::cms::sign_detached(&certificate.der, &certificate.chain, &content, key)
         })?;
         tracing::info!(origin = %request.origin, certificate = %certificate.id, "signed a login challenge");
         Ok(json!({

@@ -20,9 +20,11 @@ use x509_cert::Certificate;
 use crate::error::AgentError;
 use crate::token::{KeyKind, TokenKey, public_key_der};
 
-/// A detached SignedData over `content`, signed by `key` for `certificate_der`.
+/// A detached SignedData over `content`, signed by `key` for `certificate_der`, carrying the
+/// certificate and its `chain` (issuer first).
 pub fn sign_detached(
     certificate_der: &[u8],
+    chain: &[Vec<u8>],
     content: &[u8],
     key: &TokenKey<'_>,
 ) -> Result<Vec<u8>, AgentError> {
@@ -50,10 +52,18 @@ pub fn sign_detached(
     )
     .map_err(|e| cms_error(&e))?;
     let mut builder = SignedDataBuilder::new(&content_info);
-    let built = builder
+    builder
         .add_digest_algorithm(sha256)
         .and_then(|b| b.add_certificate(CertificateChoices::Certificate(certificate)))
-        .and_then(|b| b.add_signer_info::<_, TokenSignature>(signer_info, &signer))
+        .map_err(|e| cms_error(&e))?;
+    for der in chain {
+        let issuer = Certificate::from_der(der).map_err(|e| cms_error(&e))?;
+        builder
+            .add_certificate(CertificateChoices::Certificate(issuer))
+            .map_err(|e| cms_error(&e))?;
+    }
+    let built = builder
+        .add_signer_info::<_, TokenSignature>(signer_info, &signer)
         .and_then(|b| b.build());
     match built {
         Ok(content_info) => content_info.to_der().map_err(|e| cms_error(&e)),

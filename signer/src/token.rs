@@ -61,6 +61,9 @@ pub struct TokenCertificate {
     pub key: KeyKind,
     #[serde(skip)]
     pub der: Vec<u8>,
+    /// Its issuers' certificates found on the token, issuer first (DER).
+    #[serde(skip)]
+    pub chain: Vec<Vec<u8>>,
     #[serde(skip)]
     slot: Slot,
     /// `CKA_ID`, shared by the certificate and its private key.
@@ -137,6 +140,7 @@ impl Tokens {
                     Attribute::CertificateType(CertificateType::X_509),
                 ])
                 .map_err(token_error)?;
+            let mut on_token = Vec::new();
             for handle in handles {
                 let attributes = session
                     .get_attributes(handle, &[AttributeType::Value, AttributeType::Id])
@@ -149,7 +153,15 @@ impl Tokens {
                         _ => {}
                     }
                 }
-                if let Some(c) = describe(slot, &label, der, object_id) {
+                if let Ok(cert) = Certificate::from_der(&der) {
+                    on_token.push((cert, der, object_id));
+                }
+            }
+            let authorities: Vec<&(Certificate, Vec<u8>, Vec<u8>)> =
+                on_token.iter().filter(|(c, _, _)| is_ca(c)).collect();
+            for (cert, der, object_id) in on_token.iter().filter(|(c, _, _)| !is_ca(c)) {
+                if let Some(mut c) = describe(slot, &label, cert, der, object_id) {
+                    c.chain = chain_of(cert, &authorities);
                     found.push(c);
                 }
             }
@@ -267,29 +279,58 @@ impl TokenKey<'_> {
 }
 
 /// A certificate found on a token, if it is an end-entity certificate with a key we sign with.
-fn describe(slot: Slot, token: &str, der: Vec<u8>, object_id: Vec<u8>) -> Option<TokenCertificate> {
-    let cert = Certificate::from_der(&der).ok()?;
-    let tbs = cert.tbs_certificate();
-    let is_ca = tbs
+fn is_ca(cert: &Certificate) -> bool {
+    cert.tbs_certificate()
         .get_extension::<BasicConstraints>()
         .ok()
         .flatten()
-        .is_some_and(|(_, bc)| bc.ca);
-    if is_ca {
-        return None;
+        .is_some_and(|(_, bc)| bc.ca)
+}
+
+/// The issuers of `cert` among the CA certificates on its token, issuer first, by name (the
+/// vendors store the chain on the token; the server needs the intermediates).
+fn chain_of(cert: &Certificate, authorities: &[&(Certificate, Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let mut chain: Vec<Vec<u8>> = Vec::new();
+    let mut issuer = cert.tbs_certificate().issuer().clone();
+    // A bound keeps a loop of cross-signed names from running forever.
+    for _ in 0..8 {
+        let Some((ca, der, _)) = authorities
+            .iter()
+            .find(|(ca, der, _)| *ca.tbs_certificate().subject() == issuer && !chain.contains(der))
+        else {
+            break;
+        };
+        chain.push(der.clone());
+        if ca.tbs_certificate().issuer() == ca.tbs_certificate().subject() {
+            break;
+        }
+        issuer = ca.tbs_certificate().issuer().clone();
     }
-    let key = key_kind(&cert)?;
+    chain
+}
+
+/// An end-entity certificate found on a token, if its key is one we sign with.
+fn describe(
+    slot: Slot,
+    token: &str,
+    cert: &Certificate,
+    der: &[u8],
+    object_id: &[u8],
+) -> Option<TokenCertificate> {
+    let tbs = cert.tbs_certificate();
+    let key = key_kind(cert)?;
     Some(TokenCertificate {
-        id: hex::encode(Sha256::digest(&der)),
+        id: hex::encode(Sha256::digest(der)),
         token: token.to_string(),
         subject: tbs.subject().to_string(),
         issuer: tbs.issuer().to_string(),
         not_before: tbs.validity().not_before.to_string(),
         not_after: tbs.validity().not_after.to_string(),
         key,
-        der,
+        der: der.to_vec(),
+        chain: Vec::new(),
         slot,
-        object_id,
+        object_id: object_id.to_vec(),
     })
 }
 

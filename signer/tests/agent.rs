@@ -26,17 +26,21 @@ const ORIGIN: &str = "https://dichvucong.example";
 const PIN: &str = "2468";
 const TOKEN: &str = "Token test";
 
-/// A CA and end-entity certificates it issued for keys on the token.
+/// A root, an intermediate CA (stored on the token, as vendors do) and end-entity
+/// certificates it issued for keys on the token. Only the root is trusted.
 struct Pki {
+    root: X509,
     ca: X509,
     ca_key: PKey<Private>,
 }
 
 impl Pki {
     fn new() -> Self {
+        let root_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let root = certificate("Test Root", &root_key, None, true);
         let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let ca = certificate("Test CA", &ca_key, None, true);
-        Self { ca, ca_key }
+        let ca = certificate("Test CA", &ca_key, Some((&root, &root_key)), true);
+        Self { root, ca, ca_key }
     }
 
     fn issue(&self, cn: &str, key: &PKey<Private>) -> X509 {
@@ -122,6 +126,8 @@ impl Drop for Agent {
 fn token(dir: &std::path::Path, pki: &Pki) -> (SoftHsm, Vec<X509>) {
     let hsm = SoftHsm::create(dir).unwrap();
     hsm.init_token(TOKEN, PIN).unwrap();
+    hsm.write_certificate(TOKEN, PIN, "c0", &pki.ca.to_der().unwrap())
+        .unwrap();
     let mut certs = Vec::new();
     for (id, key) in [
         ("01", ec_key()),
@@ -213,7 +219,7 @@ fn verify(
     let der = STANDARD.decode(cms_b64).unwrap();
     let mut cms = CmsContentInfo::from_der(&der)?;
     let mut store = X509StoreBuilder::new()?;
-    store.add_cert(pki.ca.clone())?;
+    store.add_cert(pki.root.clone())?;
     store.set_purpose(X509PurposeId::ANY)?;
     let store = store.build();
     let mut certs = Stack::new()?;
@@ -269,7 +275,8 @@ async fn ec_and_rsa_signatures_verify_with_openssl_over_origin_and_challenge() {
         assert_eq!(code, 200, "{answer}");
         let cms = answer["cms"].as_str().unwrap();
         let content = expected_content(ORIGIN, &c);
-        verify(&pki, cms, &content, None).expect("verifies with the certificate it carries");
+        verify(&pki, cms, &content, None)
+            .expect("verifies with the certificate and the intermediate it carries");
         verify(&pki, cms, &content, Some(cert)).expect("signed by this certificate");
         let other = pki.issue("Someone else", &ec_key());
         assert!(verify(&pki, cms, &content, Some(&other)).is_err());

@@ -827,9 +827,15 @@ pub async fn usb_token_on(
     certify["public_key_pem"] = String::from_utf8(key.public_key_to_pem().unwrap())
         .unwrap()
         .into();
-    let (certificate_der, serial) = sandbox_certificate(t, &certify).await;
+    let (certificate_der, chain, serial) = sandbox_certificate(t, &certify).await;
     hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &id, &certificate_der)
         .expect("write the certificate");
+    // The issuers too, as vendors store them: the agent sends the chain with the signature.
+    for (n, ca) in chain.iter().enumerate() {
+        let ca_id = format!("{id}{n:02x}");
+        hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, ca)
+            .expect("write an issuer's certificate");
+    }
     let agent = xacthuc_signer::Agent::open(xacthuc_signer::Config {
         module: xacthuc_signer::DEFAULT_MODULE.into(),
         allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
@@ -848,8 +854,11 @@ pub async fn usb_token_on(
     }
 }
 
-/// A certificate from the sandbox PKI (DER) and its serial (hex).
-pub async fn sandbox_certificate(t: &TestApp, certify: &serde_json::Value) -> (Vec<u8>, String) {
+/// A certificate from the sandbox PKI: its DER, its issuers' (issuer first) and its serial.
+pub async fn sandbox_certificate(
+    t: &TestApp,
+    certify: &serde_json::Value,
+) -> (Vec<u8>, Vec<Vec<u8>>, String) {
     let resp = http()
         .post(t.url("/sandbox/pki/certificates"))
         .json(certify)
@@ -858,10 +867,20 @@ pub async fn sandbox_certificate(t: &TestApp, certify: &serde_json::Value) -> (V
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "sandbox PKI");
     let issued: serde_json::Value = resp.json().await.unwrap();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(issued["certificate"].as_str().expect("certificate"))
-        .unwrap();
-    (der, issued["serial"].as_str().expect("serial").to_string())
+    let der = |pem: &serde_json::Value| {
+        openssl::x509::X509::from_pem(pem.as_str().expect("PEM").as_bytes())
+            .unwrap()
+            .to_der()
+            .unwrap()
+    };
+    let chain = issued["chain_pem"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .map(der)
+        .collect();
+    let serial = issued["serial"].as_str().expect("serial").to_string();
+    (der(&issued["certificate_pem"]), chain, serial)
 }
 
 impl UsbToken {
