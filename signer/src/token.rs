@@ -87,6 +87,9 @@ fn token_error(e: Pkcs11Error) -> AgentError {
 impl Tokens {
     /// Loads and initialises the module (e.g. `/usr/lib/softhsm/libsofthsm2.so`).
     pub fn open(module: &Path) -> Result<Self, AgentError> {
+        // Modules are process-wide: two agents in one process (tests) load it one at a time.
+        static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = LOADING.lock().unwrap_or_else(|e| e.into_inner());
         let pkcs11 = Pkcs11::new(module)
             .map_err(|e| AgentError::Token(format!("cannot load {}: {e}", module.display())))?;
         match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {

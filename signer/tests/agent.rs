@@ -437,3 +437,33 @@ async fn no_token_and_no_certificate_are_told_apart() {
         .unwrap();
     assert_eq!(answer["error"], "no_certificate");
 }
+
+#[tokio::test]
+async fn a_certificate_written_while_the_agent_runs_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let hsm = SoftHsm::create(dir.path()).unwrap();
+    hsm.init_token(TOKEN, PIN).unwrap();
+    let conf = hsm.conf().to_path_buf();
+    let pki = Pki::new();
+    let agent = start(dir, &conf, &format!("echo {PIN}"));
+    let certificates = || {
+        reqwest::Client::new()
+            .get(format!("{}/v1/certificates", agent.url))
+            .header("origin", ORIGIN)
+            .send()
+    };
+    let answer: Value = certificates().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["error"], "no_certificate");
+    // As another program (the vendor's tool) would, on the token the agent has open.
+    let key = ec_key();
+    hsm.import_key(TOKEN, PIN, "07", &key.private_key_to_pem_pkcs8().unwrap())
+        .unwrap();
+    let cert = pki.issue("Trần Thị Bình", &key);
+    hsm.write_certificate(TOKEN, PIN, "07", &cert.to_der().unwrap())
+        .unwrap();
+    let answer: Value = certificates().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["certificates"][0]["id"], id_of(&cert), "{answer}");
+    let c = challenge();
+    let (code, signed) = sign(&agent, ORIGIN, &cert, &c).await;
+    assert_eq!(code, 200, "{signed}");
+}
