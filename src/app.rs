@@ -19,7 +19,9 @@ use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
+use crate::pki::Pki;
 use crate::random::MacKey;
+use crate::sandbox::pki::SandboxPki;
 use crate::sandbox::seed::SandboxSeed;
 use crate::sandbox::simulators::Simulators;
 use crate::store::Database;
@@ -50,10 +52,14 @@ pub struct AppInner {
     pub connectors: Connectors,
     /// The in-process simulators, when the sandbox is on.
     pub simulators: Option<Arc<Simulators>>,
+    /// The sandbox's test CAs, when the sandbox is on (their roots are in `pki`).
+    pub sandbox_pki: Option<Arc<SandboxPki>>,
     /// Argon2id on a bounded pool (every password hash and check goes through it).
     pub hasher: Hasher,
     /// Rendered captcha images and audio by challenge id, so reloading one costs nothing.
     pub captcha_media: authenticators::captcha::MediaCache,
+    /// Signature certificates: the two trust sets, revocation, CMS.
+    pub pki: Pki,
     clients: TtlCache<String, Arc<Client>>,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
@@ -124,9 +130,24 @@ impl App {
             None
         };
         let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
+        let sandbox_pki = if config.sandbox.enabled {
+            let pki = SandboxPki::open(&config.sandbox.pki_dir, &config.issuer(), clock.clone())
+                .map_err(|e| StartError::Refused(e.to_string()))?;
+            Some(Arc::new(pki))
+        } else {
+            None
+        };
+        let sandbox_anchors = sandbox_pki
+            .as_ref()
+            .map(|p| p.anchors())
+            .unwrap_or_default();
+        let pki = Pki::new(&config.pki, http.clone(), &sandbox_anchors)
+            .map_err(|e| StartError::Refused(e.to_string()))?;
         Ok(Self(Arc::new(AppInner {
             connectors,
             simulators,
+            sandbox_pki,
+            pki,
             hasher: Hasher::new(&config.passwords),
             captcha_media: authenticators::captcha::MediaCache::default(),
             issuer: config.issuer(),
@@ -195,6 +216,7 @@ impl App {
             ip: ip.to_string(),
             audit: &self.audit,
             metrics: &self.metrics,
+            pki: &self.pki,
         }
     }
 

@@ -30,6 +30,7 @@ pub struct Config {
     pub introspection: IntrospectionConfig,
     pub limits: LimitsConfig,
     pub usb_token: UsbTokenConfig,
+    pub pki: PkiConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -300,6 +301,46 @@ pub struct SandboxConfig {
     /// The simulators' identities (TOML; format in config/sandbox-seed.toml, which is also the
     /// built-in default).
     pub seed_file: Option<PathBuf>,
+    /// Where the sandbox PKI keeps its CAs' keys and certificates, so certificates it issued
+    /// survive a restart.
+    pub pki_dir: PathBuf,
+}
+
+/// `[pki]`: the trust anchors of signature certificates and how revocation is checked.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PkiConfig {
+    /// PEM files of the public trust anchors (the national root, licensed CAs' roots): citizens
+    /// and enterprises.
+    pub public_anchors: Vec<PathBuf>,
+    /// PEM files of the Government CA's anchors (Ban Cơ yếu Chính phủ): state officials.
+    pub government_anchors: Vec<PathBuf>,
+    /// `fail_closed` (default): a certificate whose OCSP responder and CRL are both unreachable
+    /// is refused. `fail_open` accepts it (logged).
+    pub revocation: RevocationPolicy,
+    /// Time budget of one OCSP or CRL download, in milliseconds.
+    pub ocsp_timeout_ms: u64,
+    /// Largest CMS signature, certificate chain or OCSP/CRL download accepted, in bytes.
+    pub max_signature_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationPolicy {
+    FailClosed,
+    FailOpen,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        Self {
+            public_anchors: Vec::new(),
+            government_anchors: Vec::new(),
+            revocation: RevocationPolicy::FailClosed,
+            ocsp_timeout_ms: 3000,
+            max_signature_bytes: 256 * 1024,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -484,6 +525,7 @@ impl Default for SandboxConfig {
         Self {
             enabled: true,
             seed_file: None,
+            pki_dir: "data/sandbox-pki".into(),
         }
     }
 }

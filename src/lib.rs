@@ -32,6 +32,7 @@ pub mod limits;
 pub mod message;
 pub mod metrics;
 pub mod oidc;
+pub mod pki;
 pub mod random;
 pub mod sandbox;
 pub mod store;

@@ -11,6 +11,8 @@ use crate::DEFAULT_MODULE;
 pub struct SoftHsm {
     dir: PathBuf,
     conf: PathBuf,
+    /// The tools fail when two of them change the same token at once: one at a time.
+    tools: std::sync::Mutex<()>,
 }
 
 impl SoftHsm {
@@ -29,6 +31,7 @@ impl SoftHsm {
         Ok(Self {
             dir: dir.to_path_buf(),
             conf,
+            tools: std::sync::Mutex::new(()),
         })
     }
 
@@ -99,6 +102,7 @@ impl SoftHsm {
     }
 
     fn run(&self, command: &mut Command) -> io::Result<()> {
+        let _one = self.tools.lock().unwrap_or_else(|e| e.into_inner());
         let output = command.env("SOFTHSM2_CONF", &self.conf).output()?;
         if output.status.success() {
             Ok(())

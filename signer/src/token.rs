@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyIdentifier};
 
 use crate::error::AgentError;
 
@@ -290,26 +290,49 @@ fn is_ca(cert: &Certificate) -> bool {
         .is_some_and(|(_, bc)| bc.ca)
 }
 
-/// The issuers of `cert` among the CA certificates on its token, issuer first, by name (the
-/// vendors store the chain on the token; the server needs the intermediates).
+/// The issuers of `cert` among the CA certificates on its token, issuer first (the vendors
+/// store the chain on the token; the server needs the intermediates). An issuer is the CA whose
+/// subject is the certificate's issuer and, when the certificate names its authority key
+/// identifier, whose subject key identifier is that one (CAs of the same name, e.g. renewed
+/// ones, are told apart).
 fn chain_of(cert: &Certificate, authorities: &[&(Certificate, Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
     let mut chain: Vec<Vec<u8>> = Vec::new();
-    let mut issuer = cert.tbs_certificate().issuer().clone();
+    let mut child = cert;
     // A bound keeps a loop of cross-signed names from running forever.
     for _ in 0..8 {
-        let Some((ca, der, _)) = authorities
-            .iter()
-            .find(|(ca, der, _)| *ca.tbs_certificate().subject() == issuer && !chain.contains(der))
-        else {
+        let wanted = authority_key_id(child);
+        let Some((ca, der, _)) = authorities.iter().find(|(ca, der, _)| {
+            ca.tbs_certificate().subject() == child.tbs_certificate().issuer()
+                && wanted
+                    .as_ref()
+                    .is_none_or(|id| subject_key_id(ca).as_ref() == Some(id))
+                && !chain.contains(der)
+        }) else {
             break;
         };
         chain.push(der.clone());
         if ca.tbs_certificate().issuer() == ca.tbs_certificate().subject() {
             break;
         }
-        issuer = ca.tbs_certificate().issuer().clone();
+        child = ca;
     }
     chain
+}
+
+fn authority_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    let (_, aki) = cert
+        .tbs_certificate()
+        .get_extension::<AuthorityKeyIdentifier>()
+        .ok()??;
+    Some(aki.key_identifier?.as_bytes().to_vec())
+}
+
+fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    let (_, ski) = cert
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+        .ok()??;
+    Some(ski.0.as_bytes().to_vec())
 }
 
 /// An end-entity certificate found on a token, if its key is one we sign with.

@@ -66,6 +66,8 @@ pub struct Ctx<'a> {
     pub audit: &'a Audit,
     /// For what a step must count itself (SMS sent, wrong codes, limits hit).
     pub metrics: &'a Metrics,
+    /// Signature certificates: path, revocation, CMS (the signature methods).
+    pub pki: &'a crate::pki::Pki,
 }
 
 /// What the login page and the completion need to know about a method.
@@ -361,7 +363,7 @@ mod tests {
     #[test]
     fn the_page_offers_the_methods_that_can_meet_the_request() {
         let cfg = LoginConfig::default();
-        let all = [Method::Password, Method::Passkey];
+        let all = [Method::Password, Method::Passkey, Method::UsbToken];
         assert_eq!(offered(&cfg, &need(None, None, false)), all);
         assert_eq!(
             offered(&cfg, &need(Some(Ial::Ial3), None, false)),
@@ -370,10 +372,13 @@ mod tests {
         );
         assert_eq!(
             offered(&cfg, &need(Some(Ial::Ial3), Some(Ial::Ial2), false)),
-            [] as [Method; 0],
-            "nothing here lifts an IAL2 account to IAL3"
+            [Method::UsbToken],
+            "only a certificate proves IAL3 (the upgrade binds it to an IAL2 account)"
         );
-        assert_eq!(offered(&cfg, &need(None, None, true)), [Method::Passkey]);
+        assert_eq!(
+            offered(&cfg, &need(None, None, true)),
+            [Method::Passkey, Method::UsbToken]
+        );
         let only_password = LoginConfig {
             methods: vec![Method::Password],
             ..LoginConfig::default()

@@ -158,10 +158,14 @@ pub struct Harness {
     pub metrics: Metrics,
     pub hasher: Hasher,
     pub mailbox: Arc<Mailbox>,
+    /// A PKI with no trust anchors (tests of signature methods add their own).
+    pub pki: crate::pki::Pki,
 }
 
 impl Harness {
     pub async fn new() -> Self {
+        // The PKI's HTTP client (OCSP, CRL) is reqwest on rustls without a built-in provider.
+        crate::app::install_crypto_provider();
         let clock = Clock::system();
         let mut config = Config::default();
         config.passwords.argon2_memory_kib = 1024;
@@ -183,6 +187,8 @@ impl Harness {
                 mail: mailbox.clone(),
             },
             hasher: Hasher::new(&config.passwords),
+            pki: crate::pki::Pki::new(&config.pki, reqwest::Client::new(), &[])
+                .expect("a PKI without anchors"),
             clock,
             config,
             outbox,
@@ -202,6 +208,7 @@ impl Harness {
             ip: "192.0.2.1".into(),
             audit: &self.audit,
             metrics: &self.metrics,
+            pki: &self.pki,
         }
     }
 

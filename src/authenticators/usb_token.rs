@@ -260,7 +260,7 @@ mod tests {
         match start(&h.ctx()).await {
             Outcome::Prompt(StepState::UsbToken(state), Prompt::Ceremony(c)) => {
                 assert_eq!(c.options["challenge"], state.challenge);
-                assert_eq!(c.connect_to, [state.agent_url.clone()]);
+                assert_eq!(c.connect_to, std::slice::from_ref(&state.agent_url));
                 state
             }
             other => panic!("a ceremony: {other:?}"),

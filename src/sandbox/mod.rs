@@ -3,6 +3,8 @@
 //! simulators alone.
 
 pub mod demo_portal;
+pub mod pki;
+pub mod pki_http;
 pub mod seed;
 pub mod simulators;
 
@@ -20,6 +22,9 @@ pub fn router(app: &App) -> Router<App> {
         .route("/sandbox/captcha/{id}", get(captcha_answer));
     if let Some(sim) = &app.simulators {
         r = r.nest("/sandbox", simulators::router(sim.clone()));
+    }
+    if let Some(pki) = &app.sandbox_pki {
+        r = r.merge(pki_http::router(pki.clone()));
     }
     r
 }

@@ -49,6 +49,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         config.store.key_prefix = format!("test:{}:", uuid::Uuid::new_v4());
     }
     config.keys.encryption_key = Some(xacthuc::keys::KeyEncryptionKey::generate_base64());
+    // Each test its own sandbox CAs (made at start, kept in the test's directory).
+    config.sandbox.pki_dir = dir.path().join("sandbox-pki");
     config.theme.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into();
     // Cheap hashes keep the suite fast; production parameters are tested by config defaults.
     config.passwords.argon2_memory_kib = 1024;
@@ -827,13 +829,14 @@ pub async fn usb_token_on(
     certify["public_key_pem"] = String::from_utf8(key.public_key_to_pem().unwrap())
         .unwrap()
         .into();
-    let (certificate_der, chain, serial) = sandbox_certificate(t, &certify).await;
+    let issued = t.issue_certificate(certify).await;
+    let certificate_der = issued.der();
     hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &id, &certificate_der)
         .expect("write the certificate");
     // The issuers too, as vendors store them: the agent sends the chain with the signature.
-    for (n, ca) in chain.iter().enumerate() {
+    for (n, ca) in issued.chain.iter().enumerate() {
         let ca_id = format!("{id}{n:02x}");
-        hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, ca)
+        hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, &ca.to_der().unwrap())
             .expect("write an issuer's certificate");
     }
     let agent = xacthuc_signer::Agent::open(xacthuc_signer::Config {
@@ -849,38 +852,9 @@ pub async fn usb_token_on(
     UsbToken {
         agent_url,
         certificate_id: hex::encode(Sha256::digest(&certificate_der)),
-        serial,
+        serial: issued.serial,
         agent,
     }
-}
-
-/// A certificate from the sandbox PKI: its DER, its issuers' (issuer first) and its serial.
-pub async fn sandbox_certificate(
-    t: &TestApp,
-    certify: &serde_json::Value,
-) -> (Vec<u8>, Vec<Vec<u8>>, String) {
-    let resp = http()
-        .post(t.url("/sandbox/pki/certificates"))
-        .json(certify)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "sandbox PKI");
-    let issued: serde_json::Value = resp.json().await.unwrap();
-    let der = |pem: &serde_json::Value| {
-        openssl::x509::X509::from_pem(pem.as_str().expect("PEM").as_bytes())
-            .unwrap()
-            .to_der()
-            .unwrap()
-    };
-    let chain = issued["chain_pem"]
-        .as_array()
-        .expect("chain")
-        .iter()
-        .map(der)
-        .collect();
-    let serial = issued["serial"].as_str().expect("serial").to_string();
-    (der(&issued["certificate_pem"]), chain, serial)
 }
 
 impl UsbToken {
@@ -906,5 +880,116 @@ impl UsbToken {
             .json()
             .await
             .unwrap()
+    }
+}
+
+/// A certificate issued by the sandbox PKI over HTTP, with its key (when the sandbox made
+/// it).
+pub struct TestCert {
+    pub serial: String,
+    pub cert: openssl::x509::X509,
+    /// Issuer first, root last.
+    pub chain: Vec<openssl::x509::X509>,
+    pub key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+}
+
+impl TestCert {
+    pub fn der(&self) -> Vec<u8> {
+        self.cert.to_der().expect("der")
+    }
+
+    /// The end entity, then the issuing CA (no root): what a signer sends.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        let mut out = vec![self.der()];
+        if let Some(ca) = self.chain.first() {
+            out.push(ca.to_der().expect("der"));
+        }
+        out
+    }
+
+    /// A CMS SignedData over `content` made with OpenSSL (`CMS_sign`), carrying the signer's
+    /// certificate and its issuing CA; `detached` leaves the content out.
+    pub fn sign_cms(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        use openssl::cms::{CMSOptions, CmsContentInfo};
+        let mut certs = openssl::stack::Stack::new().expect("stack");
+        if let Some(ca) = self.chain.first() {
+            certs.push(ca.clone()).expect("push");
+        }
+        let mut flags = CMSOptions::BINARY;
+        if detached {
+            flags |= CMSOptions::DETACHED;
+        }
+        let key = self.key.as_ref().expect("the sandbox made the key");
+        CmsContentInfo::sign(
+            Some(&self.cert),
+            Some(key),
+            Some(&certs),
+            Some(content),
+            flags,
+        )
+        .expect("CMS_sign")
+        .to_der()
+        .expect("der")
+    }
+}
+
+impl TestApp {
+    /// `POST /sandbox/pki/certificates` with this JSON (see `sandbox::pki::IssueRequest`).
+    pub async fn issue_certificate(&self, request: serde_json::Value) -> TestCert {
+        let resp = http()
+            .post(self.url("/sandbox/pki/certificates"))
+            .json(&request)
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::OK, "issuing {request}");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        let pem = |v: &serde_json::Value| {
+            openssl::x509::X509::from_pem(v.as_str().expect("pem").as_bytes()).expect("a PEM cert")
+        };
+        TestCert {
+            serial: body["serial"].as_str().expect("serial").to_string(),
+            cert: pem(&body["certificate_pem"]),
+            chain: body["chain_pem"]
+                .as_array()
+                .expect("chain")
+                .iter()
+                .map(pem)
+                .collect(),
+            key: body["private_key_pem"].as_str().map(|k| {
+                openssl::pkey::PKey::private_key_from_pem(k.as_bytes()).expect("a PEM key")
+            }),
+        }
+    }
+
+    /// A citizen's signature certificate from the sandbox's public tree.
+    pub async fn citizen_certificate(&self, id_number: &str) -> TestCert {
+        self.issue_certificate(serde_json::json!({
+            "uids": [format!("CCCD:{id_number}")],
+            "cn": "Nguyễn Văn An",
+            "c": "VN",
+        }))
+        .await
+    }
+
+    /// `POST /sandbox/pki/certificates/{serial}/revoke`.
+    pub async fn revoke_certificate(&self, serial: &str) {
+        let resp = http()
+            .post(self.url(&format!("/sandbox/pki/certificates/{serial}/revoke")))
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// `POST /sandbox/pki/ca/{ca}/faults`, e.g. `{"ocsp": "down", "crl": "down"}`.
+    pub async fn pki_faults(&self, ca: &str, faults: serde_json::Value) {
+        let resp = http()
+            .post(self.url(&format!("/sandbox/pki/ca/{ca}/faults")))
+            .json(&faults)
+            .send()
+            .await
+            .expect("sandbox PKI reachable");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{faults}");
     }
 }

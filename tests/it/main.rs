@@ -18,6 +18,7 @@ mod logout;
 mod otp_captcha;
 mod passkey;
 mod passkey_browser;
+mod pki;
 mod production;
 mod profile;
 mod registration;

@@ -107,6 +107,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
         }),
     );
     let ceremony = json!({ "action": "/login/passkey", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 300 });
+    let usb = json!({ "action": "/login/usb_token", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 120 });
     let enrol = json!({ "action": "/profile/credentials/passkey/finish", "options": "{}", "label": "k", "back": "/profile" });
     let new_password = json!({ "action": "/register/password", "heading": "h", "submit_label": "s", "rule": "r", "errors": {} });
     let reauth =
@@ -122,6 +123,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             ceremony,
         ),
         ("enroll_passkey", enrol.clone(), enrol),
+        ("login_usb_token", with(&usb, json!({ "error": "x" })), usb),
         (
             "consent",
             json!({ "client_name": "C", "scopes": [{ "name": "profile", "description": "d" }], "ar": "a" }),

@@ -259,8 +259,11 @@ async fn the_same_signature_logs_in_once() {
     let b = browser();
     let c = ceremony(&t, &b, &t.url("/login/usb_token")).await;
     let resp = c.post(&t, &b, &cms, &t.base, &challenge).await;
-    refused(&t, resp, StatusCode::UNAUTHORIZED, "err_usb_challenge").await;
-    let resp = c.post(&t, &b, &cms, &t.base, c.challenge()).await;
+    let html = refused(&t, resp, StatusCode::UNAUTHORIZED, "err_usb_challenge").await;
+    let fresh: Value =
+        serde_json::from_str(&attr(&html, "usb-form", "data-signer").unwrap()).unwrap();
+    let fresh = fresh["challenge"].as_str().unwrap();
+    let resp = c.post(&t, &b, &cms, &t.base, fresh).await;
     refused(&t, resp, StatusCode::UNAUTHORIZED, "pki_bad_signature").await;
 }
 
@@ -319,15 +322,7 @@ async fn pki_refusals_are_shown_with_their_message() {
     t.add_account(AN, Ial::Ial3).await;
     // Revoked after issue: OCSP says so.
     let revoked = usb_token(&t, citizen(AN)).await;
-    let resp = http()
-        .post(t.url(&format!(
-            "/sandbox/pki/certificates/{}/revoke",
-            revoked.serial
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "revoked: {}", resp.status());
+    t.revoke_certificate(&revoked.serial).await;
     // Issued under a root nobody trusts.
     let mut untrusted = citizen(AN);
     untrusted["tree"] = json!("untrusted");
@@ -352,7 +347,9 @@ async fn bad_answers_are_clear_errors() {
     let resp = c
         .post(&t, &b, &"A".repeat(70_000), &t.base, c.challenge())
         .await;
-    refused(&t, resp, StatusCode::BAD_REQUEST, "err_usb_malformed").await;
+    // Refused before the method sees it (the form's size caps), with an error page.
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(!cookies_set(&resp).contains("xacthuc_session="));
     let c = ceremony(&t, &b, &t.url("/login/usb_token")).await;
     let garbage = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,

@@ -67,12 +67,22 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
         .await
         .unwrap();
     assert!(option.contains("Nguyễn Văn An"), "{option}");
-    b.click("#usb-start").await;
+    // The agent asks the PIN (a script here) and signs; then the page posts the signature.
+    b.click_only("#usb-start").await;
+    let mut url = String::new();
+    for _ in 0..400 {
+        url = b.url().await;
+        if url.contains("/consent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert!(
-        b.url().await.contains("/consent"),
-        "consent asked: {}",
+        url.contains("/consent"),
+        "consent asked: {url} {}",
         b.text().await
     );
+    wait_shown(&b, "form button.btn-primary").await;
     b.submit().await;
     let page = b.text().await;
     assert!(
