@@ -29,6 +29,7 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub introspection: IntrospectionConfig,
     pub limits: LimitsConfig,
+    pub usb_token: UsbTokenConfig,
     pub pki: PkiConfig,
 }
 
@@ -219,8 +220,9 @@ impl Default for RegistrationConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LoginConfig {
     /// Methods offered on the login page, in this order: `password` ("CMT/CCCD": ID number +
-    /// password), `passkey`, `sim_signature` ("SIM ký số") and `remote_signature` ("Chữ ký số
-    /// cá nhân"). A method not listed is not shown and its routes refuse.
+    /// password), `passkey`, `usb_token` ("USB ký số"), `sim_signature` ("SIM ký số") and
+    /// `remote_signature` ("Chữ ký số cá nhân"). A method not listed is not shown and its routes
+    /// refuse.
     #[serde(deserialize_with = "method_names::list")]
     pub methods: Vec<Method>,
     /// Steps that follow a method's own step, per method (`password = ["sms_otp"]`: the SMS
@@ -235,6 +237,7 @@ impl Default for LoginConfig {
             methods: vec![
                 Method::Password,
                 Method::Passkey,
+                Method::UsbToken,
                 Method::SimSignature,
                 Method::RemoteSignature,
             ],
@@ -896,5 +899,27 @@ mod tests {
         assert_eq!(cfg.login.methods, [Method::Passkey, Method::Password]);
         assert_eq!(cfg.login.then(Method::Password), &[] as &[Method]);
         assert_eq!(cfg.registration.methods, ["bhxh"]);
+    }
+}
+
+/// `[usb_token]`: "USB ký số", the login with a token's certificate through the local signing
+/// agent (`xacthuc-signer`, `docs/signer.md`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsbTokenConfig {
+    /// The agent's origin on the user's computer; the login page's script calls it, and its
+    /// CSP `connect-src` allows it (the agent's default port is 14789).
+    pub agent_url: String,
+    /// Where the login page sends people who do not have the agent yet (its installers); empty:
+    /// the page only explains how to start it.
+    pub download_url: String,
+}
+
+impl Default for UsbTokenConfig {
+    fn default() -> Self {
+        Self {
+            agent_url: "http://127.0.0.1:14789".into(),
+            download_url: String::new(),
+        }
     }
 }

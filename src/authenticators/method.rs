@@ -13,6 +13,8 @@ pub enum Method {
     SmsOtp,
     /// A WebAuthn passkey ("Đăng nhập bằng passkey").
     Passkey,
+    /// A signature certificate on a USB token, through the local signing agent ("USB ký số").
+    UsbToken,
     /// A signature by the SIM of the user's phone ("SIM ký số").
     SimSignature,
     /// A remote personal signature approved in the provider's app ("Chữ ký số cá nhân").
@@ -20,10 +22,11 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 5] = [
+    pub const ALL: [Method; 6] = [
         Self::Password,
         Self::SmsOtp,
         Self::Passkey,
+        Self::UsbToken,
         Self::SimSignature,
         Self::RemoteSignature,
     ];
@@ -36,6 +39,7 @@ impl Method {
             Self::Password => "password",
             Self::SmsOtp => "sms_otp",
             Self::Passkey => "passkey",
+            Self::UsbToken => "usb_token",
             Self::SimSignature => "sim_signature",
             Self::RemoteSignature => "remote_signature",
         }

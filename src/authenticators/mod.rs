@@ -27,6 +27,7 @@ pub mod sim_signature;
 pub mod sms_otp;
 #[cfg(test)]
 pub mod testing;
+pub mod usb_token;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +94,7 @@ impl Method {
             Self::Password => password::TRAITS,
             Self::SmsOtp => sms_otp::TRAITS,
             Self::Passkey => passkey::TRAITS,
+            Self::UsbToken => usb_token::TRAITS,
             Self::SimSignature => sim_signature::TRAITS,
             Self::RemoteSignature => remote_signature::TRAITS,
         }
@@ -103,9 +105,10 @@ impl Method {
     /// citizens and enterprises; remote signature: citizens). None for the methods that prove
     /// only an account holder.
     pub fn registers(self) -> &'static [SubjectType] {
-        use SubjectType::{Citizen, Enterprise};
+        use SubjectType::{Agency, Citizen, Enterprise};
         match self {
             Self::Password | Self::SmsOtp | Self::Passkey => &[],
+            Self::UsbToken => &[Citizen, Enterprise, Agency],
             Self::SimSignature => &[Citizen, Enterprise],
             Self::RemoteSignature => &[Citizen],
         }
@@ -115,6 +118,7 @@ impl Method {
     pub fn check_config(self, config: &Config) -> Result<(), String> {
         match self {
             Self::Passkey => passkey::check_config(config),
+            Self::UsbToken => usb_token::check_config(config),
             Self::Password | Self::SmsOtp | Self::SimSignature | Self::RemoteSignature => Ok(()),
         }
     }
@@ -128,6 +132,7 @@ impl Method {
             Self::Passkey => passkey::start(ctx, so_far, input).await,
             Self::SimSignature => sim_signature::start(ctx, input).await,
             Self::RemoteSignature => remote_signature::start(ctx, input).await,
+            Self::UsbToken => usb_token::start(ctx).await,
         }
     }
 
@@ -141,7 +146,11 @@ impl Method {
             Self::Passkey => passkey::enroll_start(ctx, account)
                 .await
                 .map(|(state, c)| (Enrolment::Passkey(state), c)),
-            Self::Password | Self::SmsOtp | Self::SimSignature | Self::RemoteSignature => {
+            Self::Password
+            | Self::SmsOtp
+            | Self::UsbToken
+            | Self::SimSignature
+            | Self::RemoteSignature => {
                 Err(Refusal::invalid("error_not_found", "not_enrollable"))
             }
         }
@@ -217,6 +226,7 @@ pub enum StepState {
     Passkey(passkey::LoginState),
     SimSignature(sim_signature::LoginState),
     RemoteSignature(remote_signature::LoginState),
+    UsbToken(usb_token::LoginState),
 }
 
 impl StepState {
@@ -227,6 +237,7 @@ impl StepState {
             Self::Passkey(_) => Method::Passkey,
             Self::SimSignature(_) => Method::SimSignature,
             Self::RemoteSignature(_) => Method::RemoteSignature,
+            Self::UsbToken(_) => Method::UsbToken,
         }
     }
 }
@@ -273,6 +284,7 @@ pub async fn submit(
         StepState::Passkey(s) => passkey::submit(s, ctx, so_far, input).await,
         StepState::SimSignature(s) => sim_signature::submit(s, ctx, input).await,
         StepState::RemoteSignature(s) => remote_signature::submit(s, ctx, input).await,
+        StepState::UsbToken(s) => usb_token::submit(s, ctx, input).await,
     }
 }
 
@@ -288,6 +300,10 @@ pub async fn poll(state: StepState, ctx: &Ctx<'_>) -> Outcome {
         }
         StepState::SimSignature(s) => sim_signature::poll(s, ctx).await,
         StepState::RemoteSignature(s) => remote_signature::poll(s, ctx).await,
+        StepState::UsbToken(ref s) => {
+            let ceremony = s.ceremony();
+            Outcome::Prompt(state, Prompt::Ceremony(ceremony))
+        }
     }
 }
 
@@ -392,6 +408,7 @@ mod tests {
         let all = [
             Method::Password,
             Method::Passkey,
+            Method::UsbToken,
             Method::SimSignature,
             Method::RemoteSignature,
         ];
@@ -403,10 +420,17 @@ mod tests {
         );
         assert_eq!(
             offered(&cfg, &need(Some(Ial::Ial3), Some(Ial::Ial2), false)),
-            [Method::SimSignature, Method::RemoteSignature],
-            "only a signature proves the person at IAL3"
+            [
+                Method::UsbToken,
+                Method::SimSignature,
+                Method::RemoteSignature
+            ],
+            "only a signature proves the person at IAL3 (the upgrade binds it to an IAL2 account)"
         );
-        assert_eq!(offered(&cfg, &need(None, None, true)), [Method::Passkey]);
+        assert_eq!(
+            offered(&cfg, &need(None, None, true)),
+            [Method::Passkey, Method::UsbToken]
+        );
         let only_password = LoginConfig {
             methods: vec![Method::Password],
             ..LoginConfig::default()

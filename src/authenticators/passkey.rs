@@ -67,6 +67,7 @@ impl LoginState {
         Ceremony {
             options: self.options.clone(),
             expires_at: self.expires_at,
+            connect_to: Vec::new(),
         }
     }
 }
@@ -426,6 +427,7 @@ pub async fn enroll_start(
     let ceremony = Ceremony {
         options,
         expires_at: state.expires_at,
+        connect_to: Vec::new(),
     };
     Ok((state, ceremony))
 }

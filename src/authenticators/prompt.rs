@@ -38,6 +38,9 @@ pub struct Ceremony {
     pub options: Value,
     /// Unix seconds after which the answer is refused.
     pub expires_at: i64,
+    /// Origins the page's script may fetch from besides ours (the local signing agent): added
+    /// to this page's CSP `connect-src`.
+    pub connect_to: Vec<String>,
 }
 
 /// An outstanding push.

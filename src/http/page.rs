@@ -380,6 +380,33 @@ fn widen_csp(resp: &mut Response, directive: &str) {
     }
 }
 
+/// Lets the page's scripts fetch from `origins` as well as from us (`connect-src`): a login
+/// ceremony's local signing agent. Origins that are not plain `scheme://host[:port]` are left
+/// out, so nothing else can be spliced into the policy.
+pub fn allow_connect(resp: &mut Response, origins: &[String]) {
+    let allowed: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim_end_matches('/'))
+        .filter(|o| {
+            url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == *o
+            })
+        })
+        .collect();
+    if allowed.is_empty() {
+        return;
+    }
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!("{v}; connect-src 'self' {}", allowed.join(" ")));
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
 /// Reads a POSTed form and checks its CSRF token; on failure, the page to show instead.
 pub async fn posted(
     app: &App,

@@ -580,6 +580,9 @@ async fn show_prompt(
     if matches!(prompt, Prompt::Pending(_)) {
         page::allow_own_requests(&mut resp);
     }
+    if let Prompt::Ceremony(c) = prompt {
+        page::allow_connect(&mut resp, &c.connect_to);
+    }
     resp
 }
 

@@ -797,6 +797,219 @@ pub fn amr_of(id_token: &str) -> Vec<String> {
         .map(|a| a.as_str().unwrap().to_string())
         .collect()
 }
+// --- pages (shared by the method tests) --------------------------------------------------------
+
+/// Undoes handlebars' HTML escaping.
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x60;", "`")
+        .replace("&#x3D;", "=")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of `attr` on the element with `id` (unescaped).
+pub fn attr(html: &str, id: &str, attr: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let marker = format!(" {attr}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    let end = tag[start..].find('"')?;
+    Some(unescape(&tag[start..start + end]))
+}
+
+/// Whether the page (unescaped) shows the theme's text `key`.
+pub fn shows(t: &TestApp, html: &str, key: &str) -> bool {
+    unescape(html).contains(&t.app.theme.t("vi", key))
+}
+
+/// The newest audit event of `kind` whose detail has `reason`.
+pub async fn audited(t: &TestApp, kind: &str, reason: &str) -> Option<xacthuc::store::AuditRecord> {
+    t.app
+        .db
+        .audit_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == kind && e.detail["reason"] == reason)
+}
+
+/// A refused answer: a page (not a 500), with the theme's text `key`; returns the page.
+pub async fn refused(
+    t: &TestApp,
+    resp: reqwest::Response,
+    status: StatusCode,
+    key: &str,
+) -> String {
+    assert_eq!(resp.status(), status, "expected {key}");
+    assert!(
+        !cookies_set(&resp).contains("xacthuc_session="),
+        "no session"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(shows(t, &html, key), "the page says {key}: {html}");
+    html
+}
+
+/// The pending request of a redirect to the login page.
+pub fn ar_of(login_url: &str) -> String {
+    query(login_url).get("ar").cloned().expect("ar")
+}
+
+/// The cookies a response sets, as a `Cookie` header would send them back.
+pub fn cookies_set(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+// --- USB ký số: a SoftHSM2 token and the signing agent -------------------------------------------
+
+/// The PIN of the test binary's token.
+pub const TOKEN_PIN: &str = "246810";
+const TOKEN_LABEL: &str = "xacthuc-it";
+
+/// The test binary's one SoftHSM2 token. A PKCS#11 module is loaded once per process and
+/// SoftHSM2 reads `SOFTHSM2_CONF` when it is initialised, so every test shares one token folder
+/// (set up before any agent loads the module) and brings keys of its own to it.
+fn softhsm() -> &'static xacthuc_signer::softhsm::SoftHsm {
+    static HSM: std::sync::OnceLock<xacthuc_signer::softhsm::SoftHsm> = std::sync::OnceLock::new();
+    HSM.get_or_init(|| {
+        // Kept for the whole run: the module holds files in it until the process ends.
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let hsm = xacthuc_signer::softhsm::SoftHsm::create(&dir).expect("softhsm2 config");
+        hsm.init_token(TOKEN_LABEL, TOKEN_PIN)
+            .expect("softhsm2-util --init-token");
+        // SAFETY: set once, before the PKCS#11 module (the only reader) is loaded; Rust's own
+        // environment reads take the same lock.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", hsm.conf()) };
+        hsm
+    })
+}
+
+/// A key on the token with its certificate, and an agent that signs with it for the test
+/// app's pages.
+pub struct UsbToken {
+    pub agent_url: String,
+    pub certificate_id: String,
+    pub serial: String,
+    agent: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UsbToken {
+    fn drop(&mut self) {
+        self.agent.abort();
+    }
+}
+
+/// What the sandbox PKI is asked to certify (`POST /sandbox/pki/certificates`): e.g.
+/// `json!({"uids": ["CCCD:001090012345"], "cn": "Nguyễn Văn An"})`.
+pub async fn usb_token(t: &TestApp, certify: serde_json::Value) -> UsbToken {
+    usb_token_for(t, certify, &[t.base.as_str()], &format!("echo {TOKEN_PIN}")).await
+}
+
+/// [`usb_token`] with the agent's allowed origins and PIN command chosen.
+pub async fn usb_token_for(
+    t: &TestApp,
+    certify: serde_json::Value,
+    origins: &[&str],
+    pin_command: &str,
+) -> UsbToken {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    usb_token_on(t, certify, origins, pin_command, listener).await
+}
+
+/// A listener for an agent, bound before the app is built so that its `usb_token.agent_url`
+/// can name it; returns the listener and that URL.
+pub async fn agent_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// [`usb_token_for`] with the agent on `listener`.
+pub async fn usb_token_on(
+    t: &TestApp,
+    mut certify: serde_json::Value,
+    origins: &[&str],
+    pin_command: &str,
+    listener: tokio::net::TcpListener,
+) -> UsbToken {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    let hsm = softhsm();
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let id = hex::encode(uuid::Uuid::new_v4().as_bytes());
+    let pem = key.private_key_to_pem_pkcs8().unwrap();
+    hsm.import_key(TOKEN_LABEL, TOKEN_PIN, &id, &pem)
+        .expect("import the key");
+    certify["public_key_pem"] = String::from_utf8(key.public_key_to_pem().unwrap())
+        .unwrap()
+        .into();
+    let issued = t.issue_certificate(certify).await;
+    let certificate_der = issued.der();
+    hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &id, &certificate_der)
+        .expect("write the certificate");
+    // The issuers too, as vendors store them: the agent sends the chain with the signature.
+    for (n, ca) in issued.chain.iter().enumerate() {
+        let ca_id = format!("{id}{n:02x}");
+        hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, &ca.to_der().unwrap())
+            .expect("write an issuer's certificate");
+    }
+    let agent = xacthuc_signer::Agent::open(xacthuc_signer::Config {
+        module: xacthuc_signer::DEFAULT_MODULE.into(),
+        allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
+        pin: xacthuc_signer::PinSource::Command(pin_command.into()),
+    })
+    .expect("the agent loads SoftHSM2");
+    let agent_url = format!("http://{}", listener.local_addr().unwrap());
+    let agent = tokio::spawn(async move {
+        let _ = xacthuc_signer::serve(listener, agent).await;
+    });
+    UsbToken {
+        agent_url,
+        certificate_id: hex::encode(Sha256::digest(&certificate_der)),
+        serial: issued.serial,
+        agent,
+    }
+}
+
+impl UsbToken {
+    /// What the page's script has the agent do: sign `challenge` for `origin`, the request
+    /// coming from `page_origin`. The agent's JSON answer.
+    pub async fn sign(
+        &self,
+        page_origin: &str,
+        origin: &str,
+        challenge: &str,
+    ) -> serde_json::Value {
+        http()
+            .post(format!("{}/v1/sign", self.agent_url))
+            .header("origin", page_origin)
+            .json(&serde_json::json!({
+                "origin": origin,
+                "challenge": challenge,
+                "certificate_id": self.certificate_id,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 /// A certificate issued by the sandbox PKI over HTTP, with its key (when the sandbox made
 /// it).
 pub struct TestCert {

@@ -32,3 +32,5 @@ mod sim_signature;
 mod theme;
 mod token_endpoint;
 mod upgrade;
+mod usb_token;
+mod usb_token_browser;

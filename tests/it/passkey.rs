@@ -24,38 +24,10 @@ const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
 // --- the page side -----------------------------------------------------------------------------
 
-/// Undoes handlebars' HTML escaping.
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x60;", "`")
-        .replace("&#x3D;", "=")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The value of `attr` on the element with `id` (unescaped).
-fn attr(html: &str, id: &str, attr: &str) -> Option<String> {
-    let at = html.find(&format!("id=\"{id}\""))?;
-    let tag_start = html[..at].rfind('<')?;
-    let tag_end = at + html[at..].find('>')?;
-    let tag = &html[tag_start..tag_end];
-    let marker = format!(" {attr}=\"");
-    let start = tag.find(&marker)? + marker.len();
-    let end = tag[start..].find('"')?;
-    Some(unescape(&tag[start..start + end]))
-}
-
 /// The WebAuthn options a ceremony page hands to its script.
 fn ceremony_options(html: &str) -> Value {
     let raw = attr(html, "passkey-form", "data-options").expect("a passkey ceremony page");
     serde_json::from_str(&raw).expect("the options are JSON")
-}
-
-/// Whether the page (unescaped) shows the theme's text `key`.
-fn shows(t: &TestApp, html: &str, key: &str) -> bool {
-    unescape(html).contains(&t.app.theme.t("vi", key))
 }
 
 /// The new credential rows of an account's passkeys.
@@ -77,29 +49,6 @@ async fn sessions(t: &TestApp, account_id: &str) -> usize {
 /// Whether this browser is logged in (the profile page answers instead of sending it to login).
 async fn logged_in(t: &TestApp, b: &reqwest::Client) -> bool {
     b.get(t.url("/profile")).send().await.unwrap().status() == StatusCode::OK
-}
-
-/// The newest audit event of `kind` whose detail has `reason`.
-async fn audited(t: &TestApp, kind: &str, reason: &str) -> Option<xacthuc::store::AuditRecord> {
-    t.app
-        .db
-        .audit_events(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == kind && e.detail["reason"] == reason)
-}
-
-/// A refused answer: a page (not a 500), with the theme's text `key`; returns the page.
-async fn refused(t: &TestApp, resp: reqwest::Response, status: StatusCode, key: &str) -> String {
-    assert_eq!(resp.status(), status, "expected {key}");
-    assert!(
-        !cookies_set(&resp).contains("xacthuc_session="),
-        "no session"
-    );
-    let html = resp.text().await.unwrap();
-    assert!(shows(t, &html, key), "the page says {key}: {html}");
-    html
 }
 
 // --- the authenticator -------------------------------------------------------------------------
@@ -281,11 +230,6 @@ pub async fn passkey_login(
     let html = passkey_page(t, b, ar).await;
     let assertion = holder.sign(&ceremony_options(&html));
     answer_page(b, &html, &[("credential", &assertion)]).await
-}
-
-/// The pending request of a redirect to the login page.
-fn ar_of(login_url: &str) -> String {
-    query(login_url).get("ar").cloned().expect("ar")
 }
 
 // --- 1. the whole OIDC flow --------------------------------------------------------------------
@@ -893,16 +837,6 @@ async fn an_expired_challenge_is_refused_and_a_fresh_one_offered() {
 // --- 6. a replayed answer ----------------------------------------------------------------------
 
 /// The cookies a response sets, as a `Cookie` header (name=value; …).
-fn cookies_set(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[tokio::test]
 async fn the_same_answer_twice_logs_in_once() {
     let t = spawn_app().await;

@@ -109,6 +109,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     let ceremony = json!({ "action": "/login/passkey", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 300 });
     let push_form = |field: &str| json!({ "action": "/login/m", "ar": "", "login_url": "/login", "values": { "step": "s", field: "" } });
     let pending = json!({ "action": "/login/m", "ar": "a", "login_url": "/login", "display_code": "1234", "expires_in": 120, "poll_url": "/login/m/poll", "poll_every_ms": 2000 });
+    let usb = json!({ "action": "/login/usb_token", "ar": "", "options": "{}", "login_url": "/login", "expires_in": 120 });
     let enrol = json!({ "action": "/profile/credentials/passkey/finish", "options": "{}", "label": "k", "back": "/profile" });
     let new_password = json!({ "action": "/register/password", "heading": "h", "submit_label": "s", "rule": "r", "errors": {} });
     let reauth =
@@ -124,6 +125,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             ceremony,
         ),
         ("enroll_passkey", enrol.clone(), enrol),
+        ("login_usb_token", with(&usb, json!({ "error": "x" })), usb),
         (
             "login_sim_signature",
             with(&pending, json!({ "error": "x" })),

@@ -1,0 +1,127 @@
+//! "USB ký số" in real headless Chromium: the theme's `signer.js` finds the signing agent
+//! (in-process, on the test binary's SoftHSM2 token, the PIN given by a script), lists the
+//! token's certificate, has it sign, and the demo portal gets an IAL3 login; and without an
+//! agent, the page says how to install and start one. Skipped like the other browser tests
+//! when chromedriver is absent (failing instead under `XACTHUC_BROWSER=1`).
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::json;
+use xacthuc::domain::Ial;
+
+use crate::browser::Browser;
+use crate::helpers::*;
+
+const AN: &str = "001090012345";
+
+/// Waits until the element `css` is shown (not `hidden`), or fails with the page's text.
+async fn wait_shown(b: &Browser, css: &str) {
+    for _ in 0..400 {
+        let shown = b
+            .client
+            .execute(
+                "var e = document.querySelector(arguments[0]); return !!e && !e.hidden && !e.closest('[hidden]');",
+                vec![json!(css)],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool());
+        if shown == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{css} never shown: {}", b.text().await);
+}
+
+#[tokio::test]
+async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let (listener, agent_url) = agent_listener().await;
+    let t = spawn_app_with(|c| c.usb_token.agent_url = agent_url.clone()).await;
+    t.add_account(AN, Ial::Ial3).await;
+    let certify = json!({"uids": [format!("CCCD:{AN}")], "cn": "Nguyễn Văn An", "c": "VN"});
+    let _token = usb_token_on(
+        &t,
+        certify,
+        &[t.base.as_str()],
+        &format!("echo {TOKEN_PIN}"),
+        listener,
+    )
+    .await;
+
+    b.goto(&t.url("/sandbox/demo-portal")).await;
+    b.click("a[href='/sandbox/demo-portal/login']").await;
+    b.click("#login-with-usb_token").await;
+    assert!(b.text().await.contains("Đăng nhập bằng USB ký số"));
+    wait_shown(&b, "#usb-certificates").await;
+    let option = b
+        .client
+        .find(Locator::Css("#usb-certificate option"))
+        .await
+        .expect("the token's certificate is listed")
+        .text()
+        .await
+        .unwrap();
+    assert!(option.contains("Nguyễn Văn An"), "{option}");
+    // The agent asks the PIN (a script here) and signs; then the page posts the signature.
+    b.click_only("#usb-start").await;
+    let mut url = String::new();
+    for _ in 0..400 {
+        url = b.url().await;
+        if url.contains("/consent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        url.contains("/consent"),
+        "consent asked: {url} {}",
+        b.text().await
+    );
+    wait_shown(&b, "form button.btn-primary").await;
+    b.submit().await;
+    let page = b.text().await;
+    assert!(
+        page.contains("IAL3"),
+        "acr=IAL3 shown by the relying party: {page}"
+    );
+    assert!(page.contains(AN));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn without_the_agent_the_page_says_how_to_install_and_start_it() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    // Nobody listens there.
+    let (listener, agent_url) = agent_listener().await;
+    drop(listener);
+    let t = spawn_app_with(|c| {
+        c.usb_token.agent_url = agent_url.clone();
+        c.usb_token.download_url = "https://example.vn/xacthuc-signer".into();
+    })
+    .await;
+    b.goto(&t.url("/login/usb_token")).await;
+    wait_shown(&b, "[data-signer-guide='no_agent']").await;
+    let text = b.text().await;
+    assert!(
+        text.contains(&t.app.theme.t("vi", "usb_no_agent")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&t.app.theme.t("vi", "usb_install_steps")),
+        "{text}"
+    );
+    let download = b.client.find(Locator::Css("#usb-download")).await.unwrap();
+    assert_eq!(
+        download.attr("href").await.unwrap().as_deref(),
+        Some("https://example.vn/xacthuc-signer")
+    );
+    wait_shown(&b, "#usb-retry").await;
+    b.close().await;
+}
