@@ -211,6 +211,8 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        // The PKI's HTTP client (OCSP, CRL) needs the process's TLS crypto provider.
+        crate::app::install_crypto_provider();
         let clock = Clock::system();
         let mut config = Config::default();
         config.passwords.argon2_memory_kib = 1024;
