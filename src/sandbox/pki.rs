@@ -26,8 +26,7 @@ use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::{MessageDigest, hash};
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Private, Public};
-use openssl::pkey_ctx::PkeyCtx;
+use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use openssl::x509::extension::{
@@ -74,7 +73,10 @@ pub enum KeyKind {
     EcP256,
     /// RSA 2048, rsaEncryption (PKCS#1 v1.5 signatures).
     Rsa,
-    /// RSA 2048 as an id-RSASSA-PSS key, so every signature with it is PSS.
+    /// RSA 2048 for RSASSA-PSS signatures. The key is an ordinary rsaEncryption key, as on the
+    /// Government CA's tokens: the signer chooses PSS (`openssl cms -sign -keyopt
+    /// rsa_padding_mode:pss`). An id-RSASSA-PSS-typed key would not do: OpenSSL 3.0's CMS
+    /// writes its signatures as rsaEncryption, which no verifier accepts.
     RsaPss,
 }
 
@@ -634,12 +636,8 @@ fn subject_key(
             let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(crypto)?;
             PKey::from_ec_key(EcKey::generate(&group).map_err(crypto)?).map_err(crypto)?
         }
-        KeyKind::Rsa => PKey::from_rsa(Rsa::generate(2048).map_err(crypto)?).map_err(crypto)?,
-        KeyKind::RsaPss => {
-            let mut ctx = PkeyCtx::new_id(Id::RSA_PSS).map_err(crypto)?;
-            ctx.keygen_init().map_err(crypto)?;
-            ctx.set_rsa_keygen_bits(2048).map_err(crypto)?;
-            ctx.keygen().map_err(crypto)?
+        KeyKind::Rsa | KeyKind::RsaPss => {
+            PKey::from_rsa(Rsa::generate(2048).map_err(crypto)?).map_err(crypto)?
         }
     };
     let public =
@@ -945,4 +943,73 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), SandboxPkiError> {
     opts.open(path)
         .and_then(|mut f| f.write_all(content))
         .map_err(|e| SandboxPkiError::Io(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::test_http_client;
+    use crate::config::PkiConfig;
+    use crate::pki::{Pki, PkiError};
+
+    fn open(dir: &Path) -> SandboxPki {
+        SandboxPki::open(dir, "http://localhost:1", Clock::system()).expect("sandbox PKI")
+    }
+
+    #[test]
+    fn the_cas_and_what_they_issued_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path());
+        let roots = first.anchors();
+        assert_eq!(roots.len(), 2);
+        let issued = first
+            .issue(&IssueRequest {
+                uids: vec!["CCCD:001099000123".into()],
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        drop(first);
+        let again = open(dir.path());
+        assert_eq!(again.anchors(), roots);
+        // The register came back: the serial is known, so it can be revoked.
+        again.revoke(&issued.serial).unwrap();
+        assert!(matches!(
+            again.revoke("00ff"),
+            Err(SandboxPkiError::NotFound)
+        ));
+        // A fresh directory is a fresh PKI.
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(open(other.path()).anchors(), roots);
+    }
+
+    #[test]
+    fn configured_anchor_files_are_read_and_bad_ones_refuse_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = open(&dir.path().join("pki"));
+        let root = sandbox.ca_certificate("public-root").unwrap();
+        let pem = X509::from_der(&root).unwrap().to_pem().unwrap();
+        let file = dir.path().join("roots.pem");
+        std::fs::write(&file, &pem).unwrap();
+        let cfg = PkiConfig {
+            public_anchors: vec![file.clone()],
+            government_anchors: vec![file.clone()],
+            ..PkiConfig::default()
+        };
+        let pki = Pki::new(&cfg, test_http_client(), &[]).unwrap();
+        assert_eq!(pki.anchor_count(TrustSet::Public), 1);
+        assert_eq!(pki.anchor_count(TrustSet::Government), 1);
+
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        for bad in [dir.path().join("missing.pem"), junk] {
+            let cfg = PkiConfig {
+                public_anchors: vec![bad],
+                ..PkiConfig::default()
+            };
+            assert!(matches!(
+                Pki::new(&cfg, test_http_client(), &[]),
+                Err(PkiError::Config(_))
+            ));
+        }
+    }
 }

@@ -847,6 +847,43 @@ impl TestCert {
         .to_der()
         .expect("der")
     }
+
+    /// The same with RSASSA-PSS, as the Government CA's plugin signs. The `openssl` crate's
+    /// `CMS_sign` cannot choose the padding, so this runs the `openssl cms` command.
+    pub fn sign_cms_pss(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        };
+        let key = self.key.as_ref().expect("the sandbox made the key");
+        let signer = file("signer.pem", &self.cert.to_pem().expect("pem"));
+        let inkey = file("key.pem", &key.private_key_to_pem_pkcs8().expect("pem"));
+        let data = file("content", content);
+        let ca = file("ca.pem", &self.chain[0].to_pem().expect("pem"));
+        let out = dir.path().join("out.der");
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(["cms", "-sign", "-binary", "-outform", "DER"])
+            .arg("-in")
+            .arg(&data)
+            .arg("-signer")
+            .arg(&signer)
+            .arg("-inkey")
+            .arg(&inkey)
+            // After its signer: -keyopt applies to the signer before it.
+            .args(["-keyopt", "rsa_padding_mode:pss"])
+            .arg("-certfile")
+            .arg(&ca)
+            .arg("-out")
+            .arg(&out);
+        if !detached {
+            cmd.arg("-nodetach");
+        }
+        let status = cmd.status().expect("the openssl command");
+        assert!(status.success(), "openssl cms -sign");
+        std::fs::read(out).expect("CMS written")
+    }
 }
 
 impl TestApp {
