@@ -613,10 +613,15 @@ impl Config {
         if self.server.mode == Mode::Production {
             self.check_production(&url)?;
         }
-        if !self.sandbox.enabled && self.connectors.uses_sandbox() {
-            return Err(ConfigError::Invalid(
-                "the sandbox is off: set connectors.carrier_url, sms_url, bhxh_url and mail_url to real endpoints".into(),
-            ));
+        if !self.sandbox.enabled
+            && let Some((key, _)) = self
+                .connectors_in_use()
+                .iter()
+                .find(|(_, u)| u.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "the sandbox is off: set connectors.carrier_url, sms_url, bhxh_url and mail_url (and the signature services of the enabled login methods) to real endpoints; {key} is empty"
+            )));
         }
         if let Some(m) = self
             .registration
@@ -674,13 +679,7 @@ impl Config {
                     .into(),
             ));
         }
-        let c = &self.connectors;
-        for (key, value) in [
-            ("connectors.carrier_url", &c.carrier_url),
-            ("connectors.sms_url", &c.sms_url),
-            ("connectors.bhxh_url", &c.bhxh_url),
-            ("connectors.mail_url", &c.mail_url),
-        ] {
+        for (key, value) in self.connectors_in_use() {
             if value.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
                     "production mode needs {key}: the real system or your adapter, never the sandbox"
@@ -688,6 +687,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The external systems this configuration uses: the signature services only when their
+    /// login methods are enabled.
+    fn connectors_in_use(&self) -> Vec<(&'static str, &str)> {
+        self.connectors.systems_in_use(
+            self.login.enabled(Method::SimSignature),
+            self.login.enabled(Method::RemoteSignature),
+        )
     }
 
     /// The issuer: the public URL without a trailing slash.
@@ -811,6 +819,8 @@ mod tests {
         cfg.connectors.sms_url = "https://sms.example.vn".into();
         cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
         cfg.connectors.mail_url = "https://mail.example.vn".into();
+        cfg.connectors.mobile_signature_url = "https://mssp.example.vn".into();
+        cfg.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
         cfg
     }
 
@@ -849,13 +859,22 @@ mod tests {
 
     #[test]
     fn production_refuses_an_empty_connector_url() {
-        for key in ["carrier", "sms", "bhxh", "mail"] {
+        for key in [
+            "carrier",
+            "sms",
+            "bhxh",
+            "mail",
+            "mobile_signature",
+            "remote_signature",
+        ] {
             let mut cfg = production();
             let c = &mut cfg.connectors;
             match key {
                 "carrier" => c.carrier_url = " ".into(),
                 "sms" => c.sms_url = String::new(),
                 "mail" => c.mail_url = String::new(),
+                "mobile_signature" => c.mobile_signature_url = String::new(),
+                "remote_signature" => c.remote_signature_url = String::new(),
                 _ => c.bhxh_url = String::new(),
             }
             assert!(

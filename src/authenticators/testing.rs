@@ -236,7 +236,7 @@ impl Harness {
                 remote_signature: Arc::new(Nobody),
             },
             hasher: Hasher::new(&config.passwords),
-            pki: crate::pki::Pki::new(&config.pki, reqwest::Client::new(), &[])
+            pki: crate::pki::Pki::new(&config.pki, test_http_client(), &[])
                 .expect("a PKI without anchors"),
             clock,
             config,
@@ -314,4 +314,11 @@ pub fn input(pairs: &[(&str, &str)]) -> crate::oidc::params::Params {
         .extend_pairs(pairs)
         .finish();
     crate::oidc::params::Params::parse(body.as_bytes()).expect("form")
+}
+
+/// An HTTP client for tests without an `App`: reqwest is built without a TLS provider of its
+/// own, so ring is installed first (as `App::build` does).
+pub fn test_http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

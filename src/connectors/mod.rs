@@ -168,16 +168,37 @@ impl ConnectorsConfig {
 
     /// Whether any system falls back to the built-in sandbox (which must then be enabled).
     pub fn uses_sandbox(&self) -> bool {
-        [
-            &self.carrier_url,
-            &self.sms_url,
-            &self.bhxh_url,
-            &self.mail_url,
-            &self.mobile_signature_url,
-            &self.remote_signature_url,
-        ]
-        .iter()
-        .any(|u| u.trim().is_empty())
+        self.systems_in_use(true, true)
+            .iter()
+            .any(|(_, u)| u.trim().is_empty())
+    }
+
+    /// The configuration key and URL of each system in use: the four every deployment uses,
+    /// and the signature services when their login methods are enabled.
+    pub fn systems_in_use(
+        &self,
+        mobile_signature: bool,
+        remote_signature: bool,
+    ) -> Vec<(&'static str, &str)> {
+        let mut systems = vec![
+            ("connectors.carrier_url", self.carrier_url.as_str()),
+            ("connectors.sms_url", self.sms_url.as_str()),
+            ("connectors.bhxh_url", self.bhxh_url.as_str()),
+            ("connectors.mail_url", self.mail_url.as_str()),
+        ];
+        if mobile_signature {
+            systems.push((
+                "connectors.mobile_signature_url",
+                self.mobile_signature_url.as_str(),
+            ));
+        }
+        if remote_signature {
+            systems.push((
+                "connectors.remote_signature_url",
+                self.remote_signature_url.as_str(),
+            ));
+        }
+        systems
     }
 
     /// Checks the values a typo could make useless; the message names the key.

@@ -944,3 +944,72 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), SandboxPkiError> {
         .and_then(|mut f| f.write_all(content))
         .map_err(|e| SandboxPkiError::Io(format!("{}: {e}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticators::testing::test_http_client;
+    use crate::config::PkiConfig;
+    use crate::pki::{Pki, PkiError};
+
+    fn open(dir: &Path) -> SandboxPki {
+        SandboxPki::open(dir, "http://localhost:1", Clock::system()).expect("sandbox PKI")
+    }
+
+    #[test]
+    fn the_cas_and_what_they_issued_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path());
+        let roots = first.anchors();
+        assert_eq!(roots.len(), 2);
+        let issued = first
+            .issue(&IssueRequest {
+                uids: vec!["CCCD:001099000123".into()],
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        drop(first);
+        let again = open(dir.path());
+        assert_eq!(again.anchors(), roots);
+        // The register came back: the serial is known, so it can be revoked.
+        again.revoke(&issued.serial).unwrap();
+        assert!(matches!(
+            again.revoke("00ff"),
+            Err(SandboxPkiError::NotFound)
+        ));
+        // A fresh directory is a fresh PKI.
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(open(other.path()).anchors(), roots);
+    }
+
+    #[test]
+    fn configured_anchor_files_are_read_and_bad_ones_refuse_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = open(&dir.path().join("pki"));
+        let root = sandbox.ca_certificate("public-root").unwrap();
+        let pem = X509::from_der(&root).unwrap().to_pem().unwrap();
+        let file = dir.path().join("roots.pem");
+        std::fs::write(&file, &pem).unwrap();
+        let cfg = PkiConfig {
+            public_anchors: vec![file.clone()],
+            government_anchors: vec![file.clone()],
+            ..PkiConfig::default()
+        };
+        let pki = Pki::new(&cfg, test_http_client(), &[]).unwrap();
+        assert_eq!(pki.anchor_count(TrustSet::Public), 1);
+        assert_eq!(pki.anchor_count(TrustSet::Government), 1);
+
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        for bad in [dir.path().join("missing.pem"), junk] {
+            let cfg = PkiConfig {
+                public_anchors: vec![bad],
+                ..PkiConfig::default()
+            };
+            assert!(matches!(
+                Pki::new(&cfg, test_http_client(), &[]),
+                Err(PkiError::Config(_))
+            ));
+        }
+    }
+}

@@ -42,6 +42,8 @@ async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist
         c.connectors.sms_url = "http://127.0.0.1:9".into();
         c.connectors.bhxh_url = "http://127.0.0.1:9".into();
         c.connectors.mail_url = "http://127.0.0.1:9".into();
+        c.connectors.mobile_signature_url = "http://127.0.0.1:9".into();
+        c.connectors.remote_signature_url = "http://127.0.0.1:9".into();
     })
     .await;
     // A live captcha, as a registration form shows it.
@@ -52,6 +54,8 @@ async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist
         "/sandbox/sms/outbox?to=0823456088".to_string(),
         "/sandbox/mail/outbox?to=an@example.vn".to_string(),
         "/sandbox/demo-portal".to_string(),
+        "/sandbox/mssp/pending".to_string(),
+        "/sandbox/csc/app".to_string(),
     ] {
         let resp = http().get(t.url(&path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
