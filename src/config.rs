@@ -808,6 +808,8 @@ mod tests {
         cfg.connectors.sms_url = "https://sms.example.vn".into();
         cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
         cfg.connectors.mail_url = "https://mail.example.vn".into();
+        cfg.connectors.mobile_signature_url = "https://mssp.example.vn".into();
+        cfg.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
         cfg
     }
 

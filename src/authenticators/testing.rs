@@ -234,7 +234,7 @@ impl Harness {
                 remote_signature: Arc::new(Nobody),
             },
             hasher: Hasher::new(&config.passwords),
-            pki: crate::pki::Pki::new(&config.pki, reqwest::Client::new(), &[])
+            pki: crate::pki::Pki::new(&config.pki, http_client(), &[])
                 .expect("a PKI without anchors"),
             clock,
             config,
@@ -312,4 +312,11 @@ pub fn input(pairs: &[(&str, &str)]) -> crate::oidc::params::Params {
         .extend_pairs(pairs)
         .finish();
     crate::oidc::params::Params::parse(body.as_bytes()).expect("form")
+}
+
+/// A client for the PKI's responders; reqwest without a built-in provider needs rustls's
+/// installed first (as `App::build` does).
+fn http_client() -> reqwest::Client {
+    crate::app::install_crypto_provider();
+    reqwest::Client::new()
 }

@@ -206,6 +206,8 @@ pub fn production_config() -> Config {
     config.connectors.sms_url = "https://sms.example.vn".into();
     config.connectors.bhxh_url = "https://bhxh.example.vn".into();
     config.connectors.mail_url = "https://mail.example.vn".into();
+    config.connectors.mobile_signature_url = "https://mssp.example.vn".into();
+    config.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
     config
 }
 

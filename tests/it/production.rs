@@ -42,6 +42,8 @@ async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist
         c.connectors.sms_url = "http://127.0.0.1:9".into();
         c.connectors.bhxh_url = "http://127.0.0.1:9".into();
         c.connectors.mail_url = "http://127.0.0.1:9".into();
+        c.connectors.mobile_signature_url = "http://127.0.0.1:9".into();
+        c.connectors.remote_signature_url = "http://127.0.0.1:9".into();
     })
     .await;
     // A live captcha, as a registration form shows it.
