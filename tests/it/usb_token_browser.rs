@@ -17,7 +17,7 @@ const AN: &str = "001090012345";
 
 /// Waits until the element `css` is shown (not `hidden`), or fails with the page's text.
 async fn wait_shown(b: &Browser, css: &str) {
-    for _ in 0..400 {
+    for _ in 0..1200 {
         let shown = b
             .client
             .execute(
@@ -44,7 +44,7 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
     let t = spawn_app_with(|c| c.usb_token.agent_url = agent_url.clone()).await;
     t.add_account(AN, Ial::Ial3).await;
     let certify = json!({"uids": [format!("CCCD:{AN}")], "cn": "Nguyễn Văn An", "c": "VN"});
-    let _token = usb_token_on(
+    let token = usb_token_on(
         &t,
         certify,
         &[t.base.as_str()],
@@ -60,17 +60,29 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
     wait_shown(&b, "#usb-certificates").await;
     let option = b
         .client
-        .find(Locator::Css("#usb-certificate option"))
+        .find(Locator::Css(&format!(
+            "#usb-certificate option[value='{}']",
+            token.certificate_id
+        )))
         .await
         .expect("the token's certificate is listed")
         .text()
         .await
         .unwrap();
     assert!(option.contains("Nguyễn Văn An"), "{option}");
+    // The token is shared with the other tests: choose this test's certificate, as a user
+    // chooses theirs.
+    b.client
+        .execute(
+            "document.getElementById('usb-certificate').value = arguments[0];",
+            vec![json!(token.certificate_id)],
+        )
+        .await
+        .unwrap();
     // The agent asks the PIN (a script here) and signs; then the page posts the signature.
     b.click_only("#usb-start").await;
     let mut url = String::new();
-    for _ in 0..400 {
+    for _ in 0..1200 {
         url = b.url().await;
         if url.contains("/consent") {
             break;
