@@ -1012,4 +1012,97 @@ mod tests {
             ));
         }
     }
+
+    /// A cheap complement to `fuzz/` that runs with the suite: thousands of mutations of real
+    /// inputs (byte flips, truncations) through the same entry points; errors, never panics.
+    #[tokio::test]
+    async fn mutated_cms_certificates_and_ocsp_answers_are_errors_never_panics() {
+        use crate::pki::{cms, parse_certificate, path::Anchors, revocation};
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = open(dir.path());
+        let issued = sandbox
+            .issue(&IssueRequest {
+                uids: vec!["CCCD:001099000123".into()],
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        let cert = X509::from_der(&issued.certificate_der).unwrap();
+        let key = PKey::private_key_from_pkcs8(&issued.private_key_pkcs8_der).unwrap();
+        let ca = X509::from_der(&issued.chain_der[0]).unwrap();
+        let mut certs = openssl::stack::Stack::new().unwrap();
+        certs.push(ca.clone()).unwrap();
+        let cms_der = openssl::cms::CmsContentInfo::sign(
+            Some(&cert),
+            Some(&key),
+            Some(&certs),
+            Some(b"content"),
+            openssl::cms::CMSOptions::BINARY,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        let request = revocation::ocsp_request(&cert, &ca, b"0123456789abcdef").unwrap();
+        let answer = sandbox
+            .ocsp("public-ca", &request.der)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut anchors = Anchors::default();
+        for (set, der) in sandbox.anchors() {
+            anchors.add(set, X509::from_der(&der).unwrap());
+        }
+        let now = Clock::system().now();
+        // The unmutated inputs pass, so the mutations exercise the real paths.
+        let parsed = cms::parse(&cms_der).unwrap();
+        assert!(cms::verify_signature(&cms_der, &parsed, None).is_ok());
+        assert!(
+            revocation::verify_ocsp_response(
+                &answer,
+                &request.cert_id,
+                b"0123456789abcdef",
+                &ca,
+                &[],
+                &anchors,
+                now
+            )
+            .is_ok()
+        );
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..1500 {
+            for original in [&cms_der, &issued.certificate_der, &answer] {
+                let mut input = original.clone();
+                if round % 5 == 0 {
+                    input.truncate((next() as usize) % input.len());
+                } else {
+                    for _ in 0..(1 + next() % 4) {
+                        let at = (next() as usize) % input.len();
+                        input[at] = next() as u8;
+                    }
+                }
+                if let Ok(parsed) = cms::parse(&input) {
+                    let _ = cms::verify_signature(&input, &parsed, None);
+                    let _ = cms::verify_signature(&input, &parsed, Some(b"content"));
+                }
+                if let Ok((c, subject)) = parse_certificate(&input) {
+                    let _ = crate::pki::classify(&subject, TrustSet::Public);
+                    let _ = crate::pki::path::check_signing_key_usage(&c);
+                }
+                let _ = revocation::verify_ocsp_response(
+                    &input,
+                    &request.cert_id,
+                    b"0123456789abcdef",
+                    &ca,
+                    &[],
+                    &anchors,
+                    now,
+                );
+            }
+        }
+    }
 }
