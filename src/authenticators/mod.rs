@@ -150,9 +150,7 @@ impl Method {
             | Self::SmsOtp
             | Self::UsbToken
             | Self::SimSignature
-            | Self::RemoteSignature => {
-                Err(Refusal::invalid("error_not_found", "not_enrollable"))
-            }
+            | Self::RemoteSignature => Err(Refusal::invalid("error_not_found", "not_enrollable")),
         }
     }
 }
