@@ -95,6 +95,14 @@ fn certificate(
     b.build()
 }
 
+/// An HTTP client for the agent. Built in the whole workspace, reqwest carries the server's
+/// `rustls-no-provider` feature and refuses to build a client before a crypto provider is
+/// installed, even for plain HTTP.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn rand_serial() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -191,7 +199,7 @@ fn challenge() -> String {
 }
 
 async fn post(agent: &Agent, origin: Option<&str>, body: String) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = client()
         .post(format!("{}/v1/sign", agent.url))
         .header("content-type", "application/json")
         .body(body);
@@ -242,7 +250,7 @@ fn expected_content(origin: &str, challenge: &str) -> Vec<u8> {
 #[tokio::test]
 async fn ec_and_rsa_signatures_verify_with_openssl_over_origin_and_challenge() {
     let (agent, pki, certs) = agent_with_token(&format!("echo {PIN}"));
-    let status: Value = reqwest::Client::new()
+    let status: Value = client()
         .get(format!("{}/v1/status", agent.url))
         .header("origin", ORIGIN)
         .send()
@@ -252,7 +260,7 @@ async fn ec_and_rsa_signatures_verify_with_openssl_over_origin_and_challenge() {
         .await
         .unwrap();
     assert_eq!(status["tokens"][0]["label"], TOKEN);
-    let listed: Value = reqwest::Client::new()
+    let listed: Value = client()
         .get(format!("{}/v1/certificates", agent.url))
         .header("origin", ORIGIN)
         .send()
@@ -323,7 +331,7 @@ async fn other_origins_are_refused_and_get_no_cors() {
     );
 
     let preflight = |origin: &'static str| {
-        reqwest::Client::new()
+        client()
             .request(reqwest::Method::OPTIONS, format!("{}/v1/sign", agent.url))
             .header("origin", origin)
             .header("access-control-request-method", "POST")
@@ -412,7 +420,7 @@ async fn no_token_and_no_certificate_are_told_apart() {
     let conf = hsm.conf().to_path_buf();
     let agent = start(dir, &conf, "echo 1");
     let get = |path: &str| {
-        reqwest::Client::new()
+        client()
             .get(format!("{}{path}", agent.url))
             .header("origin", ORIGIN)
             .send()
@@ -426,7 +434,7 @@ async fn no_token_and_no_certificate_are_told_apart() {
     hsm.init_token(TOKEN, PIN).unwrap();
     let conf = hsm.conf().to_path_buf();
     let agent = start(dir, &conf, "echo 1");
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = client()
         .get(format!("{}/v1/certificates", agent.url))
         .header("origin", ORIGIN)
         .send()
@@ -447,7 +455,7 @@ async fn a_certificate_written_while_the_agent_runs_is_found() {
     let pki = Pki::new();
     let agent = start(dir, &conf, &format!("echo {PIN}"));
     let certificates = || {
-        reqwest::Client::new()
+        client()
             .get(format!("{}/v1/certificates", agent.url))
             .header("origin", ORIGIN)
             .send()

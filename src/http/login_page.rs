@@ -135,6 +135,15 @@ fn reason_key(reason: LoginReason) -> Option<&'static str> {
     }
 }
 
+/// The methods the seeds show as tabs beside "CMT/CCCD" (the signature tokens a person holds);
+/// the others are buttons under the form.
+fn is_tab(method: Method) -> bool {
+    match method {
+        Method::UsbToken | Method::SimSignature => true,
+        Method::Password | Method::SmsOtp | Method::Passkey | Method::RemoteSignature => false,
+    }
+}
+
 pub fn render(
     app: &App,
     req: &PageRequest,
@@ -155,26 +164,33 @@ pub fn render(
             })
         })
         .collect();
+    let link_to = |m: &Method| {
+        let mut link = format!("/login/{}", m.name());
+        if let Some(ar) = ar {
+            link.push_str(&format!("?ar={ar}"));
+        }
+        json!({
+            "name": m.name(),
+            "label": req.t(app, &format!("login_with_{}", m.name())),
+            "url": app.url(&link),
+        })
+    };
+    let tabs: Vec<_> = offered
+        .iter()
+        .filter(|m| is_tab(**m))
+        .map(link_to)
+        .collect();
     let others: Vec<_> = offered
         .iter()
-        .filter(|m| **m != Method::Password)
-        .map(|m| {
-            let mut link = format!("/login/{}", m.name());
-            if let Some(ar) = ar {
-                link.push_str(&format!("?ar={ar}"));
-            }
-            json!({
-                "name": m.name(),
-                "label": req.t(app, &format!("login_with_{}", m.name())),
-                "url": app.url(&link),
-            })
-        })
+        .filter(|m| **m != Method::Password && !is_tab(**m))
+        .map(link_to)
         .collect();
     let mut vars = json!({
         "ar": ar.unwrap_or_default(),
         "username": page.username,
         "password": offered.contains(&Method::Password),
         "from_typed_id": from_typed_id,
+        "tabs": tabs,
         "methods": others,
     });
     if let Some(m) = page.error {

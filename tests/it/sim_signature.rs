@@ -13,6 +13,28 @@ const AN_ID: &str = "001090012345";
 const AN_PIN: &str = "123456";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
+/// The seeds' login page: "CMT/CCCD", "USB ký số" and "SIM ký số" are tabs; the other methods
+/// (passkey, "Chữ ký số cá nhân") are buttons under the form.
+#[tokio::test]
+async fn the_login_page_shows_the_signature_tokens_as_tabs() {
+    let t = spawn_app().await;
+    let html = page_text(&browser(), t.url("/login")).await;
+    for (name, label) in [("usb_token", "USB ký số"), ("sim_signature", "SIM ký số")] {
+        let tab = regex::Regex::new(&format!(
+            r#"<a class="tab" href="[^"]+/login/{name}" id="login-with-{name}">{label}</a>"#
+        ))
+        .unwrap();
+        assert!(tab.is_match(&html), "{name} is a tab: {html}");
+    }
+    for name in ["passkey", "remote_signature"] {
+        let button = regex::Regex::new(&format!(
+            r#"<a class="btn btn-outline btn-block" href="[^"]+/login/{name}" id="login-with-{name}">"#
+        ))
+        .unwrap();
+        assert!(button.is_match(&html), "{name} is a button: {html}");
+    }
+}
+
 /// Starts a SIM login for a portal's request; returns the login and the PKCE verifier.
 async fn start_for_portal(t: &TestApp, client_id: &str) -> (PushLogin, String) {
     let (verifier, challenge) = pkce();

@@ -95,13 +95,13 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             "notice": "x", "other_methods": "/login/otp/phones", "submit_label": "OK",
         }),
     );
-    let login =
-        json!({ "ar": "", "username": "", "password": true, "from_typed_id": [], "methods": [] });
+    let login = json!({ "ar": "", "username": "", "password": true, "from_typed_id": [], "tabs": [], "methods": [] });
     let login_full = with(
         &captcha,
         json!({
             "ar": "a", "username": "001090012345", "password": true,
             "from_typed_id": [{ "name": "passkey", "label": "Passkey" }],
+            "tabs": [{ "name": "usb_token", "label": "USB ký số", "url": "/login/usb_token?ar=a" }],
             "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login/passkey?ar=a" }],
             "error": "x", "reason": "x", "client_name": "Cổng", "no_method": true,
         }),
