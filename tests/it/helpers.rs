@@ -891,6 +891,11 @@ fn softhsm() -> &'static xacthuc_signer::softhsm::SoftHsm {
     })
 }
 
+/// The token's turn: SoftHSM2 keeps objects in files that the `softhsm2-util`/`pkcs11-tool`
+/// processes write while the test binary's module reads them; a signature made while another
+/// test writes its key can find the key half-written. Writing and signing take turns.
+static TOKEN_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A key on the token with its certificate, and an agent that signs with it for the test
 /// app's pages.
 pub struct UsbToken {
@@ -943,6 +948,7 @@ pub async fn usb_token_on(
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
     let hsm = softhsm();
+    let turn = TOKEN_TURN.lock().await;
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     let id = hex::encode(uuid::Uuid::new_v4().as_bytes());
@@ -962,6 +968,7 @@ pub async fn usb_token_on(
         hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, &ca.to_der().unwrap())
             .expect("write an issuer's certificate");
     }
+    drop(turn);
     let agent = xacthuc_signer::Agent::open(xacthuc_signer::Config {
         module: xacthuc_signer::DEFAULT_MODULE.into(),
         allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
@@ -989,6 +996,7 @@ impl UsbToken {
         origin: &str,
         challenge: &str,
     ) -> serde_json::Value {
+        let _turn = TOKEN_TURN.lock().await;
         http()
             .post(format!("{}/v1/sign", self.agent_url))
             .header("origin", page_origin)
