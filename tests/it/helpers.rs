@@ -451,19 +451,13 @@ pub fn authorize_url(
     challenge: &str,
     extra: &[(&str, &str)],
 ) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
-        .append_pair("scope", "openid profile phone id_number")
-        .append_pair("state", "st-123")
-        .append_pair("nonce", "n-456")
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256");
-    for (k, v) in extra {
-        q.append_pair(k, v);
-    }
-    t.url(&format!("/authorize?{}", q.finish()))
+    authorize_with(
+        t,
+        client_id,
+        challenge,
+        "openid profile phone id_number",
+        extra,
+    )
 }
 
 /// POSTs to the token endpoint with Basic auth; returns (status, JSON body).
@@ -897,6 +891,11 @@ fn softhsm() -> &'static xacthuc_signer::softhsm::SoftHsm {
     })
 }
 
+/// The token's turn: SoftHSM2 keeps objects in files that the `softhsm2-util`/`pkcs11-tool`
+/// processes write while the test binary's module reads them; a signature made while another
+/// test writes its key can find the key half-written. Writing and signing take turns.
+static TOKEN_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A key on the token with its certificate, and an agent that signs with it for the test
 /// app's pages.
 pub struct UsbToken {
@@ -949,6 +948,7 @@ pub async fn usb_token_on(
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
     let hsm = softhsm();
+    let turn = TOKEN_TURN.lock().await;
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     let id = hex::encode(uuid::Uuid::new_v4().as_bytes());
@@ -968,6 +968,7 @@ pub async fn usb_token_on(
         hsm.write_certificate(TOKEN_LABEL, TOKEN_PIN, &ca_id, &ca.to_der().unwrap())
             .expect("write an issuer's certificate");
     }
+    drop(turn);
     let agent = xacthuc_signer::Agent::open(xacthuc_signer::Config {
         module: xacthuc_signer::DEFAULT_MODULE.into(),
         allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
@@ -995,6 +996,7 @@ impl UsbToken {
         origin: &str,
         challenge: &str,
     ) -> serde_json::Value {
+        let _turn = TOKEN_TURN.lock().await;
         http()
             .post(format!("{}/v1/sign", self.agent_url))
             .header("origin", page_origin)
@@ -1010,6 +1012,147 @@ impl UsbToken {
             .await
             .unwrap()
     }
+}
+
+/// A "USB ký số" ceremony page (a login's, a registration's or an upgrade's): its options
+/// (`data-signer`) and form fields. The test plays the page's script with [`UsbToken::sign`].
+pub struct Ceremony {
+    pub options: serde_json::Value,
+    pub csrf: String,
+    pub ar: String,
+}
+
+pub async fn ceremony(t: &TestApp, b: &reqwest::Client, url: &str) -> Ceremony {
+    let page = b.get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = page.text().await.unwrap();
+    let options: serde_json::Value =
+        serde_json::from_str(&attr(&html, "usb-form", "data-signer").expect("a USB ceremony page"))
+            .unwrap();
+    let agent = options["agent_url"].as_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        csp.contains(&format!("connect-src 'self' {agent}")),
+        "{csp}"
+    );
+    assert_eq!(options["origin"], t.base);
+    Ceremony {
+        options,
+        csrf: hidden(&html, "csrf").unwrap(),
+        ar: hidden(&html, "ar").unwrap(),
+    }
+}
+
+impl Ceremony {
+    pub fn challenge(&self) -> &str {
+        self.options["challenge"].as_str().unwrap()
+    }
+
+    pub async fn post(
+        &self,
+        t: &TestApp,
+        b: &reqwest::Client,
+        cms: &str,
+        origin: &str,
+        challenge: &str,
+    ) -> reqwest::Response {
+        b.post(t.url("/login/usb_token"))
+            .form(&[
+                ("csrf", self.csrf.as_str()),
+                ("ar", self.ar.as_str()),
+                ("cms", cms),
+                ("origin", origin),
+                ("challenge", challenge),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs with `token` as the page would, and posts the answer.
+    pub async fn answer(
+        &self,
+        t: &TestApp,
+        b: &reqwest::Client,
+        token: &UsbToken,
+    ) -> reqwest::Response {
+        let signed = token.sign(&t.base, &t.base, self.challenge()).await;
+        let cms = signed["cms"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the agent signed: {signed}"));
+        self.post(t, b, cms, &t.base, self.challenge()).await
+    }
+}
+
+// --- IAL3 registration by a signature ------------------------------------------------------
+
+/// An authorization URL asking for `scope` (and `extra`).
+pub fn authorize_with(
+    t: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("scope", scope)
+        .append_pair("state", "st-123")
+        .append_pair("nonce", "n-456")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    t.url(&format!("/authorize?{}", q.finish()))
+}
+
+/// The registration's confirmation page (`/register/confirm`) after a signature: its HTML.
+pub async fn confirm_page(t: &TestApp, b: &reqwest::Client, signed: reqwest::Response) -> String {
+    assert!(signed.status().is_redirection(), "{}", signed.status());
+    assert_eq!(location(&signed), t.url("/register/confirm"));
+    let page = b.get(t.url("/register/confirm")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    page.text().await.unwrap()
+}
+
+pub async fn post_confirm(
+    t: &TestApp,
+    b: &reqwest::Client,
+    html: &str,
+    email: &str,
+) -> reqwest::Response {
+    let csrf = hidden(html, "csrf").expect("csrf");
+    b.post(t.url("/register/confirm"))
+        .form(&[("csrf", csrf.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn count_accounts(t: &TestApp) -> usize {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = sea_orm::Database::connect(&t.app.config.database.url)
+        .await
+        .unwrap();
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM accounts",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n: i64 = row.try_get("", "n").unwrap();
+    conn.close().await.ok();
+    n as usize
 }
 
 /// A certificate issued by the sandbox PKI over HTTP, with its key (when the sandbox made

@@ -245,29 +245,6 @@ const SAOMAI_TAX_CODE: &str = "0312345673";
 const SAOMAI_PIN: &str = "111111";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
-/// An authorization URL asking for `scope` (and `extra`).
-fn authorize_with(
-    t: &TestApp,
-    client_id: &str,
-    challenge: &str,
-    scope: &str,
-    extra: &[(&str, &str)],
-) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT_URI)
-        .append_pair("scope", scope)
-        .append_pair("state", "st")
-        .append_pair("nonce", "n")
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256");
-    for (k, v) in extra {
-        q.append_pair(k, v);
-    }
-    t.url(&format!("/authorize?{}", q.finish()))
-}
-
 /// Signs with the SIM of `phone` on the page at `start` (a registration's or an upgrade's
 /// first page, showing the phone form) in browser `b`, approved on the phone with `pin`;
 /// returns the answer to the page's last post.
@@ -298,48 +275,6 @@ pub async fn sim_sign(
     );
     t.advance(2);
     push.post(t, &[]).await
-}
-
-/// The confirmation page after a signature: its HTML and its csrf.
-async fn confirm_page(t: &TestApp, b: &reqwest::Client, signed: reqwest::Response) -> String {
-    assert!(signed.status().is_redirection(), "{}", signed.status());
-    assert_eq!(location(&signed), t.url("/register/confirm"));
-    let page = b.get(t.url("/register/confirm")).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    page.text().await.unwrap()
-}
-
-async fn post_confirm(
-    t: &TestApp,
-    b: &reqwest::Client,
-    html: &str,
-    email: &str,
-) -> reqwest::Response {
-    let csrf = hidden(html, "csrf").expect("csrf");
-    b.post(t.url("/register/confirm"))
-        .form(&[("csrf", csrf.as_str()), ("email", email)])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn count_accounts(t: &TestApp) -> usize {
-    use sea_orm::{ConnectionTrait, Statement};
-    let conn = sea_orm::Database::connect(&t.app.config.database.url)
-        .await
-        .unwrap();
-    let backend = conn.get_database_backend();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT COUNT(*) AS n FROM accounts",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let n: i64 = row.try_get("", "n").unwrap();
-    conn.close().await.ok();
-    n as usize
 }
 
 #[tokio::test]

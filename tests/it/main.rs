@@ -32,5 +32,6 @@ mod sim_signature;
 mod theme;
 mod token_endpoint;
 mod upgrade;
+mod usb_registration;
 mod usb_token;
 mod usb_token_browser;
