@@ -542,6 +542,32 @@ pub async fn tokens_for(
     body
 }
 
+/// What a portal does with the redirect `back` that carries its code: redeems the code (with
+/// the PKCE verifier, at the test redirect URI) and expects tokens.
+pub async fn redeem(
+    t: &TestApp,
+    back: &str,
+    client_id: &str,
+    secret: &str,
+    verifier: &str,
+) -> serde_json::Value {
+    let code = query(back)
+        .get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("no code in {back}"));
+    let (status, tokens) = exchange_code(
+        t,
+        client_id,
+        secret,
+        &code,
+        "http://127.0.0.1:9/callback",
+        verifier,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 /// Fills and submits a form with a captcha (registration, recovery) as a user would: the captcha
 /// read through the sandbox.
 pub async fn submit_registration(

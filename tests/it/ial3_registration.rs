@@ -328,17 +328,7 @@ async fn a_citizen_registers_by_sim_and_the_portal_gets_acr_ial3() {
         "logged in, on to the portal: {next}"
     );
     let back = consent(&b, &next, true).await;
-    let code = query(&back)["code"].clone();
-    let (status, tokens) = exchange_code(
-        &t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        REDIRECT_URI,
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = redeem(&t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await;
     let claims = crate::code_flow::decode_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(claims["acr"], "IAL3");
     assert_eq!(claims["subject_type"], "citizen");

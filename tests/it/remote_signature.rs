@@ -59,17 +59,7 @@ async fn an_approved_remote_signature_logs_the_citizen_in_at_ial3() {
     let next = location(&resp);
     assert!(next.contains("/consent?"), "{next}");
     let back = consent(&login.b, &next, true).await;
-    let code = query(&back).get("code").cloned().expect("a code");
-    let (status, tokens) = exchange_code(
-        &t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        "http://127.0.0.1:9/callback",
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = redeem(&t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let claims = crate::code_flow::decode_part(id_token, 1);
     assert_eq!(claims["sub"], sub);

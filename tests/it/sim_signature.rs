@@ -11,7 +11,6 @@ use crate::helpers::*;
 const AN_PHONE: &str = "0823456088";
 const AN_ID: &str = "001090012345";
 const AN_PIN: &str = "123456";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
 /// The seeds' login page: "CMT/CCCD", "USB ký số" and "SIM ký số" are tabs; the other methods
 /// (passkey, "Chữ ký số cá nhân") are buttons under the form.
@@ -106,17 +105,7 @@ async fn an_approved_sim_signature_logs_the_citizen_in_at_ial3() {
     let next = location(&resp);
     assert!(next.contains("/consent?"), "{next}");
     let back = consent(&login.b, &next, true).await;
-    let code = query(&back).get("code").cloned().expect("a code");
-    let (status, tokens) = exchange_code(
-        &t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        REDIRECT_URI,
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = redeem(&t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let claims = crate::code_flow::decode_part(id_token, 1);
     assert_eq!(claims["sub"], sub);

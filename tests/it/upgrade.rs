@@ -63,20 +63,7 @@ async fn a_portal_asking_for_ial3_gets_it_after_the_citizen_binds_their_sim() {
     )
     .await;
     let back = location(&resp);
-    let code = query(&back)
-        .get("code")
-        .cloned()
-        .unwrap_or_else(|| panic!("{back}"));
-    let (status, tokens) = exchange_code(
-        &t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        REDIRECT_URI,
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = redeem(&t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let claims = crate::code_flow::decode_part(id_token, 1);
     assert_eq!(claims["sub"], sub.as_str());

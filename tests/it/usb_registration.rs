@@ -13,7 +13,6 @@ use crate::helpers::*;
 
 const AN: &str = "001090012345";
 const AGENCY: &str = "Bộ Tư pháp";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
 fn citizen(id_number: &str) -> Value {
     json!({"uids": [format!("CCCD:{id_number}")], "cn": "Nguyễn Văn An", "c": "VN"})
@@ -72,18 +71,7 @@ async fn portal_login(t: &TestApp, token: &UsbToken, scope: &str) -> Value {
     let resp = c.answer(t, &b, token).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let back = consent(&b, &location(&resp), true).await;
-    let code = query(&back).get("code").cloned().expect("a code");
-    let (status, tokens) = exchange_code(
-        t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        REDIRECT_URI,
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    tokens
+    redeem(t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await
 }
 
 #[tokio::test]

@@ -50,17 +50,7 @@ async fn a_usb_token_login_gets_the_portal_its_tokens_with_hwk_pin_sc() {
     let resp = c.answer(&t, &b, &token).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let back = consent(&b, &location(&resp), true).await;
-    let code = query(&back).get("code").cloned().expect("a code");
-    let (status, tokens) = exchange_code(
-        &t,
-        &client_id,
-        secret.as_deref().unwrap(),
-        &code,
-        REDIRECT_URI,
-        &verifier,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = redeem(&t, &back, &client_id, secret.as_deref().unwrap(), &verifier).await;
     let claims = decode_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(claims["sub"], sub);
     let amr: Vec<&str> = claims["amr"]
