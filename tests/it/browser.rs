@@ -188,6 +188,13 @@ impl Browser {
             .unwrap()
     }
 
+    /// The text of the element `css` as the page shows it: `None` when there is no such
+    /// element, empty while it is hidden.
+    pub(crate) async fn shown(&self, css: &str) -> Option<String> {
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
+    }
+
     pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }

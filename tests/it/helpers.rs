@@ -14,6 +14,8 @@ use xacthuc::config::{Config, StoreBackend};
 use xacthuc::domain::{Ial, SubjectType};
 use xacthuc::store::NewAccount;
 
+use crate::browser::Browser;
+
 pub const PASSWORD: &str = "Aa@123456";
 
 pub struct TestApp {
@@ -819,6 +821,97 @@ pub fn amr_of(id_token: &str) -> Vec<String> {
         .map(|a| a.as_str().unwrap().to_string())
         .collect()
 }
+// --- push signatures in Chromium (SIM ký số, Chữ ký số cá nhân) ---------------------------------
+
+/// Waits (up to 15 s: the page polls every 2 s) until `done` holds.
+pub async fn wait_for<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..60 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// The theme's Vietnamese text `key`, as a page shows it.
+pub fn says(t: &TestApp, key: &str) -> String {
+    t.app.theme.t("vi", key)
+}
+
+/// The waiting page of a push signature in the browser: the code it shows, once `push.js`
+/// runs (its status line, the theme's "waiting" text, is only shown by the script).
+pub async fn push_code(b: &Browser, t: &TestApp) -> String {
+    let code = b.shown("#push-code").await.expect("the code is shown");
+    assert!(
+        code.len() == 4 && code.bytes().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    assert!(b.text().await.contains(&says(t, "push_check_again")));
+    let waiting = says(t, "push_waiting");
+    assert!(
+        wait_for(|| async { b.shown("#push-status").await.as_deref() == Some(waiting.as_str()) })
+            .await,
+        "push.js shows that it waits: {}",
+        b.text().await
+    );
+    code
+}
+
+/// From the demo portal's login page to the SIM's waiting page for `phone`; returns the code
+/// the page shows.
+pub async fn start_sim_login(b: &Browser, t: &TestApp, phone: &str) -> String {
+    b.goto(&t.url("/sandbox/demo-portal")).await;
+    b.click("a[href='/sandbox/demo-portal/login']").await;
+    b.click("#login-with-sim_signature").await;
+    b.fill("phone", phone).await;
+    b.submit().await;
+    push_code(b, t).await
+}
+
+/// The one request waiting at the sandbox `provider` (`mssp`, `csc`) for `holder`, checked
+/// against the code the page shows; returns its id.
+pub async fn request_for(t: &TestApp, provider: &str, holder: &str, code: &str) -> String {
+    let pending = pending_signatures(t, provider, holder).await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(pending[0]["display"].as_str().unwrap().contains(code));
+    pending[0]["id"].as_str().unwrap().to_string()
+}
+
+/// A test portal's redirect URI that a real browser can land on (Chromium stays on the page
+/// before when the redirect goes nowhere, as to 127.0.0.1:9): a blank page for every GET.
+pub async fn portal_callback() -> String {
+    let app = axum::Router::new().route("/callback", axum::routing::get(|| async { "" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    url
+}
+
+/// What the demo portal shows for the claim `name` (from its ID token, else from userinfo),
+/// once the login has come back to it.
+pub async fn portal_claim(b: &Browser, name: &str) -> Option<String> {
+    let script = "for (const row of document.querySelectorAll('dl.kv div')) {\
+                    if (row.querySelector('dt').textContent === arguments[0]) {\
+                      return row.querySelector('dd').textContent; } }\
+                  return null;";
+    let value = b
+        .client
+        .execute(script, vec![serde_json::json!(name)])
+        .await
+        .expect("script runs");
+    value.as_str().map(str::to_string)
+}
+
+/// Waits until the browser is at a URL starting with `prefix`.
+pub async fn wait_for_url(b: &Browser, prefix: &str) -> bool {
+    wait_for(|| async { b.url().await.starts_with(prefix) }).await
+}
+
 // --- pages (shared by the method tests) --------------------------------------------------------
 
 /// Undoes handlebars' HTML escaping.
@@ -1124,10 +1217,29 @@ pub fn authorize_with(
     scope: &str,
     extra: &[(&str, &str)],
 ) -> String {
+    authorize_to(
+        t,
+        client_id,
+        challenge,
+        "http://127.0.0.1:9/callback",
+        scope,
+        extra,
+    )
+}
+
+/// An authorization URL asking for `scope` (and `extra`), redirecting to `redirect_uri`.
+pub fn authorize_to(
+    t: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("redirect_uri", redirect_uri)
         .append_pair("scope", scope)
         .append_pair("state", "st-123")
         .append_pair("nonce", "n-456")
