@@ -873,6 +873,18 @@ pub async fn start_sim_login(b: &Browser, t: &TestApp, phone: &str) -> String {
     push_code(b, t).await
 }
 
+/// A fresh app with an IAL3 account for `id_number`, and a browser at the waiting page of a
+/// SIM login from the demo portal to the sandbox SIM `phone`: the browser, the app and the
+/// sandbox request's id. `None` when the browser tests are skipped.
+pub async fn sim_login_waiting(id_number: &str, phone: &str) -> Option<(Browser, TestApp, String)> {
+    let b = Browser::open().await?;
+    let t = spawn_app().await;
+    t.add_account(id_number, Ial::Ial3).await;
+    let code = start_sim_login(&b, &t, phone).await;
+    let id = request_for(&t, "mssp", phone, &code).await;
+    Some((b, t, id))
+}
+
 /// The one request waiting at the sandbox `provider` (`mssp`, `csc`) for `holder`, checked
 /// against the code the page shows; returns its id.
 pub async fn request_for(t: &TestApp, provider: &str, holder: &str, code: &str) -> String {
@@ -910,6 +922,64 @@ pub async fn portal_claim(b: &Browser, name: &str) -> Option<String> {
 /// Waits until the browser is at a URL starting with `prefix`.
 pub async fn wait_for_url(b: &Browser, prefix: &str) -> bool {
     wait_for(|| async { b.url().await.starts_with(prefix) }).await
+}
+
+/// The IAL2 account `sub` was raised to IAL3 by a signature of `method`: its level, the level's
+/// history (kept, naming the certificate bound to the account) and the audit event.
+pub async fn assert_raised_to_ial3(t: &TestApp, sub: &str, method: &str) {
+    let account = t.app.db.find_account(sub).await.unwrap().unwrap();
+    assert_eq!(account.ial, Ial::Ial3);
+    let history = t.app.db.account_levels(sub).await.unwrap();
+    let levels: Vec<Ial> = history.iter().map(|h| h.level).collect();
+    assert_eq!(
+        levels,
+        [Ial::Ial2, Ial::Ial3],
+        "the level's history is kept"
+    );
+    assert_eq!(history[1].method, method);
+    let certs = t
+        .app
+        .db
+        .credentials_of(sub, xacthuc::domain::CredentialKind::Certificate)
+        .await
+        .unwrap();
+    assert_eq!(certs.len(), 1);
+    assert_eq!(history[1].certificate_sha256, certs[0].lookup);
+    let events = t.app.db.audit_events(50).await.unwrap();
+    let raised = events
+        .iter()
+        .find(|e| e.kind == "account.level_raised")
+        .expect("audited");
+    assert_eq!(raised.account_id.as_deref(), Some(sub));
+    assert_eq!(
+        (raised.detail["from"].as_i64(), raised.detail["to"].as_i64()),
+        (Some(2), Some(3))
+    );
+}
+
+/// The IAL2 account `sub` was not raised: its level, its level's history, no certificate bound.
+pub async fn assert_still_ial2(t: &TestApp, sub: &str) {
+    let account = t.app.db.find_account(sub).await.unwrap().unwrap();
+    assert_eq!(account.ial, Ial::Ial2);
+    assert_eq!(t.app.db.account_levels(sub).await.unwrap().len(), 1);
+    assert!(
+        t.app
+            .db
+            .credentials_of(sub, xacthuc::domain::CredentialKind::Certificate)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The demo portal shows the `acr` of `ial` from its ID token.
+pub async fn assert_portal_acr(b: &Browser, t: &TestApp, ial: Ial) {
+    assert_eq!(
+        portal_claim(b, "acr").await.as_deref(),
+        Some(t.app.acr.acr(ial)),
+        "{}",
+        b.text().await
+    );
 }
 
 // --- pages (shared by the method tests) --------------------------------------------------------

@@ -5,9 +5,7 @@
 //! `XACTHUC_BROWSER=1`).
 
 use fantoccini::Locator;
-use xacthuc::domain::Ial;
 
-use crate::browser::Browser;
 use crate::helpers::*;
 
 const AN_ID: &str = "001090012345";
@@ -15,13 +13,9 @@ const AN_PHONE: &str = "0823456088";
 
 #[tokio::test]
 async fn a_citizen_logs_in_to_the_demo_portal_with_the_sim_at_ial3() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t, AN_PHONE).await;
-    let id = request_for(&t, "mssp", AN_PHONE, &code).await;
     assert_eq!(
         answer_signature(&t, "mssp", &id, Some("123456")).await,
         reqwest::StatusCode::OK
@@ -44,13 +38,9 @@ async fn a_citizen_logs_in_to_the_demo_portal_with_the_sim_at_ial3() {
 
 #[tokio::test]
 async fn a_rejection_on_the_phone_is_shown_on_the_page() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t, AN_PHONE).await;
-    let id = request_for(&t, "mssp", AN_PHONE, &code).await;
     answer_signature(&t, "mssp", &id, None).await;
     let shown = wait_for(|| async {
         match b.client.find(Locator::Css("#push-failed")).await {

@@ -7,7 +7,6 @@
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use xacthuc::authenticators::signature_push::PUSH_TTL_SECONDS;
-use xacthuc::domain::Ial;
 
 use crate::browser::Browser;
 use crate::helpers::*;
@@ -38,13 +37,9 @@ async fn assert_logged_out(b: &Browser, t: &TestApp) {
 
 #[tokio::test]
 async fn an_unanswered_sim_request_expires_on_the_page_and_the_citizen_starts_again() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t, AN_PHONE).await;
-    let id = request_for(&t, "mssp", AN_PHONE, &code).await;
 
     t.advance(u64::from(PUSH_TTL_SECONDS) + 1);
     let expired = says(&t, "err_push_expired");
@@ -93,13 +88,9 @@ async fn an_unanswered_sim_request_expires_on_the_page_and_the_citizen_starts_ag
 
 #[tokio::test]
 async fn cancelling_on_the_waiting_page_ends_the_sim_login() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t, AN_PHONE).await;
-    let id = request_for(&t, "mssp", AN_PHONE, &code).await;
 
     b.click("#push-cancel").await;
     let page = b.text().await;

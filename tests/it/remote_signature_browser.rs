@@ -92,12 +92,7 @@ async fn a_citizen_approves_in_the_signing_app_and_the_demo_portal_gets_ial3() {
         b.url().await
     );
     b.submit().await;
-    assert_eq!(
-        portal_claim(&b, "acr").await.as_deref(),
-        Some(t.app.acr.acr(Ial::Ial3)),
-        "{}",
-        b.text().await
-    );
+    assert_portal_acr(&b, &t, Ial::Ial3).await;
     let amr: Vec<String> =
         serde_json::from_str(&portal_claim(&b, "amr").await.expect("amr shown")).unwrap();
     assert_eq!(amr, ["swk", "pin", "mca"]);
@@ -144,12 +139,7 @@ async fn a_citizen_registers_with_the_remote_signature_and_the_demo_portal_gets_
     b.submit().await;
     assert!(b.url().await.contains("/consent"), "{}", b.url().await);
     b.submit().await;
-    assert_eq!(
-        portal_claim(&b, "acr").await.as_deref(),
-        Some(t.app.acr.acr(Ial::Ial3)),
-        "{}",
-        b.text().await
-    );
+    assert_portal_acr(&b, &t, Ial::Ial3).await;
     assert_eq!(
         portal_claim(&b, "id_number").await.as_deref(),
         Some(ngoc_id)

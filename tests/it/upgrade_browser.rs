@@ -6,7 +6,7 @@
 //! absent (failing instead under `XACTHUC_BROWSER=1`).
 
 use reqwest::StatusCode;
-use xacthuc::domain::{CredentialKind, Ial};
+use xacthuc::domain::Ial;
 
 use crate::browser::{Browser, enter_otp};
 use crate::helpers::*;
@@ -115,28 +115,7 @@ async fn a_portal_asking_for_ial3_gets_it_once_the_citizen_binds_their_sim() {
     assert_eq!(claims["acr"], t.app.acr.acr(Ial::Ial3));
     assert_eq!(amr_of(id_token), ["hwk", "pin", "mca"]);
 
-    let account = t.app.db.find_account(&sub).await.unwrap().unwrap();
-    assert_eq!(account.ial, Ial::Ial3);
-    let history = t.app.db.account_levels(&sub).await.unwrap();
-    let levels: Vec<(Ial, &str)> = history
-        .iter()
-        .map(|h| (h.level, h.method.as_str()))
-        .collect();
-    assert_eq!(
-        levels,
-        [(Ial::Ial2, "test"), (Ial::Ial3, "sim_signature")],
-        "the level's history is kept"
-    );
-    let events = t.app.db.audit_events(50).await.unwrap();
-    let raised = events
-        .iter()
-        .find(|e| e.kind == "account.level_raised")
-        .expect("audited");
-    assert_eq!(raised.account_id.as_deref(), Some(sub.as_str()));
-    assert_eq!(
-        (raised.detail["from"].as_i64(), raised.detail["to"].as_i64()),
-        (Some(2), Some(3))
-    );
+    assert_raised_to_ial3(&t, &sub, "sim_signature").await;
     b.close().await;
 }
 
@@ -179,11 +158,7 @@ async fn declining_an_essential_ial3_is_unmet_at_the_demo_portal() {
         None,
         "nobody logged in there"
     );
-    assert_eq!(
-        t.app.db.find_account(&sub).await.unwrap().unwrap().ial,
-        Ial::Ial2
-    );
-    assert_eq!(t.app.db.account_levels(&sub).await.unwrap().len(), 1);
+    assert_still_ial2(&t, &sub).await;
     b.close().await;
 }
 
@@ -221,17 +196,7 @@ async fn someone_elses_remote_signature_is_refused_on_the_page() {
         "the refusal is shown: {}",
         b.text().await
     );
-    let account = t.app.db.find_account(&sub).await.unwrap().unwrap();
-    assert_eq!(account.ial, Ial::Ial2);
-    assert_eq!(t.app.db.account_levels(&sub).await.unwrap().len(), 1);
-    assert!(
-        t.app
-            .db
-            .credentials_of(&sub, CredentialKind::Certificate)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_still_ial2(&t, &sub).await;
     let refused = audited(&t, "account.level_raise_refused", "id_number_mismatch")
         .await
         .expect("the refusal is audited");
