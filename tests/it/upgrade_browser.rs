@@ -2,8 +2,13 @@
 //! logs in with password and SMS code for a portal that asks for IAL3 (`acr_values`), is
 //! offered the upgrade, binds their SIM signature and the portal gets `acr` IAL3; declining
 //! when the demo portal made IAL3 essential sends it `unmet_authentication_requirements`; a
-//! remote signature of someone else is refused with the theme's message. Skipped like the other browser tests when chromedriver is
-//! absent (failing instead under `XACTHUC_BROWSER=1`).
+//! remote signature of someone else is refused with the theme's message. Skipped like the
+//! other browser tests when chromedriver is absent (failing instead under `XACTHUC_BROWSER=1`).
+//!
+//! The test portal asks for consent: its consent page is the one page that lets a form lead to
+//! the portal's origin (CSP `form-action`); the sign-in, SMS-code, waiting and upgrade pages
+//! allow only ours, so Chromium stops a redirect from them straight to another origin. The
+//! decline therefore goes to the demo portal, on our origin.
 
 use reqwest::StatusCode;
 use xacthuc::domain::Ial;
