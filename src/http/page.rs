@@ -380,6 +380,59 @@ fn widen_csp(resp: &mut Response, directive: &str) {
     }
 }
 
+/// Lets the page's forms lead to the portal whose authorization request `ar` the page serves
+/// (`form-action 'self' <portal origin>`). The form that finishes a login (an SMS code, a
+/// signature, "Đăng ký", declining an upgrade) is answered with a redirect to the portal, and
+/// browsers hold every redirect of a form's navigation to `form-action`: with `'self'` alone
+/// Chromium stays on our page. Only the origin of the redirect URI this browser's own pending
+/// request carries (already matched exactly against the client's) is added.
+pub async fn allow_forms_to_portal(
+    app: &App,
+    req: &PageRequest,
+    resp: &mut Response,
+    ar: Option<&str>,
+) {
+    let Some(ar) = ar.filter(|a| !a.is_empty()) else {
+        return;
+    };
+    if !resp.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        return;
+    }
+    let Ok(Some(request)) = crate::oidc::interaction::pending(app, ar, req.browser()).await else {
+        return;
+    };
+    allow_forms_to(resp, &request.redirect_uri);
+}
+
+/// Lets the page's forms lead to the origin of `url` (a validated redirect URI) as well as to us.
+pub fn allow_forms_to(resp: &mut Response, url: &str) {
+    let Some(origin) = origin_of(url) else {
+        return;
+    };
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.replacen(
+                "form-action 'self';",
+                &format!("form-action 'self' {origin};"),
+                1,
+            )
+        });
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// `scheme://host[:port]` of a URL, for CSP `form-action`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
 /// Lets the page's scripts fetch from `origins` as well as from us (`connect-src`): a login
 /// ceremony's local signing agent. Origins that are not plain `scheme://host[:port]` are left
 /// out, so nothing else can be spliced into the policy.

@@ -464,6 +464,7 @@ async fn show_and_keep(
 ) -> Response {
     let status = refusal.as_ref().map_or(StatusCode::OK, status_of);
     if prompt == Prompt::Form(Form::LoginPage) {
+        // The login page lets its forms lead to the portal itself.
         let resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
         return retry_if_busy(resp, refusal.as_ref());
     }
@@ -472,6 +473,7 @@ async fn show_and_keep(
         Err(e) => return page::unavailable(app, req, &e),
     };
     let mut resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+    page::allow_forms_to_portal(app, req, &mut resp, flow.ar.as_deref()).await;
     page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
     resp
 }

@@ -241,6 +241,61 @@ pub(crate) async fn enter_otp(b: &Browser, t: &TestApp, phone: &str) {
     b.submit().await;
 }
 
+/// The login of the account `id_number` (made by `add_account`, its phone `PHONE_E164`) on the
+/// login page in front of the browser: ID number and password, then the SMS code.
+pub(crate) async fn password_and_otp(b: &Browser, t: &TestApp, id_number: &str) {
+    assert!(
+        b.url().await.starts_with(&t.url("/login")),
+        "{}",
+        b.url().await
+    );
+    b.fill("username", id_number).await;
+    b.fill("password", PASSWORD).await;
+    b.submit().await;
+    enter_otp(b, t, PHONE_E164).await;
+}
+
+/// A test portal on its own origin, whose redirect URI the browser can land on; the browser
+/// is sent to its authorization request with `extra`; `client` adjusts its registration.
+/// Returns the client's id and secret, its redirect URI and the PKCE verifier.
+pub(crate) async fn portal_asks(
+    b: &Browser,
+    t: &TestApp,
+    extra: &[(&str, &str)],
+    client: impl FnOnce(&mut xacthuc::cli::ClientAdd),
+) -> (String, String, String, String) {
+    let callback = portal_callback().await;
+    let uri = callback.clone();
+    let (client_id, secret) = t
+        .add_client(|c| {
+            // Its callback takes the user back after a logout too.
+            c.post_logout_redirect_uris = vec![uri.clone()];
+            c.redirect_uris = vec![uri];
+            client(c);
+        })
+        .await;
+    let (verifier, challenge) = pkce();
+    let scope = "openid profile phone id_number";
+    b.goto(&authorize_to(
+        t, &client_id, &challenge, &callback, scope, extra,
+    ))
+    .await;
+    (client_id, secret.unwrap(), callback, verifier)
+}
+
+/// Waits for the redirect back to the portal at `callback`: the query it received.
+pub(crate) async fn portal_received(
+    b: &Browser,
+    callback: &str,
+) -> std::collections::HashMap<String, String> {
+    assert!(
+        wait_for_url(b, callback).await,
+        "back at the portal: {}",
+        b.url().await
+    );
+    query(&b.url().await)
+}
+
 const AN: [(&str, &str); 4] = [
     ("id_number", "001090012345"),
     ("full_name", "Nguyễn Văn An"),

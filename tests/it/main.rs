@@ -21,6 +21,7 @@ mod otp_captcha;
 mod passkey;
 mod passkey_browser;
 mod pki;
+mod portal_origin_browser;
 mod production;
 mod profile;
 mod push_browser;

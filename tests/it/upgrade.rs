@@ -13,7 +13,7 @@ const AN_ID: &str = "001090012345";
 const AN_PIN: &str = "123456";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
-fn essential_ial3() -> String {
+pub(crate) fn essential_ial3() -> String {
     serde_json::json!({ "id_token": { "acr": { "essential": true, "values": ["IAL3"] } } })
         .to_string()
 }

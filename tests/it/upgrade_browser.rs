@@ -4,35 +4,16 @@
 //! when the demo portal made IAL3 essential sends it `unmet_authentication_requirements`; a
 //! remote signature of someone else is refused with the theme's message. Skipped like the
 //! other browser tests when chromedriver is absent (failing instead under `XACTHUC_BROWSER=1`).
-//!
-//! The test portal asks for consent: its consent page is the one page that lets a form lead to
-//! the portal's origin (CSP `form-action`); the sign-in, SMS-code, waiting and upgrade pages
-//! allow only ours, so Chromium stops a redirect from them straight to another origin. The
-//! decline therefore goes to the demo portal, on our origin.
 
 use reqwest::StatusCode;
 use xacthuc::domain::Ial;
 
-use crate::browser::{Browser, enter_otp};
+use crate::browser::{Browser, password_and_otp, portal_asks, portal_received};
 use crate::helpers::*;
 
 const AN_ID: &str = "001090012345";
 const AN_PHONE: &str = "0823456088";
 const AN_PIN: &str = "123456";
-
-/// The IAL2 account's login on the page in front of the browser: ID number and password, then
-/// the SMS code.
-async fn password_and_otp(b: &Browser, t: &TestApp) {
-    assert!(
-        b.url().await.starts_with(&t.url("/login")),
-        "{}",
-        b.url().await
-    );
-    b.fill("username", AN_ID).await;
-    b.fill("password", PASSWORD).await;
-    b.submit().await;
-    enter_otp(b, t, PHONE_E164).await;
-}
 
 /// After the login, the upgrade is offered for the portal `portal` with the theme's text
 /// `asks` (asked or required).
@@ -49,36 +30,6 @@ async fn assert_offered(b: &Browser, t: &TestApp, portal: &str, asks: &str) {
     assert!(b.shown("#upgrade-decline").await.is_some(), "{page}");
 }
 
-/// A test portal on its own origin, whose redirect URI the browser can land on; the browser
-/// is sent to its authorization request with `extra`. Returns the client's id and secret, its
-/// redirect URI and the PKCE verifier.
-async fn portal_asks(
-    b: &Browser,
-    t: &TestApp,
-    extra: &[(&str, &str)],
-) -> (String, String, String, String) {
-    let callback = portal_callback().await;
-    let uri = callback.clone();
-    let (client_id, secret) = t.add_client(|c| c.redirect_uris = vec![uri]).await;
-    let (verifier, challenge) = pkce();
-    let scope = "openid profile phone id_number";
-    b.goto(&authorize_to(
-        t, &client_id, &challenge, &callback, scope, extra,
-    ))
-    .await;
-    (client_id, secret.unwrap(), callback, verifier)
-}
-
-/// Waits for the redirect back to the portal at `callback`: the query it received.
-async fn portal_received(b: &Browser, callback: &str) -> std::collections::HashMap<String, String> {
-    assert!(
-        wait_for_url(b, callback).await,
-        "back at the portal: {}",
-        b.url().await
-    );
-    query(&b.url().await)
-}
-
 #[tokio::test]
 async fn a_portal_asking_for_ial3_gets_it_once_the_citizen_binds_their_sim() {
     let Some(b) = Browser::open().await else {
@@ -87,8 +38,8 @@ async fn a_portal_asking_for_ial3_gets_it_once_the_citizen_binds_their_sim() {
     let t = spawn_app().await;
     let sub = t.add_account(AN_ID, Ial::Ial2).await;
     let (client_id, secret, callback, verifier) =
-        portal_asks(&b, &t, &[("acr_values", "IAL3")]).await;
-    password_and_otp(&b, &t).await;
+        portal_asks(&b, &t, &[("acr_values", "IAL3")], |_| {}).await;
+    password_and_otp(&b, &t, AN_ID).await;
     assert_offered(&b, &t, &client_add().name, "upgrade_portal_asks").await;
 
     b.click("a.method[data-method='sim_signature']").await;
@@ -135,7 +86,7 @@ async fn declining_an_essential_ial3_is_unmet_at_the_demo_portal() {
     b.goto(&t.url("/sandbox/demo-portal")).await;
     b.click("a[href='/sandbox/demo-portal/login?acr=IAL3']")
         .await;
-    password_and_otp(&b, &t).await;
+    password_and_otp(&b, &t, AN_ID).await;
     let demo_portal = xacthuc::sandbox::demo_portal::CLIENT_ID;
     let portal = t
         .app
@@ -174,8 +125,8 @@ async fn someone_elses_remote_signature_is_refused_on_the_page() {
     };
     let t = spawn_app().await;
     let sub = t.add_account(AN_ID, Ial::Ial2).await;
-    portal_asks(&b, &t, &[("acr_values", "IAL3")]).await;
-    password_and_otp(&b, &t).await;
+    portal_asks(&b, &t, &[("acr_values", "IAL3")], |_| {}).await;
+    password_and_otp(&b, &t, AN_ID).await;
     let portal = client_add().name;
     assert_offered(&b, &t, &portal, "upgrade_portal_asks").await;
 
