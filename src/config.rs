@@ -328,6 +328,10 @@ pub struct PkiConfig {
     pub revocation: RevocationPolicy,
     /// Time budget of one OCSP or CRL download, in milliseconds.
     pub ocsp_timeout_ms: u64,
+    /// How old (thisUpdate, plus 5 minutes of clock skew) an OCSP answer may be when the
+    /// responder did not echo the request's nonce (RFC 8954 allows it; pre-produced answers).
+    /// An answer that carries a nonce must carry ours, whatever its age.
+    pub ocsp_max_age_seconds: u64,
     /// Largest CMS signature, certificate chain or OCSP/CRL download accepted, in bytes.
     pub max_signature_bytes: usize,
 }
@@ -346,6 +350,7 @@ impl Default for PkiConfig {
             government_anchors: Vec::new(),
             revocation: RevocationPolicy::FailClosed,
             ocsp_timeout_ms: 3000,
+            ocsp_max_age_seconds: 300,
             max_signature_bytes: 256 * 1024,
         }
     }
@@ -648,6 +653,11 @@ impl Config {
         if !(30..=3600).contains(&self.profile.reauth_seconds) {
             return Err(ConfigError::Invalid(
                 "profile.reauth_seconds must be 30..=3600".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.pki.ocsp_max_age_seconds) {
+            return Err(ConfigError::Invalid(
+                "pki.ocsp_max_age_seconds must be 1..=86400".into(),
             ));
         }
         if self.profile.email_codes_per_hour == 0 {

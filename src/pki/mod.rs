@@ -179,6 +179,7 @@ impl Pki {
                 Duration::from_millis(cfg.ocsp_timeout_ms),
                 cfg.max_signature_bytes,
                 fail_open,
+                chrono::Duration::seconds(cfg.ocsp_max_age_seconds as i64),
             ),
             max_signature_bytes: cfg.max_signature_bytes,
         })

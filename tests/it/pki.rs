@@ -515,6 +515,51 @@ async fn raw_signatures_over_a_digest_verify_for_each_algorithm() {
 }
 
 #[tokio::test]
+async fn an_ocsp_answer_without_a_nonce_is_accepted_only_while_recent() {
+    let t = spawn_app().await;
+    // A responder that ignores nonces (RFC 8954) with a fresh answer: the OCSP answer decides,
+    // with the CRL down.
+    t.pki_faults("public-ca", json!({ "ocsp": "no_nonce", "crl": "down" }))
+        .await;
+    let good = t.citizen_certificate(CCCD).await;
+    assert!(sign_and_verify(&t, &good, true).await.is_ok());
+    let revoked = t.citizen_certificate(CCCD).await;
+    t.revoke_certificate(&revoked.serial).await;
+    assert_eq!(
+        sign_and_verify(&t, &revoked, true).await.err(),
+        Some(PkiError::Revoked)
+    );
+    // A pre-produced answer an hour old, past ocsp_max_age_seconds (300 s + skew): not
+    // trusted, so with the CRL down the status is unknown and the certificate refused…
+    t.pki_faults(
+        "public-ca",
+        json!({ "ocsp": "no_nonce_old", "crl": "down" }),
+    )
+    .await;
+    let other = t.citizen_certificate(CCCD).await;
+    assert_eq!(
+        sign_and_verify(&t, &other, true).await.err(),
+        Some(PkiError::RevocationUnavailable)
+    );
+    // …and the CRL decides when it is up.
+    t.pki_faults("public-ca", json!({ "ocsp": "no_nonce_old" }))
+        .await;
+    assert!(sign_and_verify(&t, &other, true).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_longer_ocsp_max_age_accepts_an_old_answer_without_a_nonce() {
+    let t = spawn_app_with(|c| c.pki.ocsp_max_age_seconds = 2 * 3600).await;
+    t.pki_faults(
+        "public-ca",
+        json!({ "ocsp": "no_nonce_old", "crl": "down" }),
+    )
+    .await;
+    let cert = t.citizen_certificate(CCCD).await;
+    assert!(sign_and_verify(&t, &cert, true).await.is_ok());
+}
+
+#[tokio::test]
 async fn the_sandbox_certifies_a_key_it_did_not_make_and_refuses_bad_requests() {
     let t = spawn_app().await;
     let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
