@@ -1233,6 +1233,12 @@ impl TestCert {
     /// The same with RSASSA-PSS, as the Government CA's plugin signs. The `openssl` crate's
     /// `CMS_sign` cannot choose the padding, so this runs the `openssl cms` command.
     pub fn sign_cms_pss(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        self.sign_cms_pss_with(content, detached, &[])
+    }
+
+    /// [`Self::sign_cms_pss`] with more `openssl cms -sign` options for the signer (e.g.
+    /// `["-keyopt", "rsa_mgf1_md:sha1"]`, `["-md", "sha512"]`).
+    pub fn sign_cms_pss_with(&self, content: &[u8], detached: bool, options: &[&str]) -> Vec<u8> {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = |name: &str, bytes: &[u8]| {
             let path = dir.path().join(name);
@@ -1255,6 +1261,7 @@ impl TestCert {
             .arg(&inkey)
             // After its signer: -keyopt applies to the signer before it.
             .args(["-keyopt", "rsa_padding_mode:pss"])
+            .args(options)
             .arg("-certfile")
             .arg(&ca)
             .arg("-out")

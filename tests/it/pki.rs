@@ -88,6 +88,48 @@ async fn good_signatures_verify_with_rsa_pkcs1_rsa_pss_and_ecdsa_attached_and_de
 }
 
 #[tokio::test]
+async fn rsa_pss_signatures_with_sha1_or_a_mismatched_mgf1_or_no_salt_are_refused() {
+    let t = spawn_app().await;
+    let cert = t
+        .issue_certificate(json!({ "uids": [format!("CCCD:{CCCD}")], "key": "rsa-pss" }))
+        .await;
+    let pss = |options: &[&str]| cert.sign_cms_pss_with(CONTENT, true, options);
+    // Salt as long as the digest, and SHA-512 throughout: accepted.
+    for options in [
+        &["-keyopt", "rsa_pss_saltlen:digest"][..],
+        &["-md", "sha512", "-keyopt", "rsa_mgf1_md:sha512"][..],
+    ] {
+        let cms = pss(options);
+        assert!(verify(&t, &cms, Some(CONTENT)).await.is_ok(), "{options:?}");
+    }
+    for (options, what) in [
+        (&["-keyopt", "rsa_mgf1_md:sha1"][..], "MGF1-SHA-1"),
+        (&["-keyopt", "rsa_pss_saltlen:0"][..], "no salt"),
+        (
+            &["-md", "sha512", "-keyopt", "rsa_mgf1_md:sha256"][..],
+            "mixed hashes",
+        ),
+    ] {
+        let err = verify(&t, &pss(options), Some(CONTENT)).await.err();
+        assert!(
+            matches!(err, Some(PkiError::PssParameters(_))),
+            "{what}: {err:?}"
+        );
+        // The user is told the algorithm is not supported; the audit says why.
+        let err = err.unwrap();
+        assert_eq!(err.message_key(), "pki_unsupported_algorithm");
+        assert_eq!(err.reason(), "pss_parameters");
+    }
+    // SHA-1 as the digest (and so the PSS hash): refused before the signature is checked.
+    assert_eq!(
+        verify(&t, &pss(&["-md", "sha1"]), Some(CONTENT))
+            .await
+            .err(),
+        Some(PkiError::UnsupportedAlgorithm)
+    );
+}
+
+#[tokio::test]
 async fn an_enterprise_and_its_representative_are_told_apart() {
     let t = spawn_app().await;
     let enterprise = t
@@ -498,6 +540,24 @@ async fn raw_signatures_over_a_digest_verify_for_each_algorithm() {
             .verify_signed_digest(&chain, &other, alg, &signature, PUBLIC, now)
             .await;
         assert_eq!(refused.err(), Some(PkiError::BadSignature), "{alg:?}");
+        if alg == SignatureAlg::RsaPssSha256 {
+            // A raw signature carries no parameters: ours are SHA-256, MGF1-SHA-256 and a
+            // 32-byte salt, so PSS made with MGF1-SHA-1 (or another salt) does not verify.
+            let mut ctx = PkeyCtx::new(pkey).unwrap();
+            ctx.sign_init().unwrap();
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS)
+                .unwrap();
+            ctx.set_rsa_mgf1_md(openssl::md::Md::sha1()).unwrap();
+            ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+            let mut sha1_mgf = vec![];
+            ctx.sign_to_vec(&digest, &mut sha1_mgf).unwrap();
+            let refused = t
+                .app
+                .pki
+                .verify_signed_digest(&chain, &digest, alg, &sha1_mgf, PUBLIC, now)
+                .await;
+            assert_eq!(refused.err(), Some(PkiError::BadSignature));
+        }
         if alg == SignatureAlg::EcdsaSha256 {
             // PKCS#11 and many CSC providers answer raw r‖s.
             let sig = openssl::ecdsa::EcdsaSig::from_der(&signature).unwrap();
