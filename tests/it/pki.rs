@@ -134,7 +134,7 @@ async fn an_enterprise_and_its_representative_are_told_apart() {
     let t = spawn_app().await;
     let enterprise = t
         .issue_certificate(json!({
-            "uids": ["MST:0101234567"],
+            "uids": ["MST:0101234565"],
             "o": "Công ty TNHH Ánh Dương",
             "cn": "Công ty TNHH Ánh Dương",
         }))
@@ -145,12 +145,12 @@ async fn an_enterprise_and_its_representative_are_told_apart() {
         .certificate;
     let id = info.verified_identity(IdentitySource::Certificate);
     assert_eq!(id.subject_type, SubjectType::Enterprise);
-    assert_eq!(id.tax_code.as_deref(), Some("0101234567"));
+    assert_eq!(id.tax_code.as_deref(), Some("0101234565"));
     assert_eq!(id.full_name, "Công ty TNHH Ánh Dương");
 
     let representative = t
         .issue_certificate(json!({
-            "uids": ["MST:0101234567", format!("CCCD:{CCCD}")],
+            "uids": ["MST:0101234565", format!("CCCD:{CCCD}")],
             "o": "Công ty TNHH Ánh Dương",
             "cn": "Trần Thị Bình",
         }))
@@ -176,6 +176,24 @@ async fn a_certificate_without_an_identity_is_refused() {
         sign_and_verify(&t, &cert, true).await.err(),
         Some(PkiError::NoIdentity)
     );
+}
+
+#[tokio::test]
+async fn a_certificate_whose_tax_code_fails_its_check_digit_is_refused_as_a_broken_identity() {
+    let t = spawn_app().await;
+    // 0101234567: the check digit of 010123456 is 5. Alone (an enterprise), beside a CCCD (a
+    // representative), or as the organizationIdentifier: nobody is identified.
+    for request in [
+        json!({ "uids": ["MST:0101234567"], "o": "Công ty TNHH Ánh Dương" }),
+        json!({ "uids": ["MST:0101234565-000"], "o": "Công ty TNHH Ánh Dương" }),
+        json!({ "uids": ["MST:0101234567", format!("CCCD:{CCCD}")], "o": "Ánh Dương" }),
+        json!({ "uids": [format!("CCCD:{CCCD}")], "organization_identifier": "VATVN-0101234567" }),
+    ] {
+        let cert = t.issue_certificate(request.clone()).await;
+        let err = sign_and_verify(&t, &cert, true).await.err();
+        assert_eq!(err, Some(PkiError::NoIdentity), "{request}");
+        assert_eq!(err.unwrap().message_key(), "pki_no_identity");
+    }
 }
 
 #[tokio::test]
