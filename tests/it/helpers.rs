@@ -784,9 +784,18 @@ pub async fn pending_signatures(
     provider: &str,
     holder: &str,
 ) -> Vec<serde_json::Value> {
+    pending_signatures_at(&t.base, provider, holder).await
+}
+
+/// [`pending_signatures`] of the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn pending_signatures_at(
+    base: &str,
+    provider: &str,
+    holder: &str,
+) -> Vec<serde_json::Value> {
     let holder: String = form_urlencoded::byte_serialize(holder.as_bytes()).collect();
     let list: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/{provider}/pending?holder={holder}")))
+        .get(format!("{base}/sandbox/{provider}/pending?holder={holder}"))
         .send()
         .await
         .unwrap()
@@ -803,12 +812,22 @@ pub async fn answer_signature(
     id: &str,
     pin: Option<&str>,
 ) -> StatusCode {
+    answer_signature_at(&t.base, provider, id, pin).await
+}
+
+/// [`answer_signature`] at the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn answer_signature_at(
+    base: &str,
+    provider: &str,
+    id: &str,
+    pin: Option<&str>,
+) -> StatusCode {
     let c = http();
     let resp = match pin {
         Some(pin) => c
-            .post(t.url(&format!("/sandbox/{provider}/requests/{id}/approve")))
+            .post(format!("{base}/sandbox/{provider}/requests/{id}/approve"))
             .json(&serde_json::json!({ "pin": pin })),
-        None => c.post(t.url(&format!("/sandbox/{provider}/requests/{id}/reject"))),
+        None => c.post(format!("{base}/sandbox/{provider}/requests/{id}/reject")),
     };
     resp.send().await.unwrap().status()
 }
