@@ -210,6 +210,9 @@ pub fn production_config() -> Config {
     config.connectors.mail_url = "https://mail.example.vn".into();
     config.connectors.mobile_signature_url = "https://mssp.example.vn".into();
     config.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
+    // Named, not read: the production tests are refused (or stop) before the PKI loads them.
+    config.pki.public_anchors = vec!["/etc/xacthuc/public-anchors.pem".into()];
+    config.pki.government_anchors = vec!["/etc/xacthuc/government-anchors.pem".into()];
     config
 }
 
@@ -783,9 +786,18 @@ pub async fn pending_signatures(
     provider: &str,
     holder: &str,
 ) -> Vec<serde_json::Value> {
+    pending_signatures_at(&t.base, provider, holder).await
+}
+
+/// [`pending_signatures`] of the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn pending_signatures_at(
+    base: &str,
+    provider: &str,
+    holder: &str,
+) -> Vec<serde_json::Value> {
     let holder: String = form_urlencoded::byte_serialize(holder.as_bytes()).collect();
     let list: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/{provider}/pending?holder={holder}")))
+        .get(format!("{base}/sandbox/{provider}/pending?holder={holder}"))
         .send()
         .await
         .unwrap()
@@ -802,12 +814,22 @@ pub async fn answer_signature(
     id: &str,
     pin: Option<&str>,
 ) -> StatusCode {
+    answer_signature_at(&t.base, provider, id, pin).await
+}
+
+/// [`answer_signature`] at the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn answer_signature_at(
+    base: &str,
+    provider: &str,
+    id: &str,
+    pin: Option<&str>,
+) -> StatusCode {
     let c = http();
     let resp = match pin {
         Some(pin) => c
-            .post(t.url(&format!("/sandbox/{provider}/requests/{id}/approve")))
+            .post(format!("{base}/sandbox/{provider}/requests/{id}/approve"))
             .json(&serde_json::json!({ "pin": pin })),
-        None => c.post(t.url(&format!("/sandbox/{provider}/requests/{id}/reject"))),
+        None => c.post(format!("{base}/sandbox/{provider}/requests/{id}/reject")),
     };
     resp.send().await.unwrap().status()
 }
@@ -1415,6 +1437,12 @@ impl TestCert {
     /// The same with RSASSA-PSS, as the Government CA's plugin signs. The `openssl` crate's
     /// `CMS_sign` cannot choose the padding, so this runs the `openssl cms` command.
     pub fn sign_cms_pss(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        self.sign_cms_pss_with(content, detached, &[])
+    }
+
+    /// [`Self::sign_cms_pss`] with more `openssl cms -sign` options for the signer (e.g.
+    /// `["-keyopt", "rsa_mgf1_md:sha1"]`, `["-md", "sha512"]`).
+    pub fn sign_cms_pss_with(&self, content: &[u8], detached: bool, options: &[&str]) -> Vec<u8> {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = |name: &str, bytes: &[u8]| {
             let path = dir.path().join(name);
@@ -1437,6 +1465,7 @@ impl TestCert {
             .arg(&inkey)
             // After its signer: -keyopt applies to the signer before it.
             .args(["-keyopt", "rsa_padding_mode:pss"])
+            .args(options)
             .arg("-certfile")
             .arg(&ca)
             .arg("-out")
