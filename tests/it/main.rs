@@ -32,6 +32,8 @@ mod sim_signature;
 mod theme;
 mod token_endpoint;
 mod upgrade;
+mod usb_refusals_browser;
 mod usb_registration;
+mod usb_registration_browser;
 mod usb_token;
 mod usb_token_browser;
