@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use serde_json::json;
+use serde_json::{Value, json};
 use xacthuc::domain::Ial;
 
 use crate::browser::Browser;
@@ -58,7 +58,45 @@ pub(crate) async fn app_with_agent(certify: serde_json::Value) -> (TestApp, UsbT
 /// The caller holds the token's turn ([`token_turn`]) from before the page opened: the page
 /// reads the token as it loads.
 pub(crate) async fn sign_with(b: &Browser, token: &UsbToken) {
-    wait_shown(b, "#usb-certificates").await;
+    // SoftHSM2 shares its token files with the `softhsm2-util`/`pkcs11-tool` processes that
+    // other tests run to add their keys; now and then the module reports a general error for
+    // a moment after. The page then says "try again" (`usb_agent_failed`), and the test does
+    // what a user would: "Thử lại", a few times.
+    let mut guide = Value::Null;
+    for _ in 0..5 {
+        wait_shown(b, "#usb-certificates, #usb-guide:not([hidden])").await;
+        guide = b
+            .client
+            .execute(
+                "var g = document.getElementById('usb-guide'); return g.hidden ? null : g.getAttribute('data-code');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if guide != json!("failed") {
+            break;
+        }
+        eprintln!("the page's agent failed: Thử lại");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.click_only("#usb-retry").await;
+    }
+    if !guide.is_null() {
+        // Say what the agent answered: the page shows only its guidance.
+        let origin = url::Url::parse(&b.url().await)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        let listed = match http()
+            .get(format!("{}/v1/certificates", token.agent_url))
+            .header("origin", origin)
+            .send()
+            .await
+        {
+            Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => e.to_string(),
+        };
+        panic!("the page's agent failed ({guide}); asked again, an agent answers {listed:.300}");
+    }
     let chosen = b
         .client
         .execute(
@@ -84,6 +122,8 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
     let (t, token) = app_with_agent(certify).await;
     t.add_account(AN, Ial::Ial3).await;
 
+    // The page reads the token as it loads, and has it sign.
+    let turn = token_turn().await;
     b.goto(&t.url("/sandbox/demo-portal")).await;
     b.click("a[href='/sandbox/demo-portal/login']").await;
     b.click("#login-with-usb_token").await;
@@ -120,6 +160,7 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    drop(turn);
     assert!(
         url.contains("/consent"),
         "consent asked: {url} {}",
