@@ -11,7 +11,7 @@ use xacthuc::domain::Ial;
 
 use crate::browser::Browser;
 use crate::helpers::*;
-use crate::usb_token_browser::{app_with_agent, sign_with};
+use crate::usb_token_browser::{agent_settled, app_with_agent, sign_with};
 
 const AN: &str = "001090012345";
 
@@ -145,8 +145,8 @@ fn cases(now: chrono::DateTime<chrono::Utc>) -> Vec<Case> {
     ]
 }
 
-/// Offers `token` where `case` says in browser `b` (holding the token's turn), and checks the
-/// refusal: the theme's message, no session, no account, the audit event.
+/// Offers `token` where `case` says in browser `b` (holding the token's turn while a page reads
+/// it), and checks the refusal: the theme's message, no session, no account, the audit event.
 async fn refused_in_browser(b: &Browser, t: &TestApp, case: &Case, token: &UsbToken) {
     let accounts = count_accounts(t).await;
     let turn = token_turn().await;
@@ -158,7 +158,6 @@ async fn refused_in_browser(b: &Browser, t: &TestApp, case: &Case, token: &UsbTo
         }
     }
     sign_with(b, token).await;
-    drop(turn);
     let message = t.app.theme.t("vi", case.message);
     let shown = match case.offered {
         // The same tab again, a fresh challenge, the message above it.
@@ -169,6 +168,7 @@ async fn refused_in_browser(b: &Browser, t: &TestApp, case: &Case, token: &UsbTo
                 case.name,
                 b.url().await
             );
+            agent_settled(b).await;
             b.text_of("#usb-error").await
         }
         Offered::CitizenRegistration => b.text_of(".alert-error .alert-title").await,
@@ -182,6 +182,7 @@ async fn refused_in_browser(b: &Browser, t: &TestApp, case: &Case, token: &UsbTo
         case.name
     );
     assert!(!b.logged_in(t).await, "{}: no session", case.name);
+    drop(turn);
     assert_eq!(count_accounts(t).await, accounts, "{}", case.name);
 }
 
@@ -250,7 +251,9 @@ async fn a_signature_posted_again_in_a_new_login_is_refused() {
 
     // A new login (no session), and the captured answer posted with its form.
     b.client.delete_all_cookies().await.unwrap();
+    let turn = token_turn().await;
     b.goto(&t.url("/login/usb_token")).await;
+    agent_settled(&b).await;
     b.execute_navigating(
         "var f = document.getElementById('usb-form');
          var signed = arguments[0];
@@ -267,12 +270,14 @@ async fn a_signature_posted_again_in_a_new_login_is_refused() {
         b.text_of("#usb-error").await,
         t.app.theme.t("vi", "err_usb_challenge")
     );
+    agent_settled(&b).await;
     assert!(
         audited(&t, "login.failed", "wrong_challenge")
             .await
             .is_some()
     );
     assert!(!b.logged_in(&t).await, "the replay gives no session");
+    drop(turn);
     assert_eq!(usb_logins(&t).await, 1);
     b.close().await;
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use serde_json::{Value, json};
+use serde_json::json;
 use xacthuc::domain::Ial;
 
 use crate::browser::Browser;
@@ -52,34 +52,30 @@ pub(crate) async fn app_with_agent(certify: serde_json::Value) -> (TestApp, UsbT
     (t, token)
 }
 
+/// Waits until a "USB ký số" page has heard back from the agent (the list of certificates,
+/// or guidance): a page reads the token as it loads, also when it comes back with a refusal,
+/// so a test waits for this before it leaves the page and gives up the token's turn. A read
+/// while another test's `softhsm2-util` writes can leave SoftHSM2's view of the token broken
+/// until the next write.
+pub(crate) async fn agent_settled(b: &Browser) {
+    wait_shown(b, "#usb-certificates, #usb-guide:not([hidden])").await;
+}
+
 /// On a "USB ký số" ceremony page (a login's or a registration's): waits for the agent's list
 /// of the token's certificates, chooses `token`'s as its holder would (the token is shared
 /// with the other tests), and has the page sign and post; returns with the next page loaded.
 /// The caller holds the token's turn ([`token_turn`]) from before the page opened: the page
 /// reads the token as it loads.
 pub(crate) async fn sign_with(b: &Browser, token: &UsbToken) {
-    // SoftHSM2 shares its token files with the `softhsm2-util`/`pkcs11-tool` processes that
-    // other tests run to add their keys; now and then the module reports a general error for
-    // a moment after. The page then says "try again" (`usb_agent_failed`), and the test does
-    // what a user would: "Thử lại", a few times.
-    let mut guide = Value::Null;
-    for _ in 0..5 {
-        wait_shown(b, "#usb-certificates, #usb-guide:not([hidden])").await;
-        guide = b
-            .client
-            .execute(
-                "var g = document.getElementById('usb-guide'); return g.hidden ? null : g.getAttribute('data-code');",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if guide != json!("failed") {
-            break;
-        }
-        eprintln!("the page's agent failed: Thử lại");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        b.click_only("#usb-retry").await;
-    }
+    agent_settled(b).await;
+    let guide = b
+        .client
+        .execute(
+            "var g = document.getElementById('usb-guide'); return g.hidden ? null : g.getAttribute('data-code');",
+            vec![],
+        )
+        .await
+        .unwrap();
     if !guide.is_null() {
         // Say what the agent answered: the page shows only its guidance.
         let origin = url::Url::parse(&b.url().await)
