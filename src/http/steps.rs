@@ -371,6 +371,9 @@ fn step_failed(
     title: &str,
     back: String,
 ) -> Response {
+    // Answers the ceremony's post to `/login/{method}`: the other language is the same page
+    // to start over from, not that URL (which would begin a login).
+    let req = &req.with_language_link(&back);
     let vars = json!({
         "error": page::text(app, req, &refusal.message),
         "duplicate": false,
@@ -394,10 +397,14 @@ pub fn registration_refused(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    // Shown in answer to a post (the ceremony's, or "Đăng ký"): the other language is the
+    // registration page, where the person starts over.
+    let back = register_url(subject, ar);
+    let req = &req.with_language_link(&back);
     let vars = json!({
         "error": page::text(app, req, &refusal.message(subject)),
         "duplicate": duplicate,
-        "back_url": app.url(&register_url(subject, ar)),
+        "back_url": app.url(&back),
     });
     page::render(
         app,
@@ -425,9 +432,11 @@ async fn upgrade_proven(
         if let upgrade::Refusal::Store(e) = &refusal {
             return page::unavailable(app, req, e);
         }
+        let back = upgrade_url(ar.as_deref());
+        let req = &req.with_language_link(&back);
         let vars = json!({
             "error": page::text(app, req, &refusal.message()),
-            "back_url": app.url(&upgrade_url(ar.as_deref())),
+            "back_url": app.url(&back),
         });
         return page::render(
             app,

@@ -142,8 +142,21 @@ impl Browser {
             .expect("a page")
     }
 
+    /// Clicks something that navigates after a slow step in the page (the signing agent signs,
+    /// then the page's script posts), and waits up to 30 s for the next page.
+    pub(crate) async fn click_slow(&self, css: &str) {
+        let old = self.document().await;
+        self.click_only(css).await;
+        self.wait_replaced_within(old, 1200).await;
+    }
+
     async fn wait_replaced(&self, old: fantoccini::elements::Element) {
-        for _ in 0..200 {
+        self.wait_replaced_within(old, 200).await;
+    }
+
+    /// Waits for the next page, giving the old one `tries` × 25 ms to go.
+    async fn wait_replaced_within(&self, old: fantoccini::elements::Element, tries: usize) {
+        for _ in 0..tries {
             // The old document's element goes stale once the next page replaces it.
             if old.tag_name().await.is_err() {
                 break;
@@ -195,6 +208,13 @@ impl Browser {
         element.text().await.ok()
     }
 
+    /// The text of the element `css`, which must be on the page.
+    pub(crate) async fn text_of(&self, css: &str) -> String {
+        self.shown(css)
+            .await
+            .unwrap_or_else(|| panic!("{css} on the page"))
+    }
+
     pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
@@ -206,6 +226,18 @@ impl Browser {
             .await
             .unwrap();
         field.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Whether this browser has a session at `t`: the profile answers, or sends to the login
+    /// page.
+    pub(crate) async fn logged_in(&self, t: &TestApp) -> bool {
+        self.goto(&t.url("/profile")).await;
+        let url = self.url().await;
+        assert!(
+            url.ends_with("/profile") || url.contains("/login"),
+            "unexpected page {url}"
+        );
+        url.ends_with("/profile")
     }
 
     /// Answers the captcha the way a tester may: through the sandbox contract.

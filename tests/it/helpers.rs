@@ -1107,6 +1107,13 @@ fn softhsm() -> &'static xacthuc_signer::softhsm::SoftHsm {
 /// test writes its key can find the key half-written. Writing and signing take turns.
 static TOKEN_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Waits for the token's turn, for a test whose browser has the agent read or sign (the page
+/// talks to the agent itself, so [`UsbToken::sign`] cannot take the turn for it). Not while
+/// making a token: [`usb_token_on`] takes the turn itself.
+pub async fn token_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TOKEN_TURN.lock().await
+}
+
 /// A key on the token with its certificate, and an agent that signs with it for the test
 /// app's pages.
 pub struct UsbToken {

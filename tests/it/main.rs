@@ -36,6 +36,8 @@ mod theme;
 mod token_endpoint;
 mod upgrade;
 mod upgrade_browser;
+mod usb_refusals_browser;
 mod usb_registration;
+mod usb_registration_browser;
 mod usb_token;
 mod usb_token_browser;
