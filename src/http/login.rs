@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::login_page::{self, LoginPage};
 use super::oidc::{error_redirect, respond};
-use super::page::{self, PageRequest, origin_of};
+use super::page::{self, PageRequest};
 use super::request::{BROWSER_COOKIE, SESSION_COOKIE, form_params, query_params};
 use super::steps;
 use crate::app::App;
@@ -39,7 +39,7 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
     {
         vars["account_name"] = json!(account.full_name);
     }
-    page::render(&app, &req, StatusCode::OK, "home", "title_home", vars, None)
+    page::render(&app, &req, StatusCode::OK, "home", "title_home", vars)
 }
 
 async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
@@ -166,16 +166,9 @@ fn consent_form(
         .map(|s| json!({ "name": s, "description": req.t(app, &format!("consent_scope_{s}")) }))
         .collect();
     let vars = json!({ "client_name": pending.1, "scopes": scopes, "ar": ar });
-    let origin = origin_of(&pending.0.redirect_uri);
-    page::render(
-        app,
-        req,
-        StatusCode::OK,
-        "consent",
-        "title_consent",
-        vars,
-        origin.as_deref(),
-    )
+    let mut resp = page::render(app, req, StatusCode::OK, "consent", "title_consent", vars);
+    page::allow_forms_to(&mut resp, &pending.0.redirect_uri);
+    resp
 }
 
 /// The pending request and the SSO session a consent page acts on.

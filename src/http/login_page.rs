@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::page::{self, PageRequest, origin_of};
+use super::page::{self, PageRequest};
 use super::registration::{captcha_vars, merge};
 use super::request::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::app::App;
@@ -209,21 +209,16 @@ pub fn render(
     if let Some(key) = reason {
         vars["reason"] = json!(req.t(app, key));
     }
-    let mut origin = None;
-    if let Some((request, name)) = &context.pending {
+    if let Some((_, name)) = &context.pending {
         vars["client_name"] = json!(name);
-        origin = origin_of(&request.redirect_uri);
     }
     if offered.is_empty() {
         vars["no_method"] = json!(true);
     }
-    page::render(
-        app,
-        req,
-        status,
-        "login",
-        "title_login",
-        vars,
-        origin.as_deref(),
-    )
+    let mut resp = page::render(app, req, status, "login", "title_login", vars);
+    // The password may finish the login: the answer is a redirect to the portal.
+    if let Some((request, _)) = &context.pending {
+        page::allow_forms_to(&mut resp, &request.redirect_uri);
+    }
+    resp
 }

@@ -118,7 +118,6 @@ async fn not_found(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Resp
         "not_found",
         "title_not_found",
         serde_json::json!({}),
-        None,
     )
 }
 

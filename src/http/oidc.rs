@@ -270,7 +270,6 @@ fn authorization_response(
                 "form_post",
                 "title_login",
                 vars,
-                None,
             );
             let origin = page::origin_of(&target.redirect_uri).unwrap_or_default();
             let csp = format!(
@@ -597,7 +596,6 @@ async fn end_session(
             "logout_confirm",
             "title_logout",
             vars,
-            None,
         );
         // "Đăng xuất" is answered with a redirect to the portal's registered URI.
         if let Some(uri) = &redirect {
@@ -635,7 +633,6 @@ async fn end_session(
             "logged_out",
             "title_logged_out",
             json!({}),
-            None,
         ),
     };
     super::clear_session_cookie(&app, resp.headers_mut());

@@ -248,7 +248,6 @@ async fn phones_page<J: OtpJourney>(
         "otp_phones",
         "title_otp_phones",
         vars,
-        None,
     )
 }
 

@@ -45,7 +45,7 @@ pub fn render(app: &App, req: &PageRequest, status: StatusCode, s: Screen<'_>) -
     if s.other_phones {
         vars["other_methods"] = json!(app.url(&format!("{}/phones", s.page)));
     }
-    let mut resp = page::render(app, req, status, "otp", "title_otp", vars, None);
+    let mut resp = page::render(app, req, status, "otp", "title_otp", vars);
     page::allow_own_scripts(&mut resp);
     resp
 }

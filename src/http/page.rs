@@ -170,7 +170,6 @@ pub fn render(
     template: &str,
     title_key: &str,
     vars: Value,
-    form_action_extra: Option<&str>,
 ) -> Response {
     let mut ctx = json!({
         "t": app.theme.strings(req.locale),
@@ -190,14 +189,9 @@ pub fn render(
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
         }
     };
-    let form_action = match form_action_extra {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_string(),
-    };
-    let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
-         frame-ancestors 'none'; base-uri 'none'"
-    );
+    // Forms lead only to us, unless the page widens it for a portal (`allow_forms_to`).
+    let csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+               frame-ancestors 'none'; base-uri 'none'";
     let mut resp = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -205,7 +199,7 @@ pub fn render(
     )
         .into_response();
     let h = resp.headers_mut();
-    insert(h, header::CONTENT_SECURITY_POLICY, &csp);
+    insert(h, header::CONTENT_SECURITY_POLICY, csp);
     insert(h, header::CACHE_CONTROL, "no-store");
     if let Some(secret) = &req.new_csrf_cookie {
         app.cookies
@@ -249,7 +243,7 @@ pub fn error(
     if let Some(code) = code {
         vars["code"] = json!(code);
     }
-    render(app, req, status, "error", "title_error", vars, None)
+    render(app, req, status, "error", "title_error", vars)
 }
 
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
@@ -353,15 +347,7 @@ pub fn message(
         vars["link_url"] = json!(url);
         vars["link_label"] = json!(req.t(app, label));
     }
-    render(
-        app,
-        req,
-        StatusCode::OK,
-        "message",
-        "title_message",
-        vars,
-        None,
-    )
+    render(app, req, StatusCode::OK, "message", "title_message", vars)
 }
 
 /// Lets a page run the theme's own scripts (`script-src 'self'`): the OTP countdown, the

@@ -253,7 +253,7 @@ async fn render(
     if let (Some(v), Value::Object(extra)) = (vars.as_object_mut(), extra) {
         v.extend(extra);
     }
-    page::render(app, req, status, "profile", "title_profile", vars, None)
+    page::render(app, req, status, "profile", "title_profile", vars)
 }
 
 async fn show(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
@@ -335,15 +335,7 @@ fn render_email_code(
         "errors": errors,
         "back": app.url("/profile"),
     });
-    page::render(
-        app,
-        req,
-        status,
-        "verify_email",
-        "title_verify_email",
-        vars,
-        None,
-    )
+    page::render(app, req, status, "verify_email", "title_verify_email", vars)
 }
 
 /// This browser's email flow, if it belongs to the logged-in user.
@@ -501,7 +493,6 @@ fn render_password(app: &App, req: &PageRequest, status: StatusCode, errors: Val
         "change_password",
         "title_change_password",
         vars,
-        None,
     )
 }
 
@@ -678,7 +669,7 @@ async fn enrol_start(
     });
     let template = format!("enroll_{name}");
     let title = format!("title_enroll_{name}");
-    let mut resp = page::render(&app, &req, StatusCode::OK, &template, &title, vars, None);
+    let mut resp = page::render(&app, &req, StatusCode::OK, &template, &title, vars);
     page::allow_own_scripts(&mut resp);
     page::set_flow_cookie::<EnrolFlow>(&app, &mut resp, &secret);
     resp

@@ -67,7 +67,7 @@ async fn render(
             "options": ceremony.options.to_string(),
         });
     }
-    let mut resp = page::render(app, req, status, "reauth", "title_reauth", vars, None);
+    let mut resp = page::render(app, req, status, "reauth", "title_reauth", vars);
     page::allow_own_scripts(&mut resp);
     resp
 }

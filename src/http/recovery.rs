@@ -66,7 +66,6 @@ async fn render_recovery_form_with(
         "forgot_password",
         "title_forgot_password",
         vars,
-        None,
     )
 }
 

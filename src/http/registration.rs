@@ -65,15 +65,7 @@ pub fn render_new_password(
         "rule": req.t(app, rule_key),
         "errors": errors,
     });
-    page::render(
-        app,
-        req,
-        status,
-        "new_password",
-        "title_new_password",
-        vars,
-        None,
-    )
+    page::render(app, req, status, "new_password", "title_new_password", vars)
 }
 
 /// Captcha variables for a form; a fresh challenge each time the form is shown.
@@ -155,7 +147,6 @@ async fn register_choice(State(app): State<App>, headers: HeaderMap, uri: Uri) -
         "register",
         "title_register",
         vars,
-        None,
     )
 }
 
@@ -217,7 +208,7 @@ async fn render_register_form(
     } else {
         "title_register_mobile"
     };
-    page::render(app, req, status, "register_form", title, vars, None)
+    page::render(app, req, status, "register_form", title, vars)
 }
 
 async fn register_form(app: App, headers: HeaderMap, uri: Uri, method: Method) -> Response {

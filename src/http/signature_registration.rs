@@ -162,7 +162,6 @@ async fn render_confirm(
         "register_signature",
         "title_register_signature",
         vars,
-        None,
     );
     // "Đăng ký" logs the person in and is answered with a redirect to the portal.
     page::allow_forms_to_portal(app, req, &mut resp, flow.ar.as_deref()).await;

@@ -379,7 +379,7 @@ fn step_failed(
         "duplicate": false,
         "back_url": app.url(&back),
     });
-    let resp = page::render(app, req, status_of(refusal), template, title, vars, None);
+    let resp = page::render(app, req, status_of(refusal), template, title, vars);
     retry_if_busy(resp, Some(refusal))
 }
 
@@ -406,15 +406,7 @@ pub fn registration_refused(
         "duplicate": duplicate,
         "back_url": app.url(&back),
     });
-    page::render(
-        app,
-        req,
-        status,
-        "register_refused",
-        "title_register",
-        vars,
-        None,
-    )
+    page::render(app, req, status, "register_refused", "title_register", vars)
 }
 
 /// An upgrade's signature is done: raise the account if the certificate is its holder's, then
@@ -445,7 +437,6 @@ async fn upgrade_proven(
             "upgrade_refused",
             "title_upgrade",
             vars,
-            None,
         );
     }
     match login::complete(app, method, evidence, ar.as_deref(), req.browser(), ip).await {
@@ -586,7 +577,7 @@ async fn show_prompt(
     vars["login_url"] = json!(login_page::url(app, flow.ar.as_deref()));
     let template = format!("login_{}", method.name());
     let title = format!("title_login_{}", method.name());
-    let mut resp = page::render(app, req, status, &template, &title, vars, None);
+    let mut resp = page::render(app, req, status, &template, &title, vars);
     page::allow_own_scripts(&mut resp);
     if matches!(prompt, Prompt::Pending(_)) {
         page::allow_own_requests(&mut resp);

@@ -101,15 +101,7 @@ async fn offer(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response
         );
         vars["essential"] = json!(p.required_ial.is_some());
     }
-    let mut resp = page::render(
-        &app,
-        &req,
-        StatusCode::OK,
-        "upgrade",
-        "title_upgrade",
-        vars,
-        None,
-    );
+    let mut resp = page::render(&app, &req, StatusCode::OK, "upgrade", "title_upgrade", vars);
     // "Không, cảm ơn" answers with a redirect to the portal.
     if let Some(p) = &pending {
         page::allow_forms_to(&mut resp, &p.redirect_uri);

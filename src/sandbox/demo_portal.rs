@@ -96,7 +96,6 @@ async fn index(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response
         "demo_portal",
         "title_demo_portal",
         vars,
-        None,
     )
 }
 
