@@ -19,16 +19,19 @@ pub enum Method {
     SimSignature,
     /// A remote personal signature approved in the provider's app ("Chữ ký số cá nhân").
     RemoteSignature,
+    /// An upstream OpenID provider ("Tài khoản Định danh điện tử cấp bởi Bộ Công an", VNeID).
+    Federation,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Self::Password,
         Self::SmsOtp,
         Self::Passkey,
         Self::UsbToken,
         Self::SimSignature,
         Self::RemoteSignature,
+        Self::Federation,
     ];
 
     /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
@@ -42,6 +45,7 @@ impl Method {
             Self::UsbToken => "usb_token",
             Self::SimSignature => "sim_signature",
             Self::RemoteSignature => "remote_signature",
+            Self::Federation => "federation",
         }
     }
 

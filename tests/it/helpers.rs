@@ -208,6 +208,8 @@ pub fn production_config() -> Config {
     config.connectors.mail_url = "https://mail.example.vn".into();
     config.connectors.mobile_signature_url = "https://mssp.example.vn".into();
     config.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
+    config.federation.upstreams[0].discovery_url =
+        "https://vneid.example.vn/.well-known/openid-configuration".into();
     config
 }
 
@@ -867,13 +869,31 @@ pub async fn refused(
     status: StatusCode,
     key: &str,
 ) -> String {
+    refused_with(t, resp, status, key, &[]).await
+}
+
+/// [`refused`] for a text with placeholders: `args` are its `{name}`s and their values.
+pub async fn refused_with(
+    t: &TestApp,
+    resp: reqwest::Response,
+    status: StatusCode,
+    key: &str,
+    args: &[(&str, &str)],
+) -> String {
     assert_eq!(resp.status(), status, "expected {key}");
     assert!(
         !cookies_set(&resp).contains("xacthuc_session="),
         "no session"
     );
     let html = resp.text().await.unwrap();
-    assert!(shows(t, &html, key), "the page says {key}: {html}");
+    let mut text = t.app.theme.t("vi", key);
+    for (name, value) in args {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(
+        unescape(&html).contains(&text),
+        "the page says {key}: {html}"
+    );
     html
 }
 
