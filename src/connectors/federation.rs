@@ -332,3 +332,46 @@ async fn answer(call: &'static str, resp: reqwest::Response) -> Result<Vec<u8>, 
         .map_err(|_| UpstreamError::Unavailable(call))?;
     Ok(body.to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_that_cannot_work_is_refused() {
+        let ok = FederationConfig::default();
+        assert_eq!(ok.validate(true, true, false), Ok(()));
+        assert_eq!(
+            ok.validate(false, false, true),
+            Ok(()),
+            "not enabled: not checked"
+        );
+        let refused = |cfg: &FederationConfig, sandbox: bool, production: bool| {
+            cfg.validate(true, sandbox, production).unwrap_err()
+        };
+        assert!(refused(&ok, false, false).contains("discovery_url is empty"));
+        assert!(refused(&ok, false, true).contains("discovery_url is empty"));
+        let mut plain = ok.clone();
+        plain.upstreams[0].discovery_url = "http://vneid.example.vn/.well-known/x".into();
+        assert!(refused(&plain, false, true).contains("https"));
+        let mut twice = ok.clone();
+        twice.upstreams.push(twice.upstreams[0].clone());
+        assert!(refused(&twice, true, false).contains("used twice"));
+        let mut levels = ok.clone();
+        levels.upstreams[0].levels.insert("3".into(), 4);
+        assert!(refused(&levels, true, false).contains("levels"));
+        let mut id = ok;
+        id.upstreams[0].id = "VNeID".into();
+        assert!(refused(&id, true, false).contains(".id"));
+    }
+
+    #[test]
+    fn an_empty_discovery_url_is_the_sandbox_vneid() {
+        let u = UpstreamConfig::sandbox_vneid();
+        assert_eq!(
+            u.discovery_url("http://localhost:8080/"),
+            "http://localhost:8080/sandbox/vneid/.well-known/openid-configuration"
+        );
+        assert_eq!(u.issuer, SANDBOX_VNEID_ISSUER);
+    }
+}
