@@ -13,6 +13,7 @@ mod config_defaults;
 mod connectors;
 mod ephemeral_store;
 mod federation;
+mod federation_browser;
 mod ial3_browser;
 mod ial3_registration;
 mod keys;
