@@ -575,3 +575,36 @@ async fn each_configured_upstream_has_its_own_button() {
     assert!(html.contains("Định danh tỉnh") && html.contains("https://idp.example.vn/logo.svg"));
     assert!(!html.contains("Sắp ra mắt"));
 }
+
+const VNEID_SEED: &str = r#"
+[[vneid]]
+id_number = "040088003579"
+password = "Vneid@2024"
+full_name = "Lê Quang Huy"
+birthdate = "20/07/1988"
+phone = "0971234567"
+level = 2
+"#;
+
+#[test]
+fn the_vneid_seed_is_read_and_checked_entry_by_entry() {
+    use xacthuc::sandbox::seed::SandboxSeed;
+    let seed = SandboxSeed::parse(VNEID_SEED).expect("good");
+    assert_eq!(seed.vneid[0].phone, "+84971234567");
+    assert_eq!(seed.vneid[0].level, 2);
+    let error = |text: String| SandboxSeed::parse(&text).unwrap_err().to_string();
+    let e = error(VNEID_SEED.replace("level = 2", "level = 3"));
+    assert!(
+        e.contains("vneid[0]") && e.contains("level must be 1 or 2"),
+        "{e}"
+    );
+    let e = error(VNEID_SEED.replace("0971234567", "0123"));
+    assert!(e.contains("not a Vietnamese mobile number"), "{e}");
+    let e = error(format!("{VNEID_SEED}{VNEID_SEED}"));
+    assert!(
+        e.contains("vneid[1]") && e.contains("same ID number"),
+        "{e}"
+    );
+    let e = error(VNEID_SEED.replace("\"Vneid@2024\"", "\"\""));
+    assert!(e.contains("password must not be empty"), "{e}");
+}
