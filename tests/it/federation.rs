@@ -36,6 +36,12 @@ async fn portal_request(
     (b, ar_of(&login), verifier, (client_id, secret.unwrap()))
 }
 
+/// Our `/login/federation` for `upstream`, for the portal's pending request `ar`.
+async fn start_at(t: &TestApp, b: &reqwest::Client, upstream: &str, ar: &str) -> reqwest::Response {
+    let url = t.url(&format!("/login/federation?upstream={upstream}&ar={ar}"));
+    b.get(url).send().await.unwrap()
+}
+
 /// Goes through the sandbox VNeID from our `/login/federation` and returns our callback's
 /// answer.
 async fn through_vneid(
@@ -56,11 +62,7 @@ async fn to_callback(
     ar: &str,
     (id_number, phone): (&str, &str),
 ) -> String {
-    let start = b
-        .get(t.url(&format!("/login/federation?upstream=vneid&ar={ar}")))
-        .send()
-        .await
-        .unwrap();
+    let start = start_at(t, b, "vneid", ar).await;
     assert_eq!(start.status(), StatusCode::SEE_OTHER, "off to VNeID");
     let authorize = location(&start);
     assert!(authorize.starts_with(&t.url("/sandbox/vneid/authorize?")));
@@ -232,11 +234,7 @@ async fn the_portals_hints_reach_vneid_with_pkce_state_and_nonce() {
         ("max_age", "600"),
     ];
     let (b, ar, _, _) = portal_request(&t, &extra).await;
-    let start = b
-        .get(t.url(&format!("/login/federation?upstream=vneid&ar={ar}")))
-        .send()
-        .await
-        .unwrap();
+    let start = start_at(&t, &b, "vneid", &ar).await;
     let sent = query(&location(&start));
     for (name, value) in extra {
         assert_eq!(
@@ -475,11 +473,7 @@ async fn a_callback_without_its_state_or_replayed_logs_no_one_in() {
     // A login, but a callback without the state (or with another).
     for query in ["code=abc", "code=abc&state=forged"] {
         let (b, ar, _, _) = portal_request(&t, &[]).await;
-        let start = b
-            .get(t.url(&format!("/login/federation?upstream=vneid&ar={ar}")))
-            .send()
-            .await
-            .unwrap();
+        let start = start_at(&t, &b, "vneid", &ar).await;
         assert_eq!(start.status(), StatusCode::SEE_OTHER);
         let resp = b
             .get(t.url(&format!("/login/federation/callback?{query}")))
@@ -508,11 +502,7 @@ async fn a_callback_without_its_state_or_replayed_logs_no_one_in() {
 async fn an_unknown_upstream_is_a_clear_page() {
     let t = spawn_app().await;
     let (b, ar, _, _) = portal_request(&t, &[]).await;
-    let resp = b
-        .get(t.url(&format!("/login/federation?upstream=nope&ar={ar}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = start_at(&t, &b, "nope", &ar).await;
     let html = refused(
         &t,
         resp,
@@ -535,11 +525,7 @@ async fn an_upstream_whose_discovery_answers_html_is_named_and_nothing_breaks() 
     })
     .await;
     let (b, ar, _, _) = portal_request(&t, &[]).await;
-    let resp = b
-        .get(t.url(&format!("/login/federation?upstream=html&ar={ar}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = start_at(&t, &b, "html", &ar).await;
     refused_naming(
         &t,
         resp,
