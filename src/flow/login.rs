@@ -463,6 +463,7 @@ pub async fn complete(
         level,
         amr.clone(),
         evidence.phishing_resistant,
+        upstream.clone(),
     )
     .await
     .map_err(|_| Refusal::unavailable("store_unavailable"))?;

@@ -157,9 +157,9 @@ async fn set_fault(t: &TestApp, fault: &str) {
 #[tokio::test]
 async fn a_first_vneid_login_makes_an_account_at_the_ial_of_the_vneid_level() {
     let t = spawn_app().await;
-    for ((id_number, phone), ial, acr) in [
-        (LEVEL2_NEW, Ial::Ial3, "IAL3"),
-        (LEVEL1_NEW, Ial::Ial2, "IAL2"),
+    for ((id_number, phone), ial, acr, level) in [
+        (LEVEL2_NEW, Ial::Ial3, "IAL3", "2"),
+        (LEVEL1_NEW, Ial::Ial2, "IAL2", "1"),
     ] {
         assert!(
             t.app
@@ -173,6 +173,11 @@ async fn a_first_vneid_login_makes_an_account_at_the_ial_of_the_vneid_level() {
         let resp = through_vneid(&t, &b, &ar, (id_number, phone)).await;
         let claims = id_token_claims(&t, &b, resp, &verifier, &client).await;
         assert_eq!(claims["acr"], acr, "VNeID's level, mapped");
+        assert_eq!(
+            claims["urn:xacthuc:upstream"],
+            serde_json::json!({ "id": "vneid", "name": VNEID_NAME, "level": level }),
+            "VNeID's own level and name, namespaced"
+        );
         let amr = claims["amr"].as_array().unwrap();
         assert!(
             amr.contains(&"pwd".into()) && amr.contains(&"otp".into()),
