@@ -2,7 +2,8 @@
 //! completion (`flow::login::complete`):
 //!
 //! - found by its link (`federated_link` credential `{upstream}:{sub}`) — refused when the
-//!   upstream now names another ID number than the linked account's;
+//!   upstream now names another ID number than the linked account's; a changed name or birth
+//!   date there updates the profile (audited `account.identity_updated`);
 //! - else an account with the same ID number is linked, when the upstream's mapped level is at
 //!   least the account's IAL (a lower level would let a weaker proof open a stronger account:
 //!   that needs the account proven first, not done yet, so it is refused with a message);
@@ -42,6 +43,7 @@ pub async fn account_for(
     };
     let lookup = format!("{}:{}", upstream.upstream, upstream.subject);
     if let Some(found) = by_link(app, &lookup, id_number).await? {
+        refresh_identity(app, &found.account_id, identity, upstream, ip).await?;
         return Ok(found);
     }
     match app.db.find_account_by_id_number(id_number).await {
@@ -52,7 +54,9 @@ pub async fn account_for(
                         .account(Some(&account.id)),
                 );
             }
-            link(app, &account.id, upstream, &lookup, ip).await
+            let linked = link(app, &account.id, upstream, &lookup, ip).await?;
+            refresh_identity(app, &account.id, identity, upstream, ip).await?;
+            Ok(linked)
         }
         Ok(Some(account)) => {
             Err(refusal("error_federation_failed", "not_a_citizen_account")
@@ -91,6 +95,50 @@ async fn by_link(app: &App, lookup: &str, id_number: &str) -> Result<Option<Link
         })),
         None => Ok(None),
     }
+}
+
+/// The upstream is the record of a linked person's name and birth date: when they changed
+/// there (a corrected name, a new CCCD's details), the profile follows, audited with both.
+async fn refresh_identity(
+    app: &App,
+    account_id: &str,
+    identity: &VerifiedIdentity,
+    upstream: &UpstreamIdentity,
+    ip: &str,
+) -> Result<(), Refusal> {
+    let account = app
+        .db
+        .find_account(account_id)
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(|| Refusal::unavailable("store_unavailable"))?;
+    // A token without a birth date says nothing about it: keep ours.
+    let birthdate = identity.birthdate.or(account.birthdate);
+    if account.full_name == identity.full_name && account.birthdate == birthdate {
+        return Ok(());
+    }
+    let record = app.audit.row(
+        Event::new("account.identity_updated")
+            .account(account_id)
+            .ip(Some(ip))
+            .detail(json!({
+                "source": upstream.upstream,
+                "before": { "full_name": account.full_name, "birthdate": account.birthdate },
+                "after": { "full_name": identity.full_name, "birthdate": birthdate },
+            })),
+    );
+    app.db
+        .set_identity(
+            account_id,
+            &identity.full_name,
+            birthdate,
+            app.clock.now(),
+            &record,
+        )
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Audit::log(&record);
+    Ok(())
 }
 
 fn link_of(upstream: &UpstreamIdentity, lookup: &str) -> UpstreamLink {

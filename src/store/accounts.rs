@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Set, UpdateMany,
 };
 
 use super::audit::{self, AuditRecord};
@@ -284,13 +284,46 @@ impl Database {
         now: DateTime<Utc>,
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
-        account::Entity::update_many()
-            .col_expr(
+        self.update_account(account_id, now, audit, |u| {
+            u.col_expr(
                 account::Column::Email,
                 Expr::value(email.map(str::to_string)),
             )
             .col_expr(account::Column::EmailVerified, Expr::value(verified))
+        })
+        .await
+    }
+
+    /// Replaces the account's name and birth date (an upstream identity provider's newer
+    /// record), with its audit row, in one transaction.
+    pub async fn set_identity(
+        &self,
+        account_id: &str,
+        full_name: &str,
+        birthdate: Option<NaiveDate>,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        self.update_account(account_id, now, audit, |u| {
+            u.col_expr(
+                account::Column::FullName,
+                Expr::value(full_name.to_string()),
+            )
+            .col_expr(account::Column::Birthdate, Expr::value(birthdate))
+        })
+        .await
+    }
+
+    /// Sets columns of one account (and `updated_at`) with its audit row, in one transaction.
+    async fn update_account(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+        set: impl FnOnce(UpdateMany<account::Entity>) -> UpdateMany<account::Entity>,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        set(account::Entity::update_many())
             .col_expr(account::Column::UpdatedAt, Expr::value(now))
             .filter(account::Column::Id.eq(account_id))
             .exec(&txn)

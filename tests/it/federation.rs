@@ -193,16 +193,8 @@ async fn a_first_vneid_login_makes_an_account_at_the_ial_of_the_vneid_level() {
         assert_eq!(claims["sub"], account.id.as_str());
         assert_eq!(account.ial, ial);
         assert_eq!(account.registration_method, "vneid");
-        let event = t
-            .app
-            .db
-            .audit_events(50)
+        let event = audited_for(&t, "account.registered", &account.id)
             .await
-            .unwrap()
-            .into_iter()
-            .find(|e| {
-                e.kind == "account.registered" && e.account_id.as_deref() == Some(&account.id)
-            })
             .expect("the registration is audited");
         assert_eq!(event.detail["upstream"], "vneid");
 
@@ -280,15 +272,7 @@ async fn an_account_with_the_same_id_number_is_linked_when_vneid_vouches_at_leas
         .await
         .unwrap();
     assert_eq!(links.len(), 1);
-    assert!(
-        t.app
-            .db
-            .audit_events(50)
-            .await
-            .unwrap()
-            .iter()
-            .any(|e| e.kind == "account.linked" && e.account_id.as_deref() == Some(&existing))
-    );
+    assert!(audited_for(&t, "account.linked", &existing).await.is_some());
 }
 
 #[tokio::test]
@@ -598,4 +582,41 @@ fn the_vneid_seed_is_read_and_checked_entry_by_entry() {
     );
     let e = error(VNEID_SEED.replace("\"Vneid@2024\"", "\"\""));
     assert!(e.contains("password must not be empty"), "{e}");
+}
+
+#[tokio::test]
+async fn a_name_changed_at_vneid_updates_the_linked_profile_with_an_audit_event() {
+    let t = spawn_app().await;
+    let (b, ar, verifier, client) = portal_request(&t, &[]).await;
+    let resp = through_vneid(&t, &b, &ar, LEVEL2_NEW).await;
+    let sub = id_token_claims(&t, &b, resp, &verifier, &client).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The record as it was before VNeID corrected it.
+    let record = t
+        .app
+        .audit
+        .row(xacthuc::audit::Event::new("test.setup").account(&sub));
+    let old_birthdate = chrono::NaiveDate::from_ymd_opt(1988, 7, 2);
+    t.app
+        .db
+        .set_identity(&sub, "Lê Quang Hủy", old_birthdate, t.clock.now(), &record)
+        .await
+        .unwrap();
+
+    let (b, ar, verifier, client) = portal_request(&t, &[]).await;
+    let resp = through_vneid(&t, &b, &ar, LEVEL2_NEW).await;
+    id_token_claims(&t, &b, resp, &verifier, &client).await;
+    let account = t.app.db.find_account(&sub).await.unwrap().unwrap();
+    assert_eq!(account.full_name, "Lê Quang Huy");
+    assert_eq!(
+        account.birthdate,
+        chrono::NaiveDate::from_ymd_opt(1988, 7, 20)
+    );
+    let event = audited_for(&t, "account.identity_updated", &sub)
+        .await
+        .expect("audited");
+    assert_eq!(event.detail["before"]["full_name"], "Lê Quang Hủy");
+    assert_eq!(event.detail["after"]["full_name"], "Lê Quang Huy");
 }

@@ -853,13 +853,33 @@ pub fn shows(t: &TestApp, html: &str, key: &str) -> bool {
 
 /// The newest audit event of `kind` whose detail has `reason`.
 pub async fn audited(t: &TestApp, kind: &str, reason: &str) -> Option<xacthuc::store::AuditRecord> {
+    newest_event(t, |e| e.kind == kind && e.detail["reason"] == reason).await
+}
+
+/// The newest audit event of `kind` about `account`.
+pub async fn audited_for(
+    t: &TestApp,
+    kind: &str,
+    account: &str,
+) -> Option<xacthuc::store::AuditRecord> {
+    newest_event(t, |e| {
+        e.kind == kind && e.account_id.as_deref() == Some(account)
+    })
+    .await
+}
+
+/// The newest of the last hundred audit events that `wanted` accepts.
+async fn newest_event(
+    t: &TestApp,
+    wanted: impl Fn(&xacthuc::store::AuditRecord) -> bool,
+) -> Option<xacthuc::store::AuditRecord> {
     t.app
         .db
         .audit_events(100)
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == kind && e.detail["reason"] == reason)
+        .find(|e| wanted(e))
 }
 
 /// A refused answer: a page (not a 500), with the theme's text `key`; returns the page.
