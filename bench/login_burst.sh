@@ -7,8 +7,9 @@
 #   bench/login_burst.sh                          # concurrency 4 16 64 256, 20 s each
 #   CONCURRENCY="4 64" DURATION=10 bench/login_burst.sh
 #   BIN=/path/to/xacthuc bench/login_burst.sh     # measure a given binary (e.g. an older build)
+#   METHOD=remote_signature bench/login_burst.sh  # signature logins, approved in the sandbox
 #
-# Knobs: CONCURRENCY, DURATION (s), PORT (18081), SERVER_CPU (0), LOAD_CPU (1), NICE (-10 as
+# Knobs: METHOD (password | remote_signature | sim_signature), CONCURRENCY, DURATION (s), PORT (18081), SERVER_CPU (0), LOAD_CPU (1), NICE (-10 as
 # root), BIN (skip the build), SKIP_BUILD (0), KEEP_WORK (0), CARGO_TARGET_DIR (honoured).
 set -euo pipefail
 
@@ -20,6 +21,12 @@ PORT=${PORT:-18081}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 KEEP_WORK=${KEEP_WORK:-0}
+METHOD=${METHOD:-password}
+case $METHOD in password | remote_signature | sim_signature) ;; *)
+  echo "METHOD must be password, remote_signature or sim_signature" >&2
+  exit 2
+  ;;
+esac
 # shellcheck source=bench/common.sh
 source "$BENCH_DIR/common.sh"
 own_session "$@"
@@ -27,6 +34,7 @@ own_session "$@"
 BASE="http://localhost:$PORT" # a domain name: passkeys refuse an IP public URL
 REDIRECT_URI_ENC="http%3A%2F%2F127.0.0.1%3A9%2Fcb"
 ACCOUNT_PASSWORD='Aa@123456'
+HOLDER_PIN='123456'
 RESULTS_DIR="$BENCH_DIR/results"
 STAMP=$(date +%Y%m%d-%H%M%S)
 CLK_TCK=$(getconf CLK_TCK)
@@ -83,6 +91,23 @@ fi
 if grep -q -a 'max_failed_logins_per_ip' "$WORK/xacthuc"; then
   ENV+=("XACTHUC__PASSWORDS__MAX_FAILED_LOGINS_PER_IP=1000000")
 fi
+# Signature logins: the sandbox provider (in the server, as in development) holds one signer
+# per account, whose certificate from the sandbox CA names the account's ID number.
+ACCOUNTS=$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | tail -1)
+if [[ $METHOD != password ]]; then
+  {
+    for i in $(seq 1 "$ACCOUNTS"); do
+      id=$(printf '00109%07d' "$i")
+      if [[ $METHOD == remote_signature ]]; then
+        printf '[[remote_signature]]\nuser_id = "bench%d"\n' "$i"
+      else
+        printf '[[sim_signature]]\nphone = "083%07d"\n' "$i"
+      fi
+      printf 'uids = ["CCCD:%s"]\nfull_name = "Nguyen Van A"\npin = "%s"\n\n' "$id" "$HOLDER_PIN"
+    done
+  } >"$WORK/seed.toml"
+  ENV+=("XACTHUC__SANDBOX__SEED_FILE=$WORK/seed.toml")
+fi
 xacthuc() { (cd "$WORK" && env "${ENV[@]}" "$WORK/xacthuc" "$@"); }
 
 out=$(xacthuc client add --name burst --redirect-uri "http://127.0.0.1:9/cb" \
@@ -90,14 +115,18 @@ out=$(xacthuc client add --name burst --redirect-uri "http://127.0.0.1:9/cb" \
 CLIENT_ID=$(jq -r .client_id <<<"$out")
 # One citizen per virtual browser of the largest row: a burst is many people logging in at once
 # (one name is throttled per name: at most `max_failed_logins` checks in flight).
-ACCOUNTS=$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | tail -1)
 log "creating $ACCOUNTS accounts"
 NAMES=()
 for i in $(seq 1 "$ACCOUNTS"); do
   id=$(printf '00109%07d' "$i") # Hà Nội, born 1990s: a valid CCCD
+  # IAL3: what a signature proves (a password login does not care).
   XACTHUC_ACCOUNT_PASSWORD="$ACCOUNT_PASSWORD" xacthuc account add --id-number "$id" \
-    --name "Nguyen Van A" --birthdate 12/06/1990 --phone "082$(printf '%07d' "$i")" >/dev/null
-  NAMES+=("$id")
+    --name "Nguyen Van A" --birthdate 12/06/1990 --phone "082$(printf '%07d' "$i")" --ial 3 >/dev/null
+  case $METHOD in
+    password) NAMES+=("$id") ;;
+    remote_signature) NAMES+=("bench$i") ;;
+    sim_signature) NAMES+=("$(printf '083%07d' "$i")") ;;
+  esac
 done
 USERNAMES=$(IFS=,; echo "${NAMES[*]}")
 AUTHORIZE_PATH="/authorize?response_type=code&client_id=$CLIENT_ID&redirect_uri=$REDIRECT_URI_ENC&scope=openid%20profile&state=x"
@@ -130,7 +159,8 @@ for c in $CONCURRENCY; do
   TIMEFORMAT='%U %S'
   { time nice -n "$NICE" taskset -c "$LOAD_CPU" python3 "$BENCH_DIR/login_burst.py" \
     --port "$PORT" --authorize-path "$AUTHORIZE_PATH" --username "$USERNAMES" \
-    --password "$ACCOUNT_PASSWORD" --concurrency "$c" --duration "$DURATION" >"$WORK/result"; } 2>"$WORK/time"
+    --password "$ACCOUNT_PASSWORD" --method "$METHOD" --pin "$HOLDER_PIN" \
+    --concurrency "$c" --duration "$DURATION" >"$WORK/result"; } 2>"$WORK/time"
   result=$(cat "$WORK/result")
   t1=$(proc_ticks); s1=$(date +%s%N)
   driver=$(awk -v w=$((s1 - s0)) '{printf "%.0f", 100 * ($1 + $2) / (w / 1e9)}' "$WORK/time")
@@ -145,20 +175,28 @@ for c in $CONCURRENCY; do
 done
 
 mkdir -p "$RESULTS_DIR"
-REPORT="$RESULTS_DIR/login-burst-$STAMP.md"
+REPORT="$RESULTS_DIR/login-burst-$METHOD-$STAMP.md"
 {
-  echo "## xacthuc login bursts ($REV)"
+  echo "## xacthuc login bursts: $METHOD ($REV)"
   echo
   echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
   echo "- server: \`nice -n $NICE taskset -c $SERVER_CPU xacthuc serve\`, embedded default (SQLite + in-memory store), \`[login.then] password = []\`; a fresh server per row"
-  echo "- load: \`taskset -c $LOAD_CPU bench/login_burst.py\`, ${DURATION}s per row; a login = GET /authorize, GET /login, POST /login → 302 with a code; a 503 is posted again after Retry-After × U[1, 2)"
+  if [[ $METHOD == password ]]; then
+    echo "- load: \`taskset -c $LOAD_CPU bench/login_burst.py\`, ${DURATION}s per row; a login = GET /authorize, GET /login, POST /login → 302 with a code; a 503 is posted again after Retry-After × U[1, 2)"
+  else
+    echo "- load: \`taskset -c $LOAD_CPU bench/login_burst.py --method $METHOD\`, ${DURATION}s per row; a login = GET /authorize, GET /login/$METHOD, POST (push), approve in the server's sandbox provider, poll, POST → 302 with a code; the sandbox provider (signing) runs in the server, on its core"
+  fi
   echo
   echo "| concurrency | logins/s | vs. first row | login p50 ms | login p99 ms | POST p50 ms | POST p99 ms | busy (503) | errors | peak RSS MB | server CPU % | driver CPU % | threads |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   jq -r -s '(.[0].logins_per_s) as $base | .[] |
     "| \(.concurrency) | \(.logins_per_s) | \(if $base > 0 then ((.logins_per_s * 100 / $base) | floor | tostring) + " %" else "-" end) | \(.login_p50_ms) | \(.login_p99_ms) | \(.post_p50_ms) | \(.post_p99_ms) | \(.busy) | \(.errors) | \((.peak_kb / 1024) | floor) | \(.server_cpu) | \(.driver_cpu) | \(.threads) |"' "$ROWS"
   echo
-  echo "login = first request to the code, waits after a busy answer included; POST = each POST /login answered 302 (Argon2 and its queue). Peak RSS = the server's VmHWM."
+  if [[ $METHOD == password ]]; then
+    echo "login = first request to the code, waits after a busy answer included; POST = each POST /login answered 302 (Argon2 and its queue). Peak RSS = the server's VmHWM."
+  else
+    echo "login = first request to the code (push, approval, polls included); POST = the final POST /login/$METHOD answered 302 (signature, path and cached OCSP checks, the code). Peak RSS = the server's VmHWM."
+  fi
   errs=$(jq -s '[.[].error_samples[]] | unique | .[:5] | join(" | ")' "$ROWS")
   [[ $errs == '""' ]] || echo "Error samples: $errs"
 } >"$REPORT"

@@ -32,7 +32,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Run the simulators of external systems alone (carrier, SMS gateway, BHXH).
+    /// Run the sandbox alone: the simulators of external systems (carrier, SMS gateway, BHXH,
+    /// mail, the SIM and remote signature providers with their pages) and the sandbox PKI
+    /// (certificates, OCSP, CRLs).
     Sandbox {
         /// Seed file (TOML; format in config/sandbox-seed.toml, the built-in default).
         #[arg(long)]
@@ -40,6 +42,13 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: String,
+        /// The URL the sandbox is reached at (its certificates name their OCSP responders and
+        /// CRLs there); defaults to http://BIND.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Where the sandbox PKI keeps its CAs (one directory per public URL).
+        #[arg(long, default_value = "data/sandbox-pki-standalone")]
+        pki_dir: PathBuf,
     },
     /// Manage relying parties.
     #[command(subcommand)]
@@ -154,8 +163,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
-        Command::Sandbox { seed, bind } => {
-            sandbox(seed.or(config.sandbox.seed_file.clone()), &bind).await
+        Command::Sandbox {
+            seed,
+            bind,
+            public_url,
+            pki_dir,
+        } => {
+            let public_url = public_url.unwrap_or_else(|| format!("http://{bind}"));
+            let seed = seed.or(config.sandbox.seed_file.clone());
+            sandbox(seed, &bind, &public_url, &pki_dir).await
         }
         Command::Key(KeyCommand::GenerateKek) => {
             use secrecy::ExposeSecret;
@@ -205,13 +221,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sandbox(seed: Option<PathBuf>, bind: &str) -> anyhow::Result<()> {
-    use crate::sandbox::{seed::SandboxSeed, simulators};
+async fn sandbox(
+    seed: Option<PathBuf>,
+    bind: &str,
+    public_url: &str,
+    pki_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::sandbox::{Standalone, seed::SandboxSeed};
     let seed = SandboxSeed::load(seed.as_deref())?;
-    let sim = std::sync::Arc::new(simulators::Simulators::new(seed, Clock::system()));
+    let sandbox = Standalone::open(seed, pki_dir, public_url, Clock::system())?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    println!("xacthuc sandbox listening on http://{bind}/sandbox");
-    axum::serve(listener, simulators::standalone_router(sim))
+    println!(
+        "xacthuc sandbox listening on {public_url}/sandbox; trust anchors: {public_url}/sandbox/pki/ca/public-root.pem and gov-root.pem"
+    );
+    axum::serve(listener, sandbox.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

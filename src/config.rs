@@ -333,6 +333,10 @@ pub struct PkiConfig {
     pub revocation: RevocationPolicy,
     /// Time budget of one OCSP or CRL download, in milliseconds.
     pub ocsp_timeout_ms: u64,
+    /// How old (thisUpdate, plus 5 minutes of clock skew) an OCSP answer may be when the
+    /// responder did not echo the request's nonce (RFC 8954 allows it; pre-produced answers).
+    /// An answer that carries a nonce must carry ours, whatever its age.
+    pub ocsp_max_age_seconds: u64,
     /// Largest CMS signature, certificate chain or OCSP/CRL download accepted, in bytes.
     pub max_signature_bytes: usize,
 }
@@ -351,6 +355,7 @@ impl Default for PkiConfig {
             government_anchors: Vec::new(),
             revocation: RevocationPolicy::FailClosed,
             ocsp_timeout_ms: 3000,
+            ocsp_max_age_seconds: 300,
             max_signature_bytes: 256 * 1024,
         }
     }
@@ -663,6 +668,11 @@ impl Config {
                 "profile.reauth_seconds must be 30..=3600".into(),
             ));
         }
+        if !(1..=86_400).contains(&self.pki.ocsp_max_age_seconds) {
+            return Err(ConfigError::Invalid(
+                "pki.ocsp_max_age_seconds must be 1..=86400".into(),
+            ));
+        }
         if self.profile.email_codes_per_hour == 0 {
             return Err(ConfigError::Invalid(
                 "profile.email_codes_per_hour must be at least 1".into(),
@@ -698,6 +708,40 @@ impl Config {
                     "production mode needs {key}: the real system or your adapter, never the sandbox"
                 )));
             }
+        }
+        self.check_trust_anchors()
+    }
+
+    /// Production without the sandbox's roots: a signature method with no anchor to check its
+    /// certificates against would refuse every user, so it is refused at start instead. The
+    /// public set serves every signature method; the Government set the registration of state
+    /// agencies (only when a method that registers them is enabled).
+    fn check_trust_anchors(&self) -> Result<(), ConfigError> {
+        let signing: Vec<&str> = self
+            .login
+            .methods
+            .iter()
+            .filter(|m| m.signs())
+            .map(|m| m.name())
+            .collect();
+        if !signing.is_empty() && self.pki.public_anchors.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "production mode needs pki.public_anchors (the national root and licensed CAs) for login.methods {}: no certificate could be trusted",
+                signing.join(", ")
+            )));
+        }
+        let agency = self
+            .login
+            .methods
+            .iter()
+            .find(|m| m.registers().contains(&crate::domain::SubjectType::Agency));
+        if let Some(m) = agency
+            && self.pki.government_anchors.is_empty()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "production mode needs pki.government_anchors (the Government CA) for {} registration of state agencies: no official's certificate could be trusted",
+                m.name()
+            )));
         }
         Ok(())
     }
@@ -836,6 +880,8 @@ mod tests {
         cfg.federation.upstreams[0].discovery_url =
             "https://vneid.example.vn/.well-known/openid-configuration".into();
         cfg.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
+        cfg.pki.public_anchors = vec!["/etc/xacthuc/public-anchors.pem".into()];
+        cfg.pki.government_anchors = vec!["/etc/xacthuc/government-anchors.pem".into()];
         cfg
     }
 
@@ -856,6 +902,34 @@ mod tests {
         let mut cfg = production();
         cfg.sandbox.enabled = true;
         assert!(refusal(&cfg).contains("sandbox.enabled = false"));
+    }
+
+    #[test]
+    fn production_refuses_signature_methods_without_their_trust_anchors() {
+        let mut cfg = production();
+        cfg.pki.public_anchors.clear();
+        let why = refusal(&cfg);
+        assert!(why.contains("pki.public_anchors"), "{why}");
+        assert!(
+            why.contains("usb_token, sim_signature, remote_signature"),
+            "{why}"
+        );
+        // Without the signature methods, no anchor is needed.
+        cfg.login.methods = vec![Method::Password, Method::Passkey];
+        cfg.validate().unwrap();
+        // The Government set: only while a method registers state agencies (the USB token).
+        let mut cfg = production();
+        cfg.pki.government_anchors.clear();
+        let why = refusal(&cfg);
+        assert!(why.contains("pki.government_anchors"), "{why}");
+        assert!(why.contains("usb_token"), "{why}");
+        cfg.login.methods = vec![Method::Password, Method::SimSignature];
+        cfg.validate().unwrap();
+        // Development trusts the sandbox's roots: nothing to configure.
+        let mut cfg = production();
+        cfg.pki = PkiConfig::default();
+        cfg.server.mode = Mode::Development;
+        cfg.validate().unwrap();
     }
 
     #[test]

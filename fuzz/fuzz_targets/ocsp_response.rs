@@ -49,10 +49,14 @@ fn fixture() -> &'static Fixture {
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let _ = revocation::parse_ocsp_response(data);
+    let expected = revocation::Expected {
+        cert_id: &f.cert_id,
+        nonce: b"nonce",
+        max_age_without_nonce: chrono::Duration::seconds(300),
+    };
     let _ = revocation::verify_ocsp_response(
         data,
-        &f.cert_id,
-        b"nonce",
+        &expected,
         &f.issuer,
         &[],
         &f.anchors,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::SubjectType;
+
 /// The methods: a closed set, one module each (see `authenticators`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,5 +53,28 @@ impl Method {
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A signature method: it checks certificates against the `[pki]` trust anchors.
+    pub fn signs(self) -> bool {
+        matches!(
+            self,
+            Self::UsbToken | Self::SimSignature | Self::RemoteSignature
+        )
+    }
+
+    /// The subjects this method can register, and (citizens) upgrade to the level it proves:
+    /// the seeds' table (USB token: citizens, enterprises and state officials; SIM signature:
+    /// citizens and enterprises; remote signature: citizens). None for the methods that prove
+    /// only an account holder.
+    pub fn registers(self) -> &'static [SubjectType] {
+        use SubjectType::{Agency, Citizen, Enterprise};
+        match self {
+            // An upstream's first login creates the account itself (`flow::federation`).
+            Self::Password | Self::SmsOtp | Self::Passkey | Self::Federation => &[],
+            Self::UsbToken => &[Citizen, Enterprise, Agency],
+            Self::SimSignature => &[Citizen, Enterprise],
+            Self::RemoteSignature => &[Citizen],
+        }
     }
 }

@@ -104,21 +104,6 @@ impl Method {
         }
     }
 
-    /// The subjects this method can register, and (citizens) upgrade to the level it proves:
-    /// the seeds' table (USB token: citizens, enterprises and state officials; SIM signature:
-    /// citizens and enterprises; remote signature: citizens). None for the methods that prove
-    /// only an account holder.
-    pub fn registers(self) -> &'static [SubjectType] {
-        use SubjectType::{Agency, Citizen, Enterprise};
-        match self {
-            // An upstream's first login creates the account itself (`flow::federation`).
-            Self::Password | Self::SmsOtp | Self::Passkey | Self::Federation => &[],
-            Self::UsbToken => &[Citizen, Enterprise, Agency],
-            Self::SimSignature => &[Citizen, Enterprise],
-            Self::RemoteSignature => &[Citizen],
-        }
-    }
-
     /// Refuses a configuration the method cannot work with (enabled methods only).
     pub fn check_config(self, config: &Config) -> Result<(), String> {
         match self {

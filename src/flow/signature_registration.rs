@@ -116,20 +116,23 @@ pub fn check_identity(
     let mut identity = (**identity).clone();
     let wrong = |key| Err(Refusal::WrongClass(key));
     match subject {
+        // The trust set first: a Government-CA certificate is always classed an official's,
+        // so checked after the class its own message ("for Cơ quan nhà nước only") would
+        // never be shown.
         SubjectType::Citizen => {
+            if certificate.trust != TrustSet::Public {
+                return wrong("err_certificate_not_public");
+            }
             if identity.subject_type != SubjectType::Citizen || identity.id_number.is_none() {
                 return wrong("err_certificate_not_citizen");
             }
-            if certificate.trust != TrustSet::Public {
-                return wrong("err_certificate_not_public");
-            }
         }
         SubjectType::Enterprise => {
-            if identity.subject_type != SubjectType::Enterprise || identity.id_number.is_some() {
-                return wrong("err_certificate_not_enterprise");
-            }
             if certificate.trust != TrustSet::Public {
                 return wrong("err_certificate_not_public");
+            }
+            if identity.subject_type != SubjectType::Enterprise || identity.id_number.is_some() {
+                return wrong("err_certificate_not_enterprise");
             }
             let raw = identity.tax_code.as_deref().unwrap_or_default();
             let tax_code = TaxCode::parse(raw).map_err(Refusal::TaxCode)?;
@@ -396,9 +399,15 @@ pub(crate) mod tests {
             ..person(Agency, TrustSet::Government)
         };
         assert_eq!(class(Agency, official.clone()), Ok(()));
+        // An official's Government-CA certificate is told apart by its CA, for both
+        // public subjects.
         assert_eq!(
             class(Citizen, official.clone()),
-            Err("err_certificate_not_citizen")
+            Err("err_certificate_not_public")
+        );
+        assert_eq!(
+            class(Enterprise, official.clone()),
+            Err("err_certificate_not_public")
         );
         let no_agency = VerifiedIdentity {
             organization: None,

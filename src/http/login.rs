@@ -11,8 +11,8 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::login_page::{self, LoginPage};
-use super::oidc::{error_redirect, origin_of, respond};
-use super::page::{self, PageRequest};
+use super::oidc::{error_redirect, respond};
+use super::page::{self, PageRequest, origin_of};
 use super::request::{BROWSER_COOKIE, SESSION_COOKIE, form_params, query_params};
 use super::steps;
 use crate::app::App;

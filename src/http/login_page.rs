@@ -5,8 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::oidc::origin_of;
-use super::page::{self, PageRequest};
+use super::page::{self, PageRequest, origin_of};
 use super::registration::{captcha_vars, merge};
 use super::request::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::app::App;

@@ -272,7 +272,7 @@ fn authorization_response(
                 vars,
                 None,
             );
-            let origin = origin_of(&target.redirect_uri).unwrap_or_default();
+            let origin = page::origin_of(&target.redirect_uri).unwrap_or_default();
             let csp = format!(
                 "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
             );
@@ -283,13 +283,6 @@ fn authorization_response(
             resp
         }
     }
-}
-
-/// `scheme://host[:port]` of a URL, for CSP `form-action`.
-pub fn origin_of(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
-    let origin = u.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// JSON error of the token-family endpoints, with the status RFC 6749 §5.2 gives.
@@ -597,7 +590,7 @@ async fn end_session(
         if let Some(c) = &client {
             vars["client_name"] = json!(c.name);
         }
-        return page::render(
+        let mut resp = page::render(
             &app,
             &page_req,
             StatusCode::OK,
@@ -606,6 +599,11 @@ async fn end_session(
             vars,
             None,
         );
+        // "Đăng xuất" is answered with a redirect to the portal's registered URI.
+        if let Some(uri) = &redirect {
+            page::allow_forms_to(&mut resp, uri);
+        }
+        return resp;
     }
     if let Some(sid) = &session_cookie {
         let ip = peer.ip().to_string();

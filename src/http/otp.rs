@@ -66,6 +66,11 @@ pub trait OtpJourney: WithOtp + Send + Sync + 'static {
     fn phones_of(&self) -> Option<&str> {
         None
     }
+    /// The portal's pending authorization request the flow serves, whose origin the screen's
+    /// forms may then lead to ([`page::allow_forms_to_portal`]).
+    fn portal_request(&self) -> Option<&str> {
+        None
+    }
     /// Takes the typed code and answers with the next page: by default the flow goes on to its
     /// own next page (`AFTER`).
     fn answer(
@@ -119,7 +124,7 @@ fn missing(app: &App, req: &PageRequest, m: Missing) -> Response {
 }
 
 /// The OTP screen of a flow.
-pub(super) fn render<J: OtpJourney>(
+pub(super) async fn render<J: OtpJourney>(
     app: &App,
     req: &PageRequest,
     status: StatusCode,
@@ -137,7 +142,9 @@ pub(super) fn render<J: OtpJourney>(
         error,
         notice,
     };
-    otp_screen::render(app, req, status, screen)
+    let mut resp = otp_screen::render(app, req, status, screen);
+    page::allow_forms_to_portal(app, req, &mut resp, flow.portal_request()).await;
+    resp
 }
 
 async fn show<J: OtpJourney>(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
@@ -146,7 +153,7 @@ async fn show<J: OtpJourney>(State(app): State<App>, headers: HeaderMap, uri: Ur
         Ok((_, flow)) if flow.otp().is_some_and(|o| o.verified) => {
             Redirect::to(&app.url(J::AFTER)).into_response()
         }
-        Ok((_, flow)) => render(&app, &req, StatusCode::OK, &flow, None, None),
+        Ok((_, flow)) => render(&app, &req, StatusCode::OK, &flow, None, None).await,
         Err(m) => missing(&app, &req, m),
     }
 }
@@ -196,9 +203,9 @@ async fn resend<J: OtpJourney>(
             if let Err(e) = page::save_flow(&app, Some(&secret), &flow).await {
                 return page::unavailable(&app, &req, &e);
             }
-            render(&app, &req, StatusCode::OK, &flow, None, Some("otp_resent"))
+            render(&app, &req, StatusCode::OK, &flow, None, Some("otp_resent")).await
         }
-        Err(e) => render(&app, &req, status_of(&e), &flow, Some(&e.message()), None),
+        Err(e) => render(&app, &req, status_of(&e), &flow, Some(&e.message()), None).await,
     }
 }
 
@@ -281,7 +288,7 @@ async fn phones_submit<J: OtpJourney>(
             None,
         ),
         Err(SwitchError::Otp(e)) => {
-            render(&app, &req, status_of(&e), &flow, Some(&e.message()), None)
+            render(&app, &req, status_of(&e), &flow, Some(&e.message()), None).await
         }
         Err(SwitchError::Store(e)) => page::unavailable(&app, &req, &e),
     }
@@ -301,7 +308,7 @@ async fn check_then_next<J: OtpJourney>(
         return page::flow_expired(app, req);
     };
     if let Err(e) = otp.check(&ctx, input.get("otp")).await {
-        return render(app, req, status_of(&e), &flow, Some(&e.message()), None);
+        return render(app, req, status_of(&e), &flow, Some(&e.message()), None).await;
     }
     if let Err(e) = page::save_flow(app, Some(&secret), &flow).await {
         return page::unavailable(app, req, &e);
@@ -334,7 +341,7 @@ impl OtpJourney for PhoneFlow {
     ) -> Response {
         let ctx = app.ctx(req.locale, ip);
         if let Err(e) = flow.otp.check(&ctx, input.get("otp")).await {
-            return render(app, req, status_of(&e), &flow, Some(&e.message()), None);
+            return render(app, req, status_of(&e), &flow, Some(&e.message()), None).await;
         }
         let _ = crate::flow::finish::<PhoneFlow>(app.store.as_ref(), &secret).await;
         if let Err(e) = crate::flow::phone::complete(app, &flow, ip, req.locale).await {
@@ -352,6 +359,10 @@ impl OtpJourney for LoginFlow {
 
     fn phones_of(&self) -> Option<&str> {
         self.so_far.as_ref().and_then(|e| e.account_id())
+    }
+
+    fn portal_request(&self) -> Option<&str> {
+        self.ar.as_deref()
     }
 
     /// The code is the SMS step's answer: the login goes on (usually to its completion).

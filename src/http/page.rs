@@ -18,6 +18,7 @@ use crate::random;
 pub const CSRF_COOKIE: &str = "xacthuc_csrf";
 
 /// What every page needs to know about the request it answers.
+#[derive(Clone)]
 pub struct PageRequest {
     pub locale: &'static str,
     switch_url: String,
@@ -45,22 +46,13 @@ impl PageRequest {
         path: &str,
         ui_locales: &[String],
     ) -> Self {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        let lang_param = pairs
-            .iter()
+        let query = uri.query().unwrap_or_default();
+        let lang_param = form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "lang")
-            .map(|(_, v)| v.as_str());
+            .map(|(_, v)| v.into_owned());
+        let lang_param = lang_param.as_deref();
         let locale = locale(&app.theme, &app.cookies, headers, lang_param, ui_locales);
-        let other = if locale == "vi" { "en" } else { "vi" };
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs.iter().filter(|(k, _)| k != "lang") {
-            query.append_pair(k, v);
-        }
-        query.append_pair("lang", other);
-        let switch_url = format!("{path}?{}", query.finish());
+        let switch_url = switch_url(locale, path, query);
         let session = app.cookies.get(headers, SESSION_COOKIE);
         // A browser without a CSRF cookie gets one with this page.
         let sent = csrf_cookie(app, headers);
@@ -77,6 +69,18 @@ impl PageRequest {
             new_csrf_cookie,
             session: session.map(str::to_string),
             browser: app.cookies.get(headers, BROWSER_COOKIE).map(str::to_string),
+        }
+    }
+
+    /// This request with its language link going to `target` (a path on this site with its
+    /// query) rather than to the request's URL: for a page that answers a post whose URL would
+    /// not show it again. A registration refused after the signing ceremony answers the post
+    /// to `/login/{method}`; opening that URL in the other language would start a login.
+    pub fn with_language_link(&self, target: &str) -> PageRequest {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        PageRequest {
+            switch_url: switch_url(self.locale, local_path(path), query),
+            ..self.clone()
         }
     }
 
@@ -97,6 +101,17 @@ impl PageRequest {
     pub fn t(&self, app: &App, key: &str) -> String {
         app.theme.t(self.locale, key)
     }
+}
+
+/// The language link of a page in `locale`: `path` with `query`, asking for the other language.
+fn switch_url(locale: &str, path: &str, query: &str) -> String {
+    let other = if locale == "vi" { "en" } else { "vi" };
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "lang") {
+        out.append_pair(&k, &v);
+    }
+    out.append_pair("lang", other);
+    format!("{path}?{}", out.finish())
 }
 
 /// `path` when it is a path on this site; "/" for anything a browser would take for another
@@ -380,6 +395,59 @@ fn widen_csp(resp: &mut Response, directive: &str) {
     }
 }
 
+/// Lets the page's forms lead to the portal whose authorization request `ar` the page serves
+/// (`form-action 'self' <portal origin>`). The form that finishes a login (an SMS code, a
+/// signature, "Đăng ký", declining an upgrade) is answered with a redirect to the portal, and
+/// browsers hold every redirect of a form's navigation to `form-action`: with `'self'` alone
+/// Chromium stays on our page. Only the origin of the redirect URI this browser's own pending
+/// request carries (already matched exactly against the client's) is added.
+pub async fn allow_forms_to_portal(
+    app: &App,
+    req: &PageRequest,
+    resp: &mut Response,
+    ar: Option<&str>,
+) {
+    let Some(ar) = ar.filter(|a| !a.is_empty()) else {
+        return;
+    };
+    if !resp.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        return;
+    }
+    let Ok(Some(request)) = crate::oidc::interaction::pending(app, ar, req.browser()).await else {
+        return;
+    };
+    allow_forms_to(resp, &request.redirect_uri);
+}
+
+/// Lets the page's forms lead to the origin of `url` (a validated redirect URI) as well as to us.
+pub fn allow_forms_to(resp: &mut Response, url: &str) {
+    let Some(origin) = origin_of(url) else {
+        return;
+    };
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.replacen(
+                "form-action 'self';",
+                &format!("form-action 'self' {origin};"),
+                1,
+            )
+        });
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// `scheme://host[:port]` of a URL, for CSP `form-action`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
 /// Lets the page's scripts fetch from `origins` as well as from us (`connect-src`): a login
 /// ceremony's local signing agent. Origins that are not plain `scheme://host[:port]` are left
 /// out, so nothing else can be spliced into the policy.
@@ -518,7 +586,16 @@ pub fn status_for(kind: RefusalKind) -> StatusCode {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{local_path, switch_url};
+
+    #[test]
+    fn the_language_link_keeps_the_query_and_asks_for_the_other_language() {
+        assert_eq!(
+            switch_url("vi", "/register", "subject=citizen&ar=abc&lang=vi"),
+            "/register?subject=citizen&ar=abc&lang=en"
+        );
+        assert_eq!(switch_url("en", "/login", ""), "/login?lang=vi");
+    }
 
     #[test]
     fn the_language_link_stays_on_this_site() {

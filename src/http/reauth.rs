@@ -242,7 +242,7 @@ impl OtpJourney for ReauthFlow {
             Ok(()) => finish(app, req, &secret, &flow, &session, ip).await,
             Err(ReauthError::Otp(e)) => {
                 let status = super::otp::status_of(&e);
-                super::otp::render(app, req, status, &flow, Some(&e.message()), None)
+                super::otp::render(app, req, status, &flow, Some(&e.message()), None).await
             }
             Err(_) => page::flow_expired(app, req),
         }

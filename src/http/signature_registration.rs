@@ -141,7 +141,7 @@ fn identity_vars(flow: &SignatureRegistrationFlow) -> Value {
     vars
 }
 
-fn render_confirm(
+async fn render_confirm(
     app: &App,
     req: &PageRequest,
     status: StatusCode,
@@ -155,7 +155,7 @@ fn render_confirm(
         "values": { "email": email },
         "errors": errors,
     });
-    page::render(
+    let mut resp = page::render(
         app,
         req,
         status,
@@ -163,7 +163,10 @@ fn render_confirm(
         "title_register_signature",
         vars,
         None,
-    )
+    );
+    // "Đăng ký" logs the person in and is answered with a redirect to the portal.
+    page::allow_forms_to_portal(app, req, &mut resp, flow.ar.as_deref()).await;
+    resp
 }
 
 /// `GET /register/confirm`: the identity read from the certificate, the email field and
@@ -176,7 +179,7 @@ async fn confirm_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> R
     let email = signature_registration::identity_of(&flow)
         .and_then(|i| i.email.clone())
         .unwrap_or_default();
-    render_confirm(&app, &req, StatusCode::OK, &flow, &email, json!({}))
+    render_confirm(&app, &req, StatusCode::OK, &flow, &email, json!({})).await
 }
 
 /// `POST /register/confirm`: creates the account and logs the person in.
@@ -224,7 +227,7 @@ async fn confirm_submit(
         // The flow is kept: the same page can be sent again.
         Err(Refusal::Fields(errors)) => {
             let errors = page::errors_json(&app, &req, &errors);
-            return render_confirm(&app, &req, StatusCode::BAD_REQUEST, &flow, email, errors);
+            return render_confirm(&app, &req, StatusCode::BAD_REQUEST, &flow, email, errors).await;
         }
         Err(Refusal::Store(e)) => return page::unavailable(&app, &req, &e),
         Err(refusal) => {

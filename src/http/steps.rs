@@ -391,6 +391,9 @@ fn step_failed(
     title: &str,
     back: String,
 ) -> Response {
+    // Answers the ceremony's post to `/login/{method}`: the other language is the same page
+    // to start over from, not that URL (which would begin a login).
+    let req = &req.with_language_link(&back);
     let vars = json!({
         "error": page::text(app, req, &refusal.message),
         "duplicate": false,
@@ -414,10 +417,14 @@ pub fn registration_refused(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    // Shown in answer to a post (the ceremony's, or "Đăng ký"): the other language is the
+    // registration page, where the person starts over.
+    let back = register_url(subject, ar);
+    let req = &req.with_language_link(&back);
     let vars = json!({
         "error": page::text(app, req, &refusal.message(subject)),
         "duplicate": duplicate,
-        "back_url": app.url(&register_url(subject, ar)),
+        "back_url": app.url(&back),
     });
     page::render(
         app,
@@ -445,9 +452,11 @@ async fn upgrade_proven(
         if let upgrade::Refusal::Store(e) = &refusal {
             return page::unavailable(app, req, e);
         }
+        let back = upgrade_url(ar.as_deref());
+        let req = &req.with_language_link(&back);
         let vars = json!({
             "error": page::text(app, req, &refusal.message()),
-            "back_url": app.url(&upgrade_url(ar.as_deref())),
+            "back_url": app.url(&back),
         });
         return page::render(
             app,
@@ -484,6 +493,7 @@ async fn show_and_keep(
 ) -> Response {
     let status = refusal.as_ref().map_or(StatusCode::OK, status_of);
     if prompt == Prompt::Form(Form::LoginPage) {
+        // The login page lets its forms lead to the portal itself.
         let resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
         return retry_if_busy(resp, refusal.as_ref());
     }
@@ -492,6 +502,7 @@ async fn show_and_keep(
         Err(e) => return page::unavailable(app, req, &e),
     };
     let mut resp = show_prompt(app, req, status, &flow, &prompt, refusal.as_ref(), input).await;
+    page::allow_forms_to_portal(app, req, &mut resp, flow.ar.as_deref()).await;
     page::set_flow_cookie::<LoginFlow>(app, &mut resp, &secret);
     resp
 }

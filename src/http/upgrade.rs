@@ -101,7 +101,7 @@ async fn offer(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response
         );
         vars["essential"] = json!(p.required_ial.is_some());
     }
-    page::render(
+    let mut resp = page::render(
         &app,
         &req,
         StatusCode::OK,
@@ -109,7 +109,12 @@ async fn offer(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response
         "title_upgrade",
         vars,
         None,
-    )
+    );
+    // "Không, cảm ơn" answers with a redirect to the portal.
+    if let Some(p) = &pending {
+        page::allow_forms_to(&mut resp, &p.redirect_uri);
+    }
+    resp
 }
 
 /// `GET /upgrade/{method}?ar=…`: begins the signature (a method that needs nothing typed).

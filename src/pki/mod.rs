@@ -73,6 +73,10 @@ pub enum PkiError {
     TooLarge,
     #[error("unsupported signature algorithm")]
     UnsupportedAlgorithm,
+    /// RSASSA-PSS with parameters we do not accept (SHA-1, a mismatched MGF1 hash, a short
+    /// salt): what was refused.
+    #[error("RSA-PSS parameters refused: {0}")]
+    PssParameters(&'static str),
     #[error("the signature does not verify")]
     BadSignature,
     #[error("the certificate does not chain to a trusted anchor")]
@@ -103,7 +107,7 @@ impl PkiError {
         match self {
             Self::Malformed => "pki_malformed",
             Self::TooLarge => "pki_too_large",
-            Self::UnsupportedAlgorithm => "pki_unsupported_algorithm",
+            Self::UnsupportedAlgorithm | Self::PssParameters(_) => "pki_unsupported_algorithm",
             Self::BadSignature => "pki_bad_signature",
             Self::Untrusted => "pki_untrusted",
             Self::WrongTrustSet => "pki_wrong_trust_set",
@@ -123,6 +127,7 @@ impl PkiError {
             Self::Malformed => "malformed",
             Self::TooLarge => "too_large",
             Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::PssParameters(_) => "pss_parameters",
             Self::BadSignature => "bad_signature",
             Self::Untrusted => "untrusted",
             Self::WrongTrustSet => "wrong_trust_set",
@@ -179,6 +184,7 @@ impl Pki {
                 Duration::from_millis(cfg.ocsp_timeout_ms),
                 cfg.max_signature_bytes,
                 fail_open,
+                chrono::Duration::seconds(cfg.ocsp_max_age_seconds as i64),
             ),
             max_signature_bytes: cfg.max_signature_bytes,
         })

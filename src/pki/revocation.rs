@@ -1,8 +1,11 @@
 //! Revocation: OCSP first (the responder named in the certificate's AIA), the CRL (its CRL
 //! distribution point) when OCSP gives no usable answer; both cached until their nextUpdate.
 //!
-//! - The OCSP request carries a fresh nonce and the response must echo it, so a recorded
-//!   "good" cannot be replayed after a revocation.
+//! - The OCSP request carries a fresh nonce. A response that carries a nonce must echo ours,
+//!   so a recorded "good" cannot be replayed after a revocation. A response without one
+//!   (RFC 8954 lets responders ignore nonces; many CAs pre-produce their answers) is accepted
+//!   only when its thisUpdate is at most `ocsp_max_age_seconds` (+ the clock skew) old: the
+//!   window in which a replay of a pre-revocation "good" is possible is then bounded.
 //! - The response's signature and the responder's authorization (the CA itself, or a delegated
 //!   responder with id-kp-OCSPSigning issued by the CA) are OpenSSL's `OCSP_basic_verify`, with
 //!   the store verifying at `now`. The nonce, the cert status and the times are read with the
@@ -56,6 +59,8 @@ pub struct Revocation {
     timeout: Duration,
     max_bytes: usize,
     fail_open: bool,
+    /// How old a nonce-less OCSP answer may be.
+    max_age_without_nonce: chrono::Duration,
     /// By issuer key hash + serial: the status and until when it holds.
     answers: TtlCache<String, Status>,
     /// By URL: the CRL (DER).
@@ -68,12 +73,14 @@ impl Revocation {
         timeout: Duration,
         max_bytes: usize,
         fail_open: bool,
+        max_age_without_nonce: chrono::Duration,
     ) -> Self {
         Self {
             http,
             timeout,
             max_bytes,
             fail_open,
+            max_age_without_nonce,
             answers: TtlCache::new(CACHE_CAPACITY),
             crls: TtlCache::new(CACHE_CAPACITY),
         }
@@ -145,9 +152,12 @@ impl Revocation {
             .await
             .map_err(|e| Failure::Unreachable(format!("{url}: {e}")))?;
         let body = read_bounded(response, self.max_bytes).await?;
-        let verified =
-            verify_ocsp_response(&body, &request.cert_id, &nonce, issuer, chain, anchors, now)?;
-        Ok(verified)
+        let expected = Expected {
+            cert_id: &request.cert_id,
+            nonce: &nonce,
+            max_age_without_nonce: self.max_age_without_nonce,
+        };
+        verify_ocsp_response(&body, &expected, issuer, chain, anchors, now)
     }
 
     async fn crl(
@@ -274,12 +284,20 @@ fn const_oid_nonce() -> der::asn1::ObjectIdentifier {
     der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2")
 }
 
-/// Checks an OCSP response for `cert_id`: OpenSSL verifies the signature and the responder's
-/// authorization (with the store at `now`); then the nonce, the status and the times.
+/// What an OCSP response must answer: the certificate asked about, the nonce sent, and how
+/// old the answer may be when the responder leaves the nonce out.
+pub struct Expected<'a> {
+    pub cert_id: &'a x509_ocsp::CertId,
+    pub nonce: &'a [u8],
+    pub max_age_without_nonce: chrono::Duration,
+}
+
+/// Checks an OCSP response for `expected.cert_id`: OpenSSL verifies the signature and the
+/// responder's authorization (with the store at `now`); then the nonce, the status and the
+/// times.
 pub fn verify_ocsp_response(
     der: &[u8],
-    cert_id: &x509_ocsp::CertId,
-    nonce: &[u8],
+    expected: &Expected<'_>,
     issuer: &X509Ref,
     chain: &[X509],
     anchors: &Anchors,
@@ -309,21 +327,28 @@ pub fn verify_ocsp_response(
         .verify(&certs, &store, OcspFlag::empty())
         .map_err(|_| invalid("signature or responder authorization"))?;
     let parsed = parse_ocsp_response(der).map_err(|e| Failure::Invalid(e.to_string()))?;
-    let echoed = parsed.nonce().map(|n| n.0.as_bytes().to_vec());
-    if echoed.as_deref() != Some(nonce) {
-        return Err(invalid("nonce missing or not ours (a replayed response?)"));
+    let echoed = response_nonce(&parsed);
+    if echoed.as_deref().is_some_and(|n| n != expected.nonce) {
+        return Err(invalid("nonce not ours (a replayed response?)"));
     }
     let single = parsed
         .tbs_response_data
         .responses
         .iter()
-        .find(|r| &r.cert_id == cert_id)
+        .find(|r| &r.cert_id == expected.cert_id)
         .ok_or_else(|| invalid("no answer for this certificate"))?;
     let this_update = time_of(&single.this_update);
     let next_update = single.next_update.as_ref().map(time_of);
     let skew = chrono::Duration::seconds(SKEW_SECONDS);
     if this_update > now + skew {
         return Err(invalid("thisUpdate in the future"));
+    }
+    // Without our nonce nothing proves the answer was made for this request: only a recent
+    // one bounds how long a "good" recorded before a revocation can be replayed.
+    if echoed.is_none() && this_update + expected.max_age_without_nonce + skew < now {
+        return Err(invalid(
+            "no nonce and thisUpdate older than ocsp_max_age_seconds (a replayed response?)",
+        ));
     }
     match next_update {
         Some(next) if next + skew < now => return Err(invalid("stale (nextUpdate passed)")),
@@ -341,6 +366,24 @@ pub fn verify_ocsp_response(
         }
     };
     Ok((status, next_update))
+}
+
+/// The response's nonce: `None` without the extension. An extension that does not parse
+/// counts as present and empty (never ours), not as absent: it must not fall under the laxer
+/// nonce-less rule.
+fn response_nonce(parsed: &BasicOcspResponse) -> Option<Vec<u8>> {
+    let present = parsed
+        .tbs_response_data
+        .response_extensions
+        .iter()
+        .flatten()
+        .any(|e| e.extn_id == const_oid_nonce());
+    present.then(|| {
+        parsed
+            .nonce()
+            .map(|n| n.0.as_bytes().to_vec())
+            .unwrap_or_default()
+    })
 }
 
 /// The parse-only half of an OCSP response (also the fuzzing entry point): the basic response

@@ -3,16 +3,18 @@
 //!
 //! Vietnamese CAs put the identity in one or more `UID` attributes (0.9.2342.19200300.100.1.1)
 //! with a prefix: `CCCD:` (12-digit citizen identity), `CMND:` (9-digit legacy card), `HC:`
-//! (passport), `MST:` (tax code, `0101234567` or a branch's `0101234567-001`), `MNS:` (budget
+//! (passport), `MST:` (tax code, `0101234565` or a branch's `0101234565-001`), `MNS:` (budget
 //! unit code). An enterprise's certificate has only the MST; a person acting for an enterprise
-//! has the MST *and* their CCCD/CMND.
+//! has the MST *and* their CCCD/CMND. Tax codes are checked as [`TaxCode`] does (check digit,
+//! branch 001–999): a certificate whose MST fails is a broken identity, refused like a
+//! malformed CCCD, not an enterprise with a typo.
 
 use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref};
 use serde::{Deserialize, Serialize};
 
 use super::PkiError;
-use crate::domain::{IdNumber, TrustSet};
+use crate::domain::{IdNumber, TaxCode, TrustSet};
 
 /// The attributes of a certificate's subject that matter to us.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,10 +143,12 @@ impl CertSubject {
         if from_uid.is_some() {
             return Ok(from_uid);
         }
-        Ok(self
-            .organization_identifier
-            .as_deref()
-            .and_then(tax_code_of_organization_identifier))
+        match self.organization_identifier.as_deref() {
+            Some(value) => {
+                tax_code_of_organization_identifier(value).map_err(|()| PkiError::NoIdentity)
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -231,15 +235,11 @@ fn id_number(number: &str) -> Result<String, ()> {
         .map_err(|_| ())
 }
 
-/// Ten digits, or ten digits, a hyphen and three (a branch). The check digit is the
-/// registration's business (`domain`), not the certificate reader's.
+/// A valid tax code (check digit, branch 001–999), normalised (`0101234565-001`).
 fn tax_code(number: &str) -> Result<String, ()> {
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    match number.split_once('-') {
-        None if digits(number, 10) => Ok(number.to_string()),
-        Some((main, branch)) if digits(main, 10) && digits(branch, 3) => Ok(number.to_string()),
-        _ => Err(()),
-    }
+    TaxCode::parse(number)
+        .map(|t| t.as_str().to_string())
+        .map_err(|_| ())
 }
 
 fn passport(number: &str) -> Result<String, ()> {
@@ -256,14 +256,19 @@ fn budget_unit(number: &str) -> Result<String, ()> {
     if ok { Ok(number.to_string()) } else { Err(()) }
 }
 
-/// `VATVN-0101234567` / `NTRVN-0101234567` (ETSI), or `MST:0101234567` as some CAs write it.
-fn tax_code_of_organization_identifier(value: &str) -> Option<String> {
+/// `VATVN-0101234565` / `NTRVN-0101234565` (ETSI), or `MST:0101234565` as some CAs write it.
+/// `Ok(None)`: another kind of identifier (ignored). `Err`: a tax-code prefix with a number
+/// that is not a valid tax code.
+fn tax_code_of_organization_identifier(value: &str) -> Result<Option<String>, ()> {
     let upper = value.trim().to_ascii_uppercase();
     let number = upper
         .strip_prefix("VATVN-")
         .or_else(|| upper.strip_prefix("NTRVN-"))
-        .or_else(|| upper.strip_prefix("MST:"))?;
-    tax_code(number.trim()).ok()
+        .or_else(|| upper.strip_prefix("MST:"));
+    match number {
+        Some(number) => tax_code(number.trim()).map(Some),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]
@@ -295,7 +300,7 @@ mod tests {
             ("UID", "CCCD:001099000123"),
             ("UID", "CMND:123456789"),
             ("UID", "HC:B1234567"),
-            ("UID", "MST:0101234567-001"),
+            ("UID", "MST:0101234565-001"),
             ("UID", "MNS:1012345"),
             ("CN", "Nguyễn Văn An"),
         ]);
@@ -305,7 +310,7 @@ mod tests {
                 Uid::Cccd(CCCD.into()),
                 Uid::Cmnd("123456789".into()),
                 Uid::Passport("B1234567".into()),
-                Uid::TaxCode("0101234567-001".into()),
+                Uid::TaxCode("0101234565-001".into()),
                 Uid::BudgetUnit("1012345".into()),
             ]
         );
@@ -317,14 +322,14 @@ mod tests {
     fn usual_variants_of_prefixes_are_accepted() {
         let s = subject(&[
             ("UID", "cccd: 001099000123 "),
-            ("UID", "MST=0101234567"),
+            ("UID", "MST=0101234565"),
             ("UID", "CMT:123456789"),
         ]);
         assert_eq!(
             s.uids,
             vec![
                 Uid::Cccd(CCCD.into()),
-                Uid::TaxCode("0101234567".into()),
+                Uid::TaxCode("0101234565".into()),
                 Uid::Cmnd("123456789".into()),
             ]
         );
@@ -336,7 +341,7 @@ mod tests {
             ("C", "VN"),
             ("ST", "Hà Nội"),
             ("O", "Công ty TNHH Một Thành Viên Ánh Dương"),
-            ("2.5.4.97", "VATVN-0101234567"),
+            ("2.5.4.97", "VATVN-0101234565"),
             ("CN", "Trần Thị Bình"),
             ("emailAddress", "binh@anhduong.vn"),
             ("UID", "CCCD:001099000123"),
@@ -349,7 +354,7 @@ mod tests {
         );
         assert_eq!(
             s.organization_identifier.as_deref(),
-            Some("VATVN-0101234567")
+            Some("VATVN-0101234565")
         );
         assert_eq!(s.email.as_deref(), Some("binh@anhduong.vn"));
     }
@@ -378,19 +383,19 @@ mod tests {
                 id_number: "123456789".into()
             })
         );
-        let enterprise = subject(&[("UID", "MST:0101234567"), ("O", "Công ty Ánh Dương")]);
+        let enterprise = subject(&[("UID", "MST:0101234565"), ("O", "Công ty Ánh Dương")]);
         assert_eq!(
             classify(&enterprise, TrustSet::Public),
             Ok(Holder::Enterprise {
-                tax_code: "0101234567".into()
+                tax_code: "0101234565".into()
             })
         );
-        let representative = subject(&[("UID", "MST:0101234567"), ("UID", "CCCD:001099000123")]);
+        let representative = subject(&[("UID", "MST:0101234565"), ("UID", "CCCD:001099000123")]);
         assert_eq!(
             classify(&representative, TrustSet::Public),
             Ok(Holder::Representative {
                 id_number: CCCD.into(),
-                tax_code: "0101234567".into()
+                tax_code: "0101234565".into()
             })
         );
     }
@@ -406,7 +411,7 @@ mod tests {
         );
         let two = subject(&[("UID", "CCCD:001099000123"), ("UID", "CCCD:079199000456")]);
         assert_eq!(classify(&two, TrustSet::Public), Err(PkiError::NoIdentity));
-        let two_tax = subject(&[("UID", "MST:0101234567"), ("UID", "MST:0301234567")]);
+        let two_tax = subject(&[("UID", "MST:0101234565"), ("UID", "MST:0301234562")]);
         assert_eq!(
             classify(&two_tax, TrustSet::Public),
             Err(PkiError::NoIdentity)
@@ -415,11 +420,11 @@ mod tests {
 
     #[test]
     fn the_tax_code_may_come_from_the_organization_identifier() {
-        let s = subject(&[("2.5.4.97", "NTRVN-0101234567"), ("O", "Ánh Dương")]);
+        let s = subject(&[("2.5.4.97", "NTRVN-0101234565"), ("O", "Ánh Dương")]);
         assert_eq!(
             classify(&s, TrustSet::Public),
             Ok(Holder::Enterprise {
-                tax_code: "0101234567".into()
+                tax_code: "0101234565".into()
             })
         );
     }
@@ -434,7 +439,7 @@ mod tests {
             Err(PkiError::NoIdentity)
         );
         // A representative whose CCCD is broken must not become the enterprise.
-        let broken = subject(&[("UID", "MST:0101234567"), ("UID", "CCCD:12AB")]);
+        let broken = subject(&[("UID", "MST:0101234565"), ("UID", "CCCD:12AB")]);
         assert_eq!(broken.unreadable_uids, vec!["CCCD:12AB".to_string()]);
         assert_eq!(
             classify(&broken, TrustSet::Public),
@@ -446,7 +451,25 @@ mod tests {
             classify(&province, TrustSet::Public),
             Err(PkiError::NoIdentity)
         );
-        for bad in ["MST:012345", "MST:0101234567-01", "MNS:12"] {
+        // A tax code with a wrong check digit, or branch 000: broken, not an enterprise.
+        for bad in ["MST:0101234567", "MST:0101234565-000"] {
+            let s = subject(&[("UID", bad), ("O", "Ánh Dương")]);
+            assert_eq!(s.unreadable_uids, vec![bad.to_string()], "{bad}");
+            assert_eq!(
+                classify(&s, TrustSet::Public),
+                Err(PkiError::NoIdentity),
+                "{bad}"
+            );
+        }
+        let org_id = subject(&[
+            ("2.5.4.97", "VATVN-0101234567"),
+            ("UID", "CCCD:001099000123"),
+        ]);
+        assert_eq!(
+            classify(&org_id, TrustSet::Public),
+            Err(PkiError::NoIdentity)
+        );
+        for bad in ["MST:012345", "MST:0101234565-01", "MNS:12"] {
             assert_eq!(subject(&[("UID", bad)]).unreadable_uids.len(), 1, "{bad}");
         }
         // Prefixes we do not know are ignored, not errors.

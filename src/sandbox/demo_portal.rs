@@ -84,6 +84,7 @@ async fn index(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response
         let key = match key {
             "state" => "demo_error_state",
             "denied" => "demo_error_denied",
+            "unmet" => "demo_error_unmet",
             _ => "demo_error_token",
         };
         vars["error"] = json!(req.t(&app, key));
@@ -166,8 +167,16 @@ async fn callback(State(app): State<App>, uri: Uri) -> Response {
     let Some(flow) = flow.and_then(|b| serde_json::from_slice::<Flow>(&b).ok()) else {
         return Redirect::to(&app.url("/sandbox/demo-portal?error=state")).into_response();
     };
-    if params.get("error").is_some() {
-        return Redirect::to(&app.url("/sandbox/demo-portal?error=denied")).into_response();
+    if let Some(error) = params.get("error") {
+        // A portal tells the two apart: the user declined to share, or could not reach the
+        // level it required (e.g. "Không, cảm ơn" to the IAL3 upgrade).
+        let shown = if error == "unmet_authentication_requirements" {
+            "unmet"
+        } else {
+            "denied"
+        };
+        return Redirect::to(&app.url(&format!("/sandbox/demo-portal?error={shown}")))
+            .into_response();
     }
     let Some(code) = params.get("code") else {
         return Redirect::to(&app.url("/sandbox/demo-portal?error=token")).into_response();

@@ -158,6 +158,11 @@ pub enum OcspFault {
     WrongNonce,
     /// Signs with a key the CA never authorised.
     Rogue,
+    /// Leaves the nonce out (RFC 8954 allows it), with a fresh thisUpdate.
+    NoNonce,
+    /// Leaves the nonce out and answers with a pre-produced thisUpdate an hour old (its
+    /// nextUpdate still ahead).
+    NoNonceOld,
 }
 
 /// How a CA's CRL endpoint misbehaves, for tests.
@@ -550,12 +555,17 @@ impl SandboxPki {
             return Ok(Some(old.clone()));
         }
         let now = self.clock.now();
+        let this_update = match fault {
+            OcspFault::NoNonceOld => now - Duration::hours(1),
+            _ => now - Duration::minutes(1),
+        };
         let responses = requests
             .iter()
-            .map(|r| self.single_response(ca, &r.req_cert, now))
+            .map(|r| self.single_response(ca, &r.req_cert, this_update, now))
             .collect::<Result<Vec<_>, _>>()?;
         let nonce = match fault {
             OcspFault::WrongNonce => Some(crate::random::bytes::<16>().to_vec()),
+            OcspFault::NoNonce | OcspFault::NoNonceOld => None,
             _ => request.nonce().map(|n| n.0.as_bytes().to_vec()),
         };
         let (signer_cert, signer_key, include_cert) = match (&fault, &ca.responder) {
@@ -575,6 +585,7 @@ impl SandboxPki {
         &self,
         ca: &Ca,
         id: &x509_ocsp::CertId,
+        this_update: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<SingleResponse, SandboxPkiError> {
         let serial = hex::encode(id.serial_number.as_bytes()).to_ascii_lowercase();
@@ -602,7 +613,7 @@ impl SandboxPki {
         Ok(SingleResponse {
             cert_id: id.clone(),
             cert_status: status,
-            this_update: ocsp_time(now - Duration::minutes(1))?,
+            this_update: ocsp_time(this_update)?,
             next_update: Some(ocsp_time(now + Duration::minutes(VALIDITY_MINUTES))?),
             single_extensions: None,
         })
@@ -1052,20 +1063,16 @@ mod tests {
             anchors.add(set, X509::from_der(&der).unwrap());
         }
         let now = Clock::system().now();
+        let expected = revocation::Expected {
+            cert_id: &request.cert_id,
+            nonce: b"0123456789abcdef",
+            max_age_without_nonce: chrono::Duration::seconds(300),
+        };
         // The unmutated inputs pass, so the mutations exercise the real paths.
         let parsed = cms::parse(&cms_der).unwrap();
         assert!(cms::verify_signature(&cms_der, &parsed, None).is_ok());
         assert!(
-            revocation::verify_ocsp_response(
-                &answer,
-                &request.cert_id,
-                b"0123456789abcdef",
-                &ca,
-                &[],
-                &anchors,
-                now
-            )
-            .is_ok()
+            revocation::verify_ocsp_response(&answer, &expected, &ca, &[], &anchors, now).is_ok()
         );
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
@@ -1093,15 +1100,8 @@ mod tests {
                     let _ = crate::pki::classify(&subject, TrustSet::Public);
                     let _ = crate::pki::path::check_signing_key_usage(&c);
                 }
-                let _ = revocation::verify_ocsp_response(
-                    &input,
-                    &request.cert_id,
-                    b"0123456789abcdef",
-                    &ca,
-                    &[],
-                    &anchors,
-                    now,
-                );
+                let _ =
+                    revocation::verify_ocsp_response(&input, &expected, &ca, &[], &anchors, now);
             }
         }
     }

@@ -9,7 +9,8 @@
 //! - `GET /sandbox/pki/crl/{ca}.crl` → the CA's current CRL (DER); 503 when set down.
 //! - `GET /sandbox/pki/ca/{ca}.pem` → a CA certificate.
 //! - `POST /sandbox/pki/ca/{ca}/faults` — JSON [`Faults`] (`{"ocsp": "down" | "hang" | "replay"
-//!   | "wrong_nonce" | "rogue" | "none", "crl": "down" | "none"}`) → 204.
+//!   | "wrong_nonce" | "rogue" | "no_nonce" | "no_nonce_old" | "none", "crl": "down" |
+//!   "none"}`) → 204.
 //!
 //! CA ids: `public-root`, `public-ca`, `gov-root`, `gov-ca`, `untrusted-root`.
 

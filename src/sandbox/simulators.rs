@@ -283,7 +283,8 @@ fn no_sandbox_ca() -> IssueKey {
     Arc::new(|_, _| Err("no sandbox CA".to_string()))
 }
 
-/// The simulators alone under `/sandbox`, as `xacthuc sandbox` serves them.
+/// The simulators alone under `/sandbox`, without the PKI: `sandbox::Standalone::router`
+/// (what `xacthuc sandbox` serves) adds it.
 pub fn standalone_router(sim: Arc<Simulators>) -> Router {
     Router::new().nest("/sandbox", router(sim))
 }

@@ -142,8 +142,21 @@ impl Browser {
             .expect("a page")
     }
 
+    /// Clicks something that navigates after a slow step in the page (the signing agent signs,
+    /// then the page's script posts), and waits up to 30 s for the next page.
+    pub(crate) async fn click_slow(&self, css: &str) {
+        let old = self.document().await;
+        self.click_only(css).await;
+        self.wait_replaced_within(old, 1200).await;
+    }
+
     async fn wait_replaced(&self, old: fantoccini::elements::Element) {
-        for _ in 0..200 {
+        self.wait_replaced_within(old, 200).await;
+    }
+
+    /// Waits for the next page, giving the old one `tries` × 25 ms to go.
+    async fn wait_replaced_within(&self, old: fantoccini::elements::Element, tries: usize) {
+        for _ in 0..tries {
             // The old document's element goes stale once the next page replaces it.
             if old.tag_name().await.is_err() {
                 break;
@@ -188,6 +201,20 @@ impl Browser {
             .unwrap()
     }
 
+    /// The text of the element `css` as the page shows it: `None` when there is no such
+    /// element, empty while it is hidden.
+    pub(crate) async fn shown(&self, css: &str) -> Option<String> {
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
+    }
+
+    /// The text of the element `css`, which must be on the page.
+    pub(crate) async fn text_of(&self, css: &str) -> String {
+        self.shown(css)
+            .await
+            .unwrap_or_else(|| panic!("{css} on the page"))
+    }
+
     pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
@@ -199,6 +226,18 @@ impl Browser {
             .await
             .unwrap();
         field.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Whether this browser has a session at `t`: the profile answers, or sends to the login
+    /// page.
+    pub(crate) async fn logged_in(&self, t: &TestApp) -> bool {
+        self.goto(&t.url("/profile")).await;
+        let url = self.url().await;
+        assert!(
+            url.ends_with("/profile") || url.contains("/login"),
+            "unexpected page {url}"
+        );
+        url.ends_with("/profile")
     }
 
     /// Answers the captcha the way a tester may: through the sandbox contract.
@@ -232,6 +271,61 @@ pub(crate) async fn enter_otp(b: &Browser, t: &TestApp, phone: &str) {
     let code = latest_otp(t, phone).await;
     b.fill("otp", &code).await;
     b.submit().await;
+}
+
+/// The login of the account `id_number` (made by `add_account`, its phone `PHONE_E164`) on the
+/// login page in front of the browser: ID number and password, then the SMS code.
+pub(crate) async fn password_and_otp(b: &Browser, t: &TestApp, id_number: &str) {
+    assert!(
+        b.url().await.starts_with(&t.url("/login")),
+        "{}",
+        b.url().await
+    );
+    b.fill("username", id_number).await;
+    b.fill("password", PASSWORD).await;
+    b.submit().await;
+    enter_otp(b, t, PHONE_E164).await;
+}
+
+/// A test portal on its own origin, whose redirect URI the browser can land on; the browser
+/// is sent to its authorization request with `extra`; `client` adjusts its registration.
+/// Returns the client's id and secret, its redirect URI and the PKCE verifier.
+pub(crate) async fn portal_asks(
+    b: &Browser,
+    t: &TestApp,
+    extra: &[(&str, &str)],
+    client: impl FnOnce(&mut xacthuc::cli::ClientAdd),
+) -> (String, String, String, String) {
+    let callback = portal_callback().await;
+    let uri = callback.clone();
+    let (client_id, secret) = t
+        .add_client(|c| {
+            // Its callback takes the user back after a logout too.
+            c.post_logout_redirect_uris = vec![uri.clone()];
+            c.redirect_uris = vec![uri];
+            client(c);
+        })
+        .await;
+    let (verifier, challenge) = pkce();
+    let scope = "openid profile phone id_number";
+    b.goto(&authorize_to(
+        t, &client_id, &challenge, &callback, scope, extra,
+    ))
+    .await;
+    (client_id, secret.unwrap(), callback, verifier)
+}
+
+/// Waits for the redirect back to the portal at `callback`: the query it received.
+pub(crate) async fn portal_received(
+    b: &Browser,
+    callback: &str,
+) -> std::collections::HashMap<String, String> {
+    assert!(
+        wait_for_url(b, callback).await,
+        "back at the portal: {}",
+        b.url().await
+    );
+    query(&b.url().await)
 }
 
 const AN: [(&str, &str); 4] = [

@@ -841,3 +841,108 @@ async fn nests_next_to_other_sandbox_routes_of_a_stateful_app() {
         assert_eq!(resp.status(), status, "{path}");
     }
 }
+
+// ── `xacthuc sandbox`: the standalone sandbox with its PKI ──
+
+/// What a production-shaped xacthuc (sandbox off) does against `xacthuc sandbox`: its
+/// connectors reach the standalone's MSSP, the holder approves there, and the signature is
+/// verified by a `Pki` trusting only the root downloaded from it, with revocation answered by
+/// its OCSP responder (the CRL is down).
+#[tokio::test]
+async fn the_standalone_sandbox_signs_with_its_ca_and_answers_ocsp_for_it() {
+    use xacthuc::connectors::mobile_signature::{MssStatus, Requested, SignatureRequest};
+    use xacthuc::domain::TrustSet;
+    use xacthuc::pki::Pki;
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seed = SandboxSeed::load(None).expect("default seed");
+    let sandbox =
+        xacthuc::sandbox::Standalone::open(seed, &dir.path().join("pki"), &base, Clock::system())
+            .expect("the sandbox CA");
+    let router = sandbox.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let http = http_client();
+
+    // The anchor, as an operator would download it.
+    let root = http
+        .get(format!("{base}/sandbox/pki/ca/public-root.pem"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root.status(), StatusCode::OK);
+    let anchor = dir.path().join("public-root.pem");
+    std::fs::write(&anchor, root.bytes().await.unwrap()).unwrap();
+    let config = xacthuc::config::PkiConfig {
+        public_anchors: vec![anchor],
+        ..Default::default()
+    };
+    let pki = Pki::new(&config, http.clone(), &[]).expect("anchors");
+    let faults = http
+        .post(format!("{base}/sandbox/pki/ca/public-ca/faults"))
+        .json(&serde_json::json!({ "crl": "down" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), StatusCode::NO_CONTENT);
+
+    // The SIM signature, through the connector, approved on the standalone's MSSP.
+    let connectors = Connectors::http(
+        &ConnectorsConfig::default(),
+        &format!("{base}/"),
+        http.clone(),
+    );
+    let dtbs = b"0123456789abcdef0123456789abcdef".to_vec();
+    let requested = connectors
+        .mobile_signature
+        .request_signature(&SignatureRequest {
+            ap_trans_id: "standalone-1".into(),
+            msisdn: "+84823456088".into(),
+            data_to_be_displayed: "Mã xác nhận 1234".into(),
+            data_to_be_signed: dtbs.clone(),
+            timeout_seconds: 120,
+        })
+        .await
+        .unwrap();
+    let Requested::Accepted { mssp_trans_id } = requested else {
+        panic!("refused: {requested:?}");
+    };
+    let pending = crate::helpers::pending_signatures_at(&base, "mssp", "0823456088").await;
+    let id = pending[0]["id"].as_str().expect("a pending request");
+    assert_eq!(
+        crate::helpers::answer_signature_at(&base, "mssp", id, Some("123456")).await,
+        StatusCode::OK
+    );
+    let MssStatus::Signed(cms) = connectors
+        .mobile_signature
+        .status(&mssp_trans_id)
+        .await
+        .unwrap()
+    else {
+        panic!("not signed");
+    };
+    let signed = pki
+        .verify_cms(
+            &cms,
+            Some(&dtbs),
+            &[TrustSet::Public],
+            Clock::system().now(),
+        )
+        .await
+        .expect("trusted by the standalone's root, not revoked by its OCSP responder");
+    assert_eq!(
+        signed.certificate.subject.uids,
+        vec![xacthuc::pki::Uid::Cccd("001090012345".into())]
+    );
+
+    // The holder's page is there too.
+    let page = http
+        .get(format!("{base}/sandbox/mssp/phone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+}

@@ -14,6 +14,8 @@ use xacthuc::config::{Config, StoreBackend};
 use xacthuc::domain::{Ial, SubjectType};
 use xacthuc::store::NewAccount;
 
+use crate::browser::Browser;
+
 pub const PASSWORD: &str = "Aa@123456";
 
 pub struct TestApp {
@@ -208,6 +210,9 @@ pub fn production_config() -> Config {
     config.connectors.mail_url = "https://mail.example.vn".into();
     config.connectors.mobile_signature_url = "https://mssp.example.vn".into();
     config.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
+    // Named, not read: the production tests are refused (or stop) before the PKI loads them.
+    config.pki.public_anchors = vec!["/etc/xacthuc/public-anchors.pem".into()];
+    config.pki.government_anchors = vec!["/etc/xacthuc/government-anchors.pem".into()];
     config.federation.upstreams[0].discovery_url =
         "https://vneid.example.vn/.well-known/openid-configuration".into();
     config
@@ -783,9 +788,18 @@ pub async fn pending_signatures(
     provider: &str,
     holder: &str,
 ) -> Vec<serde_json::Value> {
+    pending_signatures_at(&t.base, provider, holder).await
+}
+
+/// [`pending_signatures`] of the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn pending_signatures_at(
+    base: &str,
+    provider: &str,
+    holder: &str,
+) -> Vec<serde_json::Value> {
     let holder: String = form_urlencoded::byte_serialize(holder.as_bytes()).collect();
     let list: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/{provider}/pending?holder={holder}")))
+        .get(format!("{base}/sandbox/{provider}/pending?holder={holder}"))
         .send()
         .await
         .unwrap()
@@ -802,12 +816,22 @@ pub async fn answer_signature(
     id: &str,
     pin: Option<&str>,
 ) -> StatusCode {
+    answer_signature_at(&t.base, provider, id, pin).await
+}
+
+/// [`answer_signature`] at the sandbox at `base` (a standalone `xacthuc sandbox`).
+pub async fn answer_signature_at(
+    base: &str,
+    provider: &str,
+    id: &str,
+    pin: Option<&str>,
+) -> StatusCode {
     let c = http();
     let resp = match pin {
         Some(pin) => c
-            .post(t.url(&format!("/sandbox/{provider}/requests/{id}/approve")))
+            .post(format!("{base}/sandbox/{provider}/requests/{id}/approve"))
             .json(&serde_json::json!({ "pin": pin })),
-        None => c.post(t.url(&format!("/sandbox/{provider}/requests/{id}/reject"))),
+        None => c.post(format!("{base}/sandbox/{provider}/requests/{id}/reject")),
     };
     resp.send().await.unwrap().status()
 }
@@ -821,6 +845,167 @@ pub fn amr_of(id_token: &str) -> Vec<String> {
         .map(|a| a.as_str().unwrap().to_string())
         .collect()
 }
+// --- push signatures in Chromium (SIM ký số, Chữ ký số cá nhân) ---------------------------------
+
+/// Waits (up to 15 s: the page polls every 2 s) until `done` holds.
+pub async fn wait_for<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..60 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// The theme's Vietnamese text `key`, as a page shows it.
+pub fn says(t: &TestApp, key: &str) -> String {
+    t.app.theme.t("vi", key)
+}
+
+/// The waiting page of a push signature in the browser: the code it shows, once `push.js`
+/// runs (its status line, the theme's "waiting" text, is only shown by the script).
+pub async fn push_code(b: &Browser, t: &TestApp) -> String {
+    let code = b.shown("#push-code").await.expect("the code is shown");
+    assert!(
+        code.len() == 4 && code.bytes().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    assert!(b.text().await.contains(&says(t, "push_check_again")));
+    let waiting = says(t, "push_waiting");
+    assert!(
+        wait_for(|| async { b.shown("#push-status").await.as_deref() == Some(waiting.as_str()) })
+            .await,
+        "push.js shows that it waits: {}",
+        b.text().await
+    );
+    code
+}
+
+/// From the demo portal's login page to the SIM's waiting page for `phone`; returns the code
+/// the page shows.
+pub async fn start_sim_login(b: &Browser, t: &TestApp, phone: &str) -> String {
+    b.goto(&t.url("/sandbox/demo-portal")).await;
+    b.click("a[href='/sandbox/demo-portal/login']").await;
+    b.click("#login-with-sim_signature").await;
+    b.fill("phone", phone).await;
+    b.submit().await;
+    push_code(b, t).await
+}
+
+/// A fresh app with an IAL3 account for `id_number`, and a browser at the waiting page of a
+/// SIM login from the demo portal to the sandbox SIM `phone`: the browser, the app and the
+/// sandbox request's id. `None` when the browser tests are skipped.
+pub async fn sim_login_waiting(id_number: &str, phone: &str) -> Option<(Browser, TestApp, String)> {
+    let b = Browser::open().await?;
+    let t = spawn_app().await;
+    t.add_account(id_number, Ial::Ial3).await;
+    let code = start_sim_login(&b, &t, phone).await;
+    let id = request_for(&t, "mssp", phone, &code).await;
+    Some((b, t, id))
+}
+
+/// The one request waiting at the sandbox `provider` (`mssp`, `csc`) for `holder`, checked
+/// against the code the page shows; returns its id.
+pub async fn request_for(t: &TestApp, provider: &str, holder: &str, code: &str) -> String {
+    let pending = pending_signatures(t, provider, holder).await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(pending[0]["display"].as_str().unwrap().contains(code));
+    pending[0]["id"].as_str().unwrap().to_string()
+}
+
+/// A test portal's redirect URI that a real browser can land on (Chromium stays on the page
+/// before when the redirect goes nowhere, as to 127.0.0.1:9): a blank page for every GET.
+pub async fn portal_callback() -> String {
+    let app = axum::Router::new().route("/callback", axum::routing::get(|| async { "" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    url
+}
+
+/// What the demo portal shows for the claim `name` (from its ID token, else from userinfo),
+/// once the login has come back to it.
+pub async fn portal_claim(b: &Browser, name: &str) -> Option<String> {
+    let script = "for (const row of document.querySelectorAll('dl.kv div')) {\
+                    if (row.querySelector('dt').textContent === arguments[0]) {\
+                      return row.querySelector('dd').textContent; } }\
+                  return null;";
+    let value = b
+        .client
+        .execute(script, vec![serde_json::json!(name)])
+        .await
+        .expect("script runs");
+    value.as_str().map(str::to_string)
+}
+
+/// Waits until the browser is at a URL starting with `prefix`.
+pub async fn wait_for_url(b: &Browser, prefix: &str) -> bool {
+    wait_for(|| async { b.url().await.starts_with(prefix) }).await
+}
+
+/// The IAL2 account `sub` was raised to IAL3 by a signature of `method`: its level, the level's
+/// history (kept, naming the certificate bound to the account) and the audit event.
+pub async fn assert_raised_to_ial3(t: &TestApp, sub: &str, method: &str) {
+    let account = t.app.db.find_account(sub).await.unwrap().unwrap();
+    assert_eq!(account.ial, Ial::Ial3);
+    let history = t.app.db.account_levels(sub).await.unwrap();
+    let levels: Vec<Ial> = history.iter().map(|h| h.level).collect();
+    assert_eq!(
+        levels,
+        [Ial::Ial2, Ial::Ial3],
+        "the level's history is kept"
+    );
+    assert_eq!(history[1].method, method);
+    let certs = t
+        .app
+        .db
+        .credentials_of(sub, xacthuc::domain::CredentialKind::Certificate)
+        .await
+        .unwrap();
+    assert_eq!(certs.len(), 1);
+    assert_eq!(history[1].certificate_sha256, certs[0].lookup);
+    let events = t.app.db.audit_events(50).await.unwrap();
+    let raised = events
+        .iter()
+        .find(|e| e.kind == "account.level_raised")
+        .expect("audited");
+    assert_eq!(raised.account_id.as_deref(), Some(sub));
+    assert_eq!(
+        (raised.detail["from"].as_i64(), raised.detail["to"].as_i64()),
+        (Some(2), Some(3))
+    );
+}
+
+/// The IAL2 account `sub` was not raised: its level, its level's history, no certificate bound.
+pub async fn assert_still_ial2(t: &TestApp, sub: &str) {
+    let account = t.app.db.find_account(sub).await.unwrap().unwrap();
+    assert_eq!(account.ial, Ial::Ial2);
+    assert_eq!(t.app.db.account_levels(sub).await.unwrap().len(), 1);
+    assert!(
+        t.app
+            .db
+            .credentials_of(sub, xacthuc::domain::CredentialKind::Certificate)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The demo portal shows the `acr` of `ial` from its ID token.
+pub async fn assert_portal_acr(b: &Browser, t: &TestApp, ial: Ial) {
+    assert_eq!(
+        portal_claim(b, "acr").await.as_deref(),
+        Some(t.app.acr.acr(ial)),
+        "{}",
+        b.text().await
+    );
+}
+
 // --- pages (shared by the method tests) --------------------------------------------------------
 
 /// Undoes handlebars' HTML escaping.
@@ -961,6 +1146,13 @@ fn softhsm() -> &'static xacthuc_signer::softhsm::SoftHsm {
 /// processes write while the test binary's module reads them; a signature made while another
 /// test writes its key can find the key half-written. Writing and signing take turns.
 static TOKEN_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for the token's turn, for a test whose browser has the agent read or sign (the page
+/// talks to the agent itself, so [`UsbToken::sign`] cannot take the turn for it). Not while
+/// making a token: [`usb_token_on`] takes the turn itself.
+pub async fn token_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TOKEN_TURN.lock().await
+}
 
 /// A key on the token with its certificate, and an agent that signs with it for the test
 /// app's pages.
@@ -1164,10 +1356,29 @@ pub fn authorize_with(
     scope: &str,
     extra: &[(&str, &str)],
 ) -> String {
+    authorize_to(
+        t,
+        client_id,
+        challenge,
+        "http://127.0.0.1:9/callback",
+        scope,
+        extra,
+    )
+}
+
+/// An authorization URL asking for `scope` (and `extra`), redirecting to `redirect_uri`.
+pub fn authorize_to(
+    t: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("redirect_uri", redirect_uri)
         .append_pair("scope", scope)
         .append_pair("state", "st-123")
         .append_pair("nonce", "n-456")
@@ -1273,6 +1484,12 @@ impl TestCert {
     /// The same with RSASSA-PSS, as the Government CA's plugin signs. The `openssl` crate's
     /// `CMS_sign` cannot choose the padding, so this runs the `openssl cms` command.
     pub fn sign_cms_pss(&self, content: &[u8], detached: bool) -> Vec<u8> {
+        self.sign_cms_pss_with(content, detached, &[])
+    }
+
+    /// [`Self::sign_cms_pss`] with more `openssl cms -sign` options for the signer (e.g.
+    /// `["-keyopt", "rsa_mgf1_md:sha1"]`, `["-md", "sha512"]`).
+    pub fn sign_cms_pss_with(&self, content: &[u8], detached: bool, options: &[&str]) -> Vec<u8> {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = |name: &str, bytes: &[u8]| {
             let path = dir.path().join(name);
@@ -1295,6 +1512,7 @@ impl TestCert {
             .arg(&inkey)
             // After its signer: -keyopt applies to the signer before it.
             .args(["-keyopt", "rsa_padding_mode:pss"])
+            .args(options)
             .arg("-certfile")
             .arg(&ca)
             .arg("-out")

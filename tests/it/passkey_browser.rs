@@ -200,17 +200,6 @@ async fn post_assertion(b: &Browser, assertion: &str) {
     .await;
 }
 
-/// Whether this browser has a session: the profile answers, or sends to the login page.
-async fn logged_in(b: &Browser, t: &TestApp) -> bool {
-    b.goto(&t.url("/profile")).await;
-    let url = b.url().await;
-    assert!(
-        url.ends_with("/profile") || url.contains("/login"),
-        "unexpected page {url}"
-    );
-    url.ends_with("/profile")
-}
-
 /// The `detail.reason` of every `login.failed` of the passkey method, oldest first.
 async fn passkey_refusals(t: &TestApp) -> Vec<String> {
     let mut reasons: Vec<String> = t
@@ -337,7 +326,7 @@ async fn a_citizen_adds_a_passkey_logs_in_to_a_portal_with_it_then_removes_it() 
     b.click("#passkey-start").await;
     let page = b.text().await;
     assert!(page.contains(&vi("err_passkey_unknown")), "{page}");
-    assert!(!logged_in(&b, &t).await, "refused means no session");
+    assert!(!b.logged_in(&t).await, "refused means no session");
     assert_eq!(passkey_refusals(&t).await, ["unknown_credential"]);
     assert_eq!(passkey_logins(&t).await.len(), 1);
     b.close().await;
@@ -374,7 +363,7 @@ async fn a_replayed_assertion_is_refused() {
             .is_ok(),
         "the user may try again"
     );
-    assert!(!logged_in(&b, &t).await, "replay gives no session");
+    assert!(!b.logged_in(&t).await, "replay gives no session");
     // The new login's challenge is fresh; the assertion signs the old one.
     assert_eq!(passkey_refusals(&t).await, ["wrong_challenge"]);
     assert_eq!(passkey_logins(&t).await.len(), 1);
@@ -403,7 +392,7 @@ async fn an_assertion_for_another_login_is_refused() {
     // The refusal handed out a fresh challenge: the real ceremony now works.
     b.click("#passkey-start").await;
     assert!(b.text().await.contains("Nguyễn Văn An"), "logged in");
-    assert!(logged_in(&b, &t).await);
+    assert!(b.logged_in(&t).await);
     assert_eq!(passkey_logins(&t).await.len(), 1);
     b.close().await;
 }
@@ -443,7 +432,7 @@ async fn an_assertion_made_on_another_origin_is_refused() {
     assert!(b.url().await.starts_with(&other), "{}", b.url().await);
     let page = b.text().await;
     assert!(page.contains(&vi("err_passkey_origin")), "{page}");
-    assert!(!logged_in(&b, &t).await, "no session");
+    assert!(!b.logged_in(&t).await, "no session");
     assert_eq!(passkey_refusals(&t).await, ["wrong_origin"]);
     assert!(passkey_logins(&t).await.is_empty());
     b.close().await;

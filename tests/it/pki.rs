@@ -88,11 +88,53 @@ async fn good_signatures_verify_with_rsa_pkcs1_rsa_pss_and_ecdsa_attached_and_de
 }
 
 #[tokio::test]
+async fn rsa_pss_signatures_with_sha1_or_a_mismatched_mgf1_or_no_salt_are_refused() {
+    let t = spawn_app().await;
+    let cert = t
+        .issue_certificate(json!({ "uids": [format!("CCCD:{CCCD}")], "key": "rsa-pss" }))
+        .await;
+    let pss = |options: &[&str]| cert.sign_cms_pss_with(CONTENT, true, options);
+    // Salt as long as the digest, and SHA-512 throughout: accepted.
+    for options in [
+        &["-keyopt", "rsa_pss_saltlen:digest"][..],
+        &["-md", "sha512", "-keyopt", "rsa_mgf1_md:sha512"][..],
+    ] {
+        let cms = pss(options);
+        assert!(verify(&t, &cms, Some(CONTENT)).await.is_ok(), "{options:?}");
+    }
+    for (options, what) in [
+        (&["-keyopt", "rsa_mgf1_md:sha1"][..], "MGF1-SHA-1"),
+        (&["-keyopt", "rsa_pss_saltlen:0"][..], "no salt"),
+        (
+            &["-md", "sha512", "-keyopt", "rsa_mgf1_md:sha256"][..],
+            "mixed hashes",
+        ),
+    ] {
+        let err = verify(&t, &pss(options), Some(CONTENT)).await.err();
+        assert!(
+            matches!(err, Some(PkiError::PssParameters(_))),
+            "{what}: {err:?}"
+        );
+        // The user is told the algorithm is not supported; the audit says why.
+        let err = err.unwrap();
+        assert_eq!(err.message_key(), "pki_unsupported_algorithm");
+        assert_eq!(err.reason(), "pss_parameters");
+    }
+    // SHA-1 as the digest (and so the PSS hash): refused before the signature is checked.
+    assert_eq!(
+        verify(&t, &pss(&["-md", "sha1"]), Some(CONTENT))
+            .await
+            .err(),
+        Some(PkiError::UnsupportedAlgorithm)
+    );
+}
+
+#[tokio::test]
 async fn an_enterprise_and_its_representative_are_told_apart() {
     let t = spawn_app().await;
     let enterprise = t
         .issue_certificate(json!({
-            "uids": ["MST:0101234567"],
+            "uids": ["MST:0101234565"],
             "o": "Công ty TNHH Ánh Dương",
             "cn": "Công ty TNHH Ánh Dương",
         }))
@@ -103,12 +145,12 @@ async fn an_enterprise_and_its_representative_are_told_apart() {
         .certificate;
     let id = info.verified_identity(IdentitySource::Certificate);
     assert_eq!(id.subject_type, SubjectType::Enterprise);
-    assert_eq!(id.tax_code.as_deref(), Some("0101234567"));
+    assert_eq!(id.tax_code.as_deref(), Some("0101234565"));
     assert_eq!(id.full_name, "Công ty TNHH Ánh Dương");
 
     let representative = t
         .issue_certificate(json!({
-            "uids": ["MST:0101234567", format!("CCCD:{CCCD}")],
+            "uids": ["MST:0101234565", format!("CCCD:{CCCD}")],
             "o": "Công ty TNHH Ánh Dương",
             "cn": "Trần Thị Bình",
         }))
@@ -134,6 +176,24 @@ async fn a_certificate_without_an_identity_is_refused() {
         sign_and_verify(&t, &cert, true).await.err(),
         Some(PkiError::NoIdentity)
     );
+}
+
+#[tokio::test]
+async fn a_certificate_whose_tax_code_fails_its_check_digit_is_refused_as_a_broken_identity() {
+    let t = spawn_app().await;
+    // 0101234567: the check digit of 010123456 is 5. Alone (an enterprise), beside a CCCD (a
+    // representative), or as the organizationIdentifier: nobody is identified.
+    for request in [
+        json!({ "uids": ["MST:0101234567"], "o": "Công ty TNHH Ánh Dương" }),
+        json!({ "uids": ["MST:0101234565-000"], "o": "Công ty TNHH Ánh Dương" }),
+        json!({ "uids": ["MST:0101234567", format!("CCCD:{CCCD}")], "o": "Ánh Dương" }),
+        json!({ "uids": [format!("CCCD:{CCCD}")], "organization_identifier": "VATVN-0101234567" }),
+    ] {
+        let cert = t.issue_certificate(request.clone()).await;
+        let err = sign_and_verify(&t, &cert, true).await.err();
+        assert_eq!(err, Some(PkiError::NoIdentity), "{request}");
+        assert_eq!(err.unwrap().message_key(), "pki_no_identity");
+    }
 }
 
 #[tokio::test]
@@ -498,6 +558,24 @@ async fn raw_signatures_over_a_digest_verify_for_each_algorithm() {
             .verify_signed_digest(&chain, &other, alg, &signature, PUBLIC, now)
             .await;
         assert_eq!(refused.err(), Some(PkiError::BadSignature), "{alg:?}");
+        if alg == SignatureAlg::RsaPssSha256 {
+            // A raw signature carries no parameters: ours are SHA-256, MGF1-SHA-256 and a
+            // 32-byte salt, so PSS made with MGF1-SHA-1 (or another salt) does not verify.
+            let mut ctx = PkeyCtx::new(pkey).unwrap();
+            ctx.sign_init().unwrap();
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS)
+                .unwrap();
+            ctx.set_rsa_mgf1_md(openssl::md::Md::sha1()).unwrap();
+            ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+            let mut sha1_mgf = vec![];
+            ctx.sign_to_vec(&digest, &mut sha1_mgf).unwrap();
+            let refused = t
+                .app
+                .pki
+                .verify_signed_digest(&chain, &digest, alg, &sha1_mgf, PUBLIC, now)
+                .await;
+            assert_eq!(refused.err(), Some(PkiError::BadSignature));
+        }
         if alg == SignatureAlg::EcdsaSha256 {
             // PKCS#11 and many CSC providers answer raw r‖s.
             let sig = openssl::ecdsa::EcdsaSig::from_der(&signature).unwrap();
@@ -512,6 +590,51 @@ async fn raw_signatures_over_a_digest_verify_for_each_algorithm() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn an_ocsp_answer_without_a_nonce_is_accepted_only_while_recent() {
+    let t = spawn_app().await;
+    // A responder that ignores nonces (RFC 8954) with a fresh answer: the OCSP answer decides,
+    // with the CRL down.
+    t.pki_faults("public-ca", json!({ "ocsp": "no_nonce", "crl": "down" }))
+        .await;
+    let good = t.citizen_certificate(CCCD).await;
+    assert!(sign_and_verify(&t, &good, true).await.is_ok());
+    let revoked = t.citizen_certificate(CCCD).await;
+    t.revoke_certificate(&revoked.serial).await;
+    assert_eq!(
+        sign_and_verify(&t, &revoked, true).await.err(),
+        Some(PkiError::Revoked)
+    );
+    // A pre-produced answer an hour old, past ocsp_max_age_seconds (300 s + skew): not
+    // trusted, so with the CRL down the status is unknown and the certificate refused…
+    t.pki_faults(
+        "public-ca",
+        json!({ "ocsp": "no_nonce_old", "crl": "down" }),
+    )
+    .await;
+    let other = t.citizen_certificate(CCCD).await;
+    assert_eq!(
+        sign_and_verify(&t, &other, true).await.err(),
+        Some(PkiError::RevocationUnavailable)
+    );
+    // …and the CRL decides when it is up.
+    t.pki_faults("public-ca", json!({ "ocsp": "no_nonce_old" }))
+        .await;
+    assert!(sign_and_verify(&t, &other, true).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_longer_ocsp_max_age_accepts_an_old_answer_without_a_nonce() {
+    let t = spawn_app_with(|c| c.pki.ocsp_max_age_seconds = 2 * 3600).await;
+    t.pki_faults(
+        "public-ca",
+        json!({ "ocsp": "no_nonce_old", "crl": "down" }),
+    )
+    .await;
+    let cert = t.citizen_certificate(CCCD).await;
+    assert!(sign_and_verify(&t, &cert, true).await.is_ok());
 }
 
 #[tokio::test]

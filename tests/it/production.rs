@@ -35,6 +35,14 @@ async fn production_refuses_to_start_with_the_sandbox_an_http_issuer_or_empty_co
 }
 
 #[tokio::test]
+async fn production_refuses_to_start_with_signature_methods_and_no_trust_anchors() {
+    let why = production_refusal(|c| c.pki.public_anchors.clear()).await;
+    assert!(why.contains("pki.public_anchors"), "{why}");
+    let why = production_refusal(|c| c.pki.government_anchors.clear()).await;
+    assert!(why.contains("pki.government_anchors"), "{why}");
+}
+
+#[tokio::test]
 async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist() {
     let t = spawn_app_with(|c| {
         c.sandbox.enabled = false;

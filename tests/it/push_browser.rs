@@ -4,69 +4,18 @@
 //! Skipped like the other browser tests when chromedriver is absent (failing instead under
 //! `XACTHUC_BROWSER=1`).
 
-use std::time::Duration;
-
 use fantoccini::Locator;
-use xacthuc::domain::Ial;
 
-use crate::browser::Browser;
 use crate::helpers::*;
 
 const AN_ID: &str = "001090012345";
 const AN_PHONE: &str = "0823456088";
 
-/// From the demo portal to the SIM's pending page; returns the code the page shows.
-async fn start_sim_login(b: &Browser, t: &TestApp) -> String {
-    b.goto(&t.url("/sandbox/demo-portal")).await;
-    b.click("a[href='/sandbox/demo-portal/login']").await;
-    b.click("#login-with-sim_signature").await;
-    b.fill("phone", AN_PHONE).await;
-    b.submit().await;
-    let code = b
-        .client
-        .find(Locator::Css("#push-code"))
-        .await
-        .expect("the code is shown")
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(code.len(), 4, "{code}");
-    assert!(b.text().await.contains("Kiểm tra lại"));
-    code
-}
-
-/// The sandbox request waiting on the phone, checked against the page's code.
-async fn request_on_phone(t: &TestApp, code: &str) -> String {
-    let pending = pending_signatures(t, "mssp", AN_PHONE).await;
-    assert_eq!(pending.len(), 1);
-    assert!(pending[0]["display"].as_str().unwrap().contains(code));
-    pending[0]["id"].as_str().unwrap().to_string()
-}
-
-/// Waits (up to 15 s: the page polls every 2 s) until `done` holds.
-async fn wait_for<F, Fut>(mut done: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..60 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
-}
-
 #[tokio::test]
 async fn a_citizen_logs_in_to_the_demo_portal_with_the_sim_at_ial3() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t).await;
-    let id = request_on_phone(&t, &code).await;
     assert_eq!(
         answer_signature(&t, "mssp", &id, Some("123456")).await,
         reqwest::StatusCode::OK
@@ -89,13 +38,9 @@ async fn a_citizen_logs_in_to_the_demo_portal_with_the_sim_at_ial3() {
 
 #[tokio::test]
 async fn a_rejection_on_the_phone_is_shown_on_the_page() {
-    let Some(b) = Browser::open().await else {
+    let Some((b, t, id)) = sim_login_waiting(AN_ID, AN_PHONE).await else {
         return;
     };
-    let t = spawn_app().await;
-    t.add_account(AN_ID, Ial::Ial3).await;
-    let code = start_sim_login(&b, &t).await;
-    let id = request_on_phone(&t, &code).await;
     answer_signature(&t, "mssp", &id, None).await;
     let shown = wait_for(|| async {
         match b.client.find(Locator::Css("#push-failed")).await {

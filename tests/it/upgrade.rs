@@ -3,7 +3,7 @@
 //! a client's minimum) or from "Thông tin cá nhân"; declining; a certificate of someone else.
 
 use reqwest::StatusCode;
-use xacthuc::domain::{CredentialKind, Ial};
+use xacthuc::domain::Ial;
 
 use crate::helpers::*;
 use crate::ial3_registration::sim_sign;
@@ -13,7 +13,7 @@ const AN_ID: &str = "001090012345";
 const AN_PIN: &str = "123456";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
-fn essential_ial3() -> String {
+pub(crate) fn essential_ial3() -> String {
     serde_json::json!({ "id_token": { "acr": { "essential": true, "values": ["IAL3"] } } })
         .to_string()
 }
@@ -70,34 +70,7 @@ async fn a_portal_asking_for_ial3_gets_it_after_the_citizen_binds_their_sim() {
     assert_eq!(claims["acr"], "IAL3");
     assert_eq!(amr_of(id_token), ["hwk", "pin", "mca"]);
 
-    let account = t.app.db.find_account(&sub).await.unwrap().unwrap();
-    assert_eq!(account.ial, Ial::Ial3);
-    let history = t.app.db.account_levels(&sub).await.unwrap();
-    let levels: Vec<Ial> = history.iter().map(|h| h.level).collect();
-    assert_eq!(
-        levels,
-        [Ial::Ial2, Ial::Ial3],
-        "the level's history is kept"
-    );
-    assert_eq!(history[1].method, "sim_signature");
-    let certs = t
-        .app
-        .db
-        .credentials_of(&sub, CredentialKind::Certificate)
-        .await
-        .unwrap();
-    assert_eq!(certs.len(), 1);
-    assert_eq!(history[1].certificate_sha256, certs[0].lookup);
-    let events = t.app.db.audit_events(30).await.unwrap();
-    let raised = events
-        .iter()
-        .find(|e| e.kind == "account.level_raised")
-        .expect("audited");
-    assert_eq!(raised.account_id.as_deref(), Some(sub.as_str()));
-    assert_eq!(
-        (raised.detail["from"].as_i64(), raised.detail["to"].as_i64()),
-        (Some(2), Some(3))
-    );
+    assert_raised_to_ial3(&t, &sub, "sim_signature").await;
 }
 
 #[tokio::test]
@@ -205,19 +178,7 @@ async fn someone_elses_certificate_does_not_upgrade_the_account() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let text = resp.text().await.unwrap();
     assert!(text.contains("không phải của chủ tài khoản"), "{text}");
-    assert_eq!(
-        t.app.db.find_account(&sub).await.unwrap().unwrap().ial,
-        Ial::Ial2
-    );
-    assert_eq!(t.app.db.account_levels(&sub).await.unwrap().len(), 1);
-    assert!(
-        t.app
-            .db
-            .credentials_of(&sub, CredentialKind::Certificate)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_still_ial2(&t, &sub).await;
     let events = t.app.db.audit_events(30).await.unwrap();
     let refused = events
         .iter()

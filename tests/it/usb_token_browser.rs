@@ -16,7 +16,7 @@ use crate::helpers::*;
 const AN: &str = "001090012345";
 
 /// Waits until the element `css` is shown (not `hidden`), or fails with the page's text.
-async fn wait_shown(b: &Browser, css: &str) {
+pub(crate) async fn wait_shown(b: &Browser, css: &str) {
     for _ in 0..1200 {
         let shown = b
             .client
@@ -35,15 +35,12 @@ async fn wait_shown(b: &Browser, css: &str) {
     panic!("{css} never shown: {}", b.text().await);
 }
 
-#[tokio::test]
-async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
-    let Some(b) = Browser::open().await else {
-        return;
-    };
+/// An app whose pages talk to the agent of the returned token (certifying `certify`). That
+/// agent signs with any certificate on the shared token: a test's other tokens need no agent
+/// of their own in the app.
+pub(crate) async fn app_with_agent(certify: serde_json::Value) -> (TestApp, UsbToken) {
     let (listener, agent_url) = agent_listener().await;
     let t = spawn_app_with(|c| c.usb_token.agent_url = agent_url.clone()).await;
-    t.add_account(AN, Ial::Ial3).await;
-    let certify = json!({"uids": [format!("CCCD:{AN}")], "cn": "Nguyễn Văn An", "c": "VN"});
     let token = usb_token_on(
         &t,
         certify,
@@ -52,7 +49,77 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
         listener,
     )
     .await;
+    (t, token)
+}
 
+/// Waits until a "USB ký số" page has heard back from the agent (the list of certificates,
+/// or guidance): a page reads the token as it loads, also when it comes back with a refusal,
+/// so a test waits for this before it leaves the page and gives up the token's turn. A read
+/// while another test's `softhsm2-util` writes can leave SoftHSM2's view of the token broken
+/// until the next write.
+pub(crate) async fn agent_settled(b: &Browser) {
+    wait_shown(b, "#usb-certificates, #usb-guide:not([hidden])").await;
+}
+
+/// On a "USB ký số" ceremony page (a login's or a registration's): waits for the agent's list
+/// of the token's certificates, chooses `token`'s as its holder would (the token is shared
+/// with the other tests), and has the page sign and post; returns with the next page loaded.
+/// The caller holds the token's turn ([`token_turn`]) from before the page opened: the page
+/// reads the token as it loads.
+pub(crate) async fn sign_with(b: &Browser, token: &UsbToken) {
+    agent_settled(b).await;
+    let guide = b
+        .client
+        .execute(
+            "var g = document.getElementById('usb-guide'); return g.hidden ? null : g.getAttribute('data-code');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if !guide.is_null() {
+        // Say what the agent answered: the page shows only its guidance.
+        let origin = url::Url::parse(&b.url().await)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        let listed = match http()
+            .get(format!("{}/v1/certificates", token.agent_url))
+            .header("origin", origin)
+            .send()
+            .await
+        {
+            Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => e.to_string(),
+        };
+        panic!("the page's agent failed ({guide}); asked again, an agent answers {listed:.300}");
+    }
+    let chosen = b
+        .client
+        .execute(
+            "var s = document.getElementById('usb-certificate'); s.value = arguments[0]; return s.value;",
+            vec![json!(token.certificate_id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        chosen,
+        json!(token.certificate_id),
+        "the token's certificate is listed"
+    );
+    b.click_slow("#usb-start").await;
+}
+
+#[tokio::test]
+async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
+    let Some(b) = Browser::open().await else {
+        return;
+    };
+    let certify = json!({"uids": [format!("CCCD:{AN}")], "cn": "Nguyễn Văn An", "c": "VN"});
+    let (t, token) = app_with_agent(certify).await;
+    t.add_account(AN, Ial::Ial3).await;
+
+    // The page reads the token as it loads, and has it sign.
+    let turn = token_turn().await;
     b.goto(&t.url("/sandbox/demo-portal")).await;
     b.click("a[href='/sandbox/demo-portal/login']").await;
     b.click("#login-with-usb_token").await;
@@ -89,6 +156,7 @@ async fn the_usb_tab_logs_in_to_the_demo_portal_through_the_agent() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    drop(turn);
     assert!(
         url.contains("/consent"),
         "consent asked: {url} {}",
