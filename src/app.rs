@@ -60,6 +60,10 @@ pub struct AppInner {
     pub captcha_media: authenticators::captcha::MediaCache,
     /// Signature certificates: the two trust sets, revocation, CMS.
     pub pki: Pki,
+    /// Upstream OpenID providers (VNeID): discovery cache and calls.
+    pub upstreams: crate::connectors::federation::Upstreams,
+    /// The sandbox VNeID, when the sandbox is on.
+    pub sandbox_vneid: Option<Arc<crate::sandbox::vneid::SandboxVneid>>,
     clients: TtlCache<String, Arc<Client>>,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
@@ -150,7 +154,21 @@ impl App {
             .unwrap_or_default();
         let pki = Pki::new(&config.pki, http.clone(), &sandbox_anchors)
             .map_err(|e| StartError::Refused(e.to_string()))?;
+        let upstreams = crate::connectors::federation::Upstreams::new(
+            &config.federation,
+            &config.issuer(),
+            http.clone(),
+        );
+        let sandbox_vneid = match &simulators {
+            Some(sim) => Some(Arc::new(
+                crate::sandbox::vneid::SandboxVneid::open(&config, sim.clone(), clock.clone())
+                    .map_err(StartError::Refused)?,
+            )),
+            None => None,
+        };
         Ok(Self(Arc::new(AppInner {
+            upstreams,
+            sandbox_vneid,
             connectors,
             simulators,
             sandbox_pki,
@@ -224,6 +242,7 @@ impl App {
             audit: &self.audit,
             metrics: &self.metrics,
             pki: &self.pki,
+            upstreams: &self.upstreams,
         }
     }
 

@@ -31,6 +31,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub usb_token: UsbTokenConfig,
     pub pki: PkiConfig,
+    pub federation: crate::connectors::federation::FederationConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -240,6 +241,7 @@ impl Default for LoginConfig {
                 Method::UsbToken,
                 Method::SimSignature,
                 Method::RemoteSignature,
+                Method::Federation,
             ],
             then: BTreeMap::from([(Method::Password, vec![Method::SmsOtp])]),
         }
@@ -310,8 +312,11 @@ pub struct SandboxConfig {
     /// built-in default).
     pub seed_file: Option<PathBuf>,
     /// Where the sandbox PKI keeps its CAs' keys and certificates, so certificates it issued
-    /// survive a restart.
+    /// survive a restart. The sandbox VNeID keeps its signing key here too.
     pub pki_dir: PathBuf,
+    /// The `iss` of the sandbox VNeID's tokens: an internal name, not its public URL, as a
+    /// Keycloak behind a proxy signs (the VNeID upstream's `issuer` must equal it).
+    pub vneid_issuer: String,
 }
 
 /// `[pki]`: the trust anchors of signature certificates and how revocation is checked.
@@ -539,6 +544,7 @@ impl Default for SandboxConfig {
             enabled: true,
             seed_file: None,
             pki_dir: "data/sandbox-pki".into(),
+            vneid_issuer: crate::connectors::federation::SANDBOX_VNEID_ISSUER.into(),
         }
     }
 }
@@ -639,6 +645,13 @@ impl Config {
             )));
         }
         self.otp.validate().map_err(ConfigError::Invalid)?;
+        self.federation
+            .validate(
+                self.login.enabled(Method::Federation),
+                self.sandbox.enabled,
+                self.server.mode == Mode::Production,
+            )
+            .map_err(ConfigError::Invalid)?;
         let worst_ms = self.connectors.timeout_ms * (u64::from(self.connectors.retries) + 1);
         if worst_ms > 20_000 {
             return Err(ConfigError::Invalid(
@@ -864,6 +877,8 @@ mod tests {
         cfg.connectors.bhxh_url = "https://bhxh.example.vn".into();
         cfg.connectors.mail_url = "https://mail.example.vn".into();
         cfg.connectors.mobile_signature_url = "https://mssp.example.vn".into();
+        cfg.federation.upstreams[0].discovery_url =
+            "https://vneid.example.vn/.well-known/openid-configuration".into();
         cfg.connectors.remote_signature_url = "https://csc.example.vn/csc/v2".into();
         cfg.pki.public_anchors = vec!["/etc/xacthuc/public-anchors.pem".into()];
         cfg.pki.government_anchors = vec!["/etc/xacthuc/government-anchors.pem".into()];

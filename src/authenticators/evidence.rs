@@ -27,6 +27,8 @@ pub enum Amr {
     /// Multiple-channel authentication: the user confirmed on a second device (a SIM or a
     /// signing app answering a push).
     Mca,
+    /// A one-time password (an upstream's own OTP, e.g. VNeID's).
+    Otp,
     /// More than one authentication factor was used.
     Mfa,
 }
@@ -42,8 +44,28 @@ impl Amr {
             Self::Sc => "sc",
             Self::Pin => "pin",
             Self::Mca => "mca",
+            Self::Otp => "otp",
             Self::Mfa => "mfa",
         }
+    }
+
+    /// An RFC 8176 value an upstream sent (its `amr` is passed through); `None` for values we
+    /// do not produce, which are dropped.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pwd,
+            Self::Sms,
+            Self::Hwk,
+            Self::Swk,
+            Self::User,
+            Self::Sc,
+            Self::Pin,
+            Self::Mca,
+            Self::Otp,
+            Self::Mfa,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == value)
     }
 }
 
@@ -101,10 +123,24 @@ pub enum IdentitySource {
     Bhxh,
     /// A signature certificate's subject (USB token, SIM signature, remote signature).
     Certificate,
-    /// An upstream identity provider's claims, by its configured name (VNeID).
-    Upstream(String),
+    /// An upstream identity provider's claims (VNeID).
+    Upstream(UpstreamIdentity),
     /// A counter officer checked the documents in person; the officer's account id.
     Officer(String),
+}
+
+/// Who an upstream identity provider says the person is, in its own terms (kept beside our
+/// mapping: the link to the account, the audit log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamIdentity {
+    /// The upstream's configured id (`vneid`).
+    pub upstream: String,
+    /// Its configured name.
+    pub name: String,
+    /// Its `sub` for the person.
+    pub subject: String,
+    /// Its own level claim, as text (VNeID: `1` or `2`).
+    pub level: String,
 }
 
 /// A person (or organisation) as proven by a method: a registration method before an account

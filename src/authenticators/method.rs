@@ -21,16 +21,19 @@ pub enum Method {
     SimSignature,
     /// A remote personal signature approved in the provider's app ("Chữ ký số cá nhân").
     RemoteSignature,
+    /// An upstream OpenID provider ("Tài khoản Định danh điện tử cấp bởi Bộ Công an", VNeID).
+    Federation,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Self::Password,
         Self::SmsOtp,
         Self::Passkey,
         Self::UsbToken,
         Self::SimSignature,
         Self::RemoteSignature,
+        Self::Federation,
     ];
 
     /// The name in configuration, in URLs (`/login/{name}`), in templates (`login_{name}`,
@@ -44,6 +47,7 @@ impl Method {
             Self::UsbToken => "usb_token",
             Self::SimSignature => "sim_signature",
             Self::RemoteSignature => "remote_signature",
+            Self::Federation => "federation",
         }
     }
 
@@ -66,7 +70,8 @@ impl Method {
     pub fn registers(self) -> &'static [SubjectType] {
         use SubjectType::{Agency, Citizen, Enterprise};
         match self {
-            Self::Password | Self::SmsOtp | Self::Passkey => &[],
+            // An upstream's first login creates the account itself (`flow::federation`).
+            Self::Password | Self::SmsOtp | Self::Passkey | Self::Federation => &[],
             Self::UsbToken => &[Citizen, Enterprise, Agency],
             Self::SimSignature => &[Citizen, Enterprise],
             Self::RemoteSignature => &[Citizen],

@@ -16,6 +16,7 @@ pub mod bhxh_match;
 pub mod captcha;
 pub mod carrier_match;
 pub mod evidence;
+pub mod federation;
 pub mod method;
 pub mod otp;
 pub mod passkey;
@@ -46,7 +47,7 @@ use crate::store::ephemeral::EphemeralStore;
 
 pub use evidence::{
     Amr, Attestation, CertificateRef, CredentialUse, Evidence, IdentitySource, Subject,
-    VerifiedIdentity,
+    UpstreamIdentity, VerifiedIdentity,
 };
 pub use method::Method;
 pub use prompt::{Assisted, Ceremony, Form, Pending, Prompt, Redirect};
@@ -71,6 +72,8 @@ pub struct Ctx<'a> {
     pub metrics: &'a Metrics,
     /// Signature certificates: path, revocation, CMS (the signature methods).
     pub pki: &'a crate::pki::Pki,
+    /// Upstream OpenID providers (the federation method).
+    pub upstreams: &'a crate::connectors::federation::Upstreams,
 }
 
 /// What the login page and the completion need to know about a method.
@@ -97,6 +100,7 @@ impl Method {
             Self::UsbToken => usb_token::TRAITS,
             Self::SimSignature => sim_signature::TRAITS,
             Self::RemoteSignature => remote_signature::TRAITS,
+            Self::Federation => federation::TRAITS,
         }
     }
 
@@ -105,7 +109,11 @@ impl Method {
         match self {
             Self::Passkey => passkey::check_config(config),
             Self::UsbToken => usb_token::check_config(config),
-            Self::Password | Self::SmsOtp | Self::SimSignature | Self::RemoteSignature => Ok(()),
+            Self::Password
+            | Self::SmsOtp
+            | Self::SimSignature
+            | Self::RemoteSignature
+            | Self::Federation => Ok(()),
         }
     }
 
@@ -119,6 +127,7 @@ impl Method {
             Self::SimSignature => sim_signature::start(ctx, input).await,
             Self::RemoteSignature => remote_signature::start(ctx, input).await,
             Self::UsbToken => usb_token::start(ctx).await,
+            Self::Federation => federation::start(ctx, input).await,
         }
     }
 
@@ -136,7 +145,8 @@ impl Method {
             | Self::SmsOtp
             | Self::UsbToken
             | Self::SimSignature
-            | Self::RemoteSignature => Err(Refusal::invalid("error_not_found", "not_enrollable")),
+            | Self::RemoteSignature
+            | Self::Federation => Err(Refusal::invalid("error_not_found", "not_enrollable")),
         }
     }
 }
@@ -211,6 +221,7 @@ pub enum StepState {
     SimSignature(sim_signature::LoginState),
     RemoteSignature(remote_signature::LoginState),
     UsbToken(usb_token::LoginState),
+    Federation(federation::LoginState),
 }
 
 impl StepState {
@@ -222,6 +233,7 @@ impl StepState {
             Self::SimSignature(_) => Method::SimSignature,
             Self::RemoteSignature(_) => Method::RemoteSignature,
             Self::UsbToken(_) => Method::UsbToken,
+            Self::Federation(_) => Method::Federation,
         }
     }
 }
@@ -269,6 +281,7 @@ pub async fn submit(
         StepState::SimSignature(s) => sim_signature::submit(s, ctx, input).await,
         StepState::RemoteSignature(s) => remote_signature::submit(s, ctx, input).await,
         StepState::UsbToken(s) => usb_token::submit(s, ctx, input).await,
+        StepState::Federation(s) => federation::submit(s, ctx, input).await,
     }
 }
 
@@ -288,6 +301,11 @@ pub async fn poll(state: StepState, ctx: &Ctx<'_>) -> Outcome {
             let ceremony = s.ceremony();
             Outcome::Prompt(state, Prompt::Ceremony(ceremony))
         }
+        // Nothing to ask: the upstream answers on the callback.
+        StepState::Federation(_) => Outcome::Failed(Refusal::invalid(
+            "err_flow_expired",
+            "federation_not_pending",
+        )),
     }
 }
 
@@ -395,6 +413,7 @@ mod tests {
             Method::UsbToken,
             Method::SimSignature,
             Method::RemoteSignature,
+            Method::Federation,
         ];
         assert_eq!(offered(&cfg, &need(None, None, false)), all);
         assert_eq!(
@@ -407,9 +426,10 @@ mod tests {
             [
                 Method::UsbToken,
                 Method::SimSignature,
-                Method::RemoteSignature
+                Method::RemoteSignature,
+                Method::Federation
             ],
-            "only a signature proves the person at IAL3 (the upgrade binds it to an IAL2 account)"
+            "only a signature or an upstream proves the person at IAL3"
         );
         assert_eq!(
             offered(&cfg, &need(None, None, true)),

@@ -207,6 +207,7 @@ pub struct Harness {
     pub mailbox: Arc<Mailbox>,
     /// A PKI with no trust anchors (tests of signature methods add their own).
     pub pki: crate::pki::Pki,
+    pub upstreams: crate::connectors::federation::Upstreams,
 }
 
 impl Harness {
@@ -238,6 +239,11 @@ impl Harness {
             hasher: Hasher::new(&config.passwords),
             pki: crate::pki::Pki::new(&config.pki, test_http_client(), &[])
                 .expect("a PKI without anchors"),
+            upstreams: crate::connectors::federation::Upstreams::new(
+                &config.federation,
+                &config.issuer(),
+                test_http_client(),
+            ),
             clock,
             config,
             outbox,
@@ -258,6 +264,7 @@ impl Harness {
             audit: &self.audit,
             metrics: &self.metrics,
             pki: &self.pki,
+            upstreams: &self.upstreams,
         }
     }
 

@@ -26,6 +26,7 @@
 
 pub mod bhxh;
 pub mod carrier;
+pub mod federation;
 pub mod mail;
 pub mod mobile_signature;
 pub mod remote_signature;

@@ -10,8 +10,8 @@ use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::otp::OtpStep;
 use crate::authenticators::{
-    self, Ctx, Evidence, Method, Outcome, Prompt, Refusal, RefusalKind, StepState, Subject,
-    VerifiedIdentity,
+    self, CredentialUse, Ctx, Evidence, IdentitySource, Method, Outcome, Prompt, Refusal,
+    RefusalKind, StepState, Subject, VerifiedIdentity,
 };
 use crate::domain::{AccountStatus, SubjectType};
 use crate::message::Message;
@@ -386,6 +386,36 @@ pub async fn complete(
     browser: Option<&str>,
     ip: &str,
 ) -> Result<Completion, Refusal> {
+    // An upstream's person: their account is found, linked or made first (`flow::federation`).
+    let resolved;
+    let mut upstream = None;
+    let evidence = match &evidence.subject {
+        Subject::Identity(identity) => match &identity.source {
+            IdentitySource::Upstream(u) => {
+                let linked =
+                    super::federation::account_for(app, identity, evidence.level, ip).await;
+                let linked = match linked {
+                    Ok(l) => l,
+                    Err(refusal) => {
+                        record_failure(app, ip, method, &refusal).await;
+                        return Err(refusal);
+                    }
+                };
+                upstream = Some(json!({ "id": u.upstream, "name": u.name, "level": u.level }));
+                resolved = Evidence {
+                    subject: Subject::Account(linked.account_id),
+                    credential: Some(CredentialUse {
+                        kind: crate::domain::CredentialKind::FederatedLink,
+                        id: linked.credential_id,
+                    }),
+                    ..evidence.clone()
+                };
+                &resolved
+            }
+            _ => evidence,
+        },
+        Subject::Account(_) => evidence,
+    };
     let found = match &evidence.subject {
         Subject::Account(id) => app.db.find_account(id).await,
         Subject::Identity(identity) => account_of(&app.db, identity).await,
@@ -433,6 +463,7 @@ pub async fn complete(
         level,
         amr.clone(),
         evidence.phishing_resistant,
+        upstream.clone(),
     )
     .await
     .map_err(|_| Refusal::unavailable("store_unavailable"))?;
@@ -445,6 +476,9 @@ pub async fn complete(
     let mut detail = json!({ "method": method.name(), "amr": amr, "acr": app.acr.acr(level) });
     if let Some(c) = &evidence.credential {
         detail["credential"] = json!({ "kind": c.kind.as_str(), "id": c.id });
+    }
+    if let Some(u) = upstream {
+        detail["upstream"] = u;
     }
     let event = Event::new("login.succeeded")
         .account(&account.id)

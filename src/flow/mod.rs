@@ -21,6 +21,7 @@
 
 pub mod email;
 pub mod enrolment;
+pub mod federation;
 pub mod login;
 pub mod notify;
 pub mod password_change;

@@ -139,7 +139,11 @@ fn reason_key(reason: LoginReason) -> Option<&'static str> {
 fn is_tab(method: Method) -> bool {
     match method {
         Method::UsbToken | Method::SimSignature => true,
-        Method::Password | Method::SmsOtp | Method::Passkey | Method::RemoteSignature => false,
+        Method::Password
+        | Method::SmsOtp
+        | Method::Passkey
+        | Method::RemoteSignature
+        | Method::Federation => false,
     }
 }
 
@@ -181,9 +185,31 @@ pub fn render(
         .collect();
     let others: Vec<_> = offered
         .iter()
-        .filter(|m| **m != Method::Password && !is_tab(**m))
+        .filter(|m| **m != Method::Password && **m != Method::Federation && !is_tab(**m))
         .map(link_to)
         .collect();
+    // One button per upstream identity provider, with its own name and logo.
+    let upstreams: Vec<_> = if offered.contains(&Method::Federation) {
+        app.config
+            .federation
+            .upstreams
+            .iter()
+            .map(|u| {
+                let mut link = format!("/login/federation?upstream={}", u.id);
+                if let Some(ar) = ar {
+                    link.push_str(&format!("&ar={ar}"));
+                }
+                let logo = if u.logo.starts_with('/') {
+                    app.url(&u.logo)
+                } else {
+                    u.logo.clone()
+                };
+                json!({ "id": u.id, "name": u.name, "logo": logo, "url": app.url(&link) })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut vars = json!({
         "ar": ar.unwrap_or_default(),
         "username": page.username,
@@ -191,6 +217,7 @@ pub fn render(
         "from_typed_id": from_typed_id,
         "tabs": tabs,
         "methods": others,
+        "upstreams": upstreams,
     });
     if let Some(m) = page.error {
         vars["error"] = json!(page::text(app, req, m));

@@ -75,7 +75,27 @@ async fn show(
         return Redirect::to(&login_page::url(&app, ar)).into_response();
     }
     let ip = peer.ip().to_string();
+    let mut params = params.clone();
+    if let Some((request, _)) = &context.pending {
+        hints_of(request, &mut params);
+    }
     begin(&app, &req, method, ar, &context.need, &params, &ip).await
+}
+
+/// What the portal asked of the login, for a method that passes it on (an upstream).
+fn hints_of(request: &crate::oidc::authorize::AuthorizationRequest, params: &mut Params) {
+    if !request.acr_values.is_empty() {
+        params.add_missing("acr_values", request.acr_values.join(" "));
+    }
+    if let Some(max_age) = request.max_age {
+        params.add_missing("max_age", max_age.to_string());
+    }
+    if let Some(hint) = &request.login_hint {
+        params.add_missing("login_hint", hint.clone());
+    }
+    if !request.ui_locales.is_empty() {
+        params.add_missing("ui_locales", request.ui_locales.join(" "));
+    }
 }
 
 /// Begins a login with `method` for the pending request `ar` with what the page sent.

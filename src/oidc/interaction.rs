@@ -380,6 +380,7 @@ pub async fn start_session(
     ial: crate::domain::Ial,
     amr: Vec<String>,
     phishing_resistant: bool,
+    upstream: Option<serde_json::Value>,
 ) -> Result<(SsoSession, String), OAuthError> {
     let now = app.clock.unix();
     let secret = random::token();
@@ -393,6 +394,7 @@ pub async fn start_session(
         auth_time: now,
         expires_at: now + app.config.tokens.sso_session_ttl_seconds,
         clients: Vec::new(),
+        upstream,
     };
     store_new_session(app, &session).await?;
     index_session(app, &session).await?;

@@ -50,6 +50,13 @@ impl Params {
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
+
+    /// Adds `name` unless it is already there (what was sent wins).
+    pub fn add_missing(&mut self, name: &str, value: String) {
+        if !self.0.iter().any(|(k, _)| k == name) {
+            self.0.push((name.to_string(), value));
+        }
+    }
 }
 
 /// A parameter name safe to echo in an error description: known names only, so descriptions

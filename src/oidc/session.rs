@@ -26,7 +26,15 @@ pub struct SsoSession {
     pub expires_at: i64,
     /// Clients that received tokens in this session (back-channel logout targets).
     pub clients: Vec<String>,
+    /// What an upstream identity provider said of this login in its own terms (`id`, `name`,
+    /// `level`), for the ID tokens' namespaced claim [`UPSTREAM_CLAIM`]; `None` otherwise.
+    #[serde(default)]
+    pub upstream: Option<serde_json::Value>,
 }
+
+/// The namespaced claim of ID tokens of a login at an upstream (VNeID): `{"id", "name",
+/// "level"}` — the upstream's own level beside our `acr`.
+pub const UPSTREAM_CLAIM: &str = "urn:xacthuc:upstream";
 
 pub fn session_key(handle: &str) -> String {
     format!("sso:{handle}")

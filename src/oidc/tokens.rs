@@ -28,6 +28,8 @@ pub struct Grant<'a> {
     pub claims: Option<&'a Value>,
     /// Refresh-token family, so revoking the family also revokes its access tokens.
     pub family_id: &'a str,
+    /// What an upstream identity provider said of the login (`SsoSession::upstream`).
+    pub upstream: Option<&'a Value>,
 }
 
 pub struct AccessToken {
@@ -133,6 +135,12 @@ pub fn id_token(
     }
     if let Some(sid) = g.sid {
         claims.insert("sid".into(), json!(sid));
+    }
+    if let Some(upstream) = g.upstream {
+        claims.insert(
+            crate::oidc::session::UPSTREAM_CLAIM.into(),
+            upstream.clone(),
+        );
     }
     let requested = g.claims.and_then(|c| c.get("id_token"));
     claims.extend(personal_claims(g.account, phone, g.scopes, requested));

@@ -11,6 +11,7 @@ pub mod pki_http;
 pub mod seed;
 pub mod signers;
 pub mod simulators;
+pub mod vneid;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -36,6 +37,9 @@ pub fn router(app: &App) -> Router<App> {
     }
     if let Some(pki) = &app.sandbox_pki {
         r = r.merge(pki_http::router(pki.clone()));
+    }
+    if let Some(vneid) = &app.sandbox_vneid {
+        r = r.merge(vneid::router(vneid.clone()));
     }
     r
 }

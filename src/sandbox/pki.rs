@@ -942,7 +942,7 @@ fn write_issued(dir: &Path, issued: &HashMap<String, Record>) -> Result<(), Sand
 }
 
 /// A CA key, readable by its owner only.
-fn write_private(path: &Path, content: &[u8]) -> Result<(), SandboxPkiError> {
+pub(crate) fn write_private(path: &Path, content: &[u8]) -> Result<(), SandboxPkiError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

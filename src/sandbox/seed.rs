@@ -19,6 +19,21 @@ pub struct SandboxSeed {
     pub bhxh: Vec<SeedBhxh>,
     pub sim_signature: Vec<SeedSimHolder>,
     pub remote_signature: Vec<SeedRemoteUser>,
+    pub vneid: Vec<SeedVneidCitizen>,
+}
+
+/// A citizen of the sandbox VNeID (`/sandbox/vneid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedVneidCitizen {
+    pub id_number: String,
+    /// Typed on the sandbox VNeID's login page.
+    pub password: String,
+    pub full_name: String,
+    pub birthdate: NaiveDate,
+    /// E.164: where the sandbox VNeID's OTP goes (the SMS outbox).
+    pub phone: String,
+    /// The e-ID level (1 or 2), the token's `IAL` claim.
+    pub level: u8,
 }
 
 /// Who a sandbox signing certificate names (its subject), and whether the sandbox CA has
@@ -286,6 +301,45 @@ impl SandboxSeed {
                 });
             }
         }
+        for (i, v) in raw.vneid.iter().enumerate() {
+            let entry = format!("vneid[{i}] (id_number {:?})", v.id_number);
+            let id_number = check_id_number(&entry, &v.id_number, &mut problems);
+            if let Some(id) = &id_number
+                && seed.vneid.iter().any(|c| &c.id_number == id)
+            {
+                problems.push(format!("{entry}: the same ID number as an earlier citizen"));
+            }
+            let full_name = check_name(&entry, &v.full_name, &mut problems);
+            let birthdate = check_birthdate(&entry, &v.birthdate, &mut problems);
+            let phone = normalize_phone(&v.phone);
+            if phone.is_none() {
+                problems.push(format!(
+                    "{entry}: phone is not a Vietnamese mobile number (0xxxxxxxxx, +84xxxxxxxxx or 84xxxxxxxxx)"
+                ));
+            }
+            if !(1..=2).contains(&v.level) {
+                problems.push(format!("{entry}: level must be 1 or 2"));
+            }
+            if v.password.is_empty() {
+                problems.push(format!("{entry}: password must not be empty"));
+            }
+            if let (Some(id_number), Some(full_name), Some(birthdate), Some(phone), true) = (
+                id_number,
+                full_name,
+                birthdate,
+                phone,
+                (1..=2).contains(&v.level) && !v.password.is_empty(),
+            ) {
+                seed.vneid.push(SeedVneidCitizen {
+                    id_number,
+                    password: v.password.clone(),
+                    full_name,
+                    birthdate,
+                    phone,
+                    level: v.level,
+                });
+            }
+        }
         if problems.is_empty() {
             Ok(seed)
         } else {
@@ -305,6 +359,19 @@ struct RawSeed {
     sim_signature: Vec<RawSimHolder>,
     #[serde(default)]
     remote_signature: Vec<RawRemoteUser>,
+    #[serde(default)]
+    vneid: Vec<RawVneidCitizen>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVneidCitizen {
+    id_number: String,
+    password: String,
+    full_name: String,
+    birthdate: String,
+    phone: String,
+    level: u8,
 }
 
 /// The certificate fields the two signing providers share (serde's `flatten` would lose

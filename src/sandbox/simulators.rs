@@ -195,6 +195,16 @@ impl Simulators {
         self.outbox.matching(|m| m.to == to)
     }
 
+    /// Puts a message in the SMS outbox, as the gateway does: another sandbox system's own
+    /// SMS (the sandbox VNeID's OTP). `to` is E.164.
+    pub fn deliver_sms(&self, to: &str, text: String) {
+        self.outbox.push(SmsMessage {
+            to: to.to_string(),
+            text,
+            sent_at: self.clock.now(),
+        });
+    }
+
     /// Every message in the outbox, oldest first.
     pub fn messages(&self) -> Vec<SmsMessage> {
         self.outbox.matching(|_| true)

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Set, UpdateMany,
 };
 
 use super::audit::{self, AuditRecord};
@@ -41,16 +41,57 @@ impl Database {
         now: DateTime<Utc>,
         audit: &AuditRecord,
     ) -> Result<Account, StoreError> {
+        let cred = Bound {
+            kind: CredentialKind::Certificate,
+            lookup: &certificate.sha256,
+            data: &certificate.data,
+            label: &certificate.label,
+        };
+        self.create_with_credential(new, extras, &cred, now, audit)
+            .await
+    }
+
+    /// Creates an account proven by an upstream identity provider at its first login there,
+    /// in one transaction: the account, its link to the upstream's subject (a `federated_link`
+    /// credential, lookup `{upstream}:{sub}`), the first row of its level's history and the
+    /// audit row. A duplicate ID number or link is [`StoreError::Conflict`], and nothing is
+    /// written.
+    pub async fn create_linked_account(
+        &self,
+        new: &NewAccount,
+        link: &UpstreamLink,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<Account, StoreError> {
+        let cred = Bound {
+            kind: CredentialKind::FederatedLink,
+            lookup: &link.lookup,
+            data: &link.data,
+            label: &link.label,
+        };
+        self.create_with_credential(new, &Extras::default(), &cred, now, audit)
+            .await
+    }
+
+    async fn create_with_credential(
+        &self,
+        new: &NewAccount,
+        extras: &Extras,
+        cred: &Bound<'_>,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<Account, StoreError> {
         let txn = self.begin_write().await?;
         let id = insert_account(&txn, new, extras, now).await?;
-        let cred = certificate_row(&id, certificate, now)
+        let row = credential_row(&id, cred, now)
             .insert(&txn)
             .await
             .map_err(map_conflict)?;
-        // The history row names the certificate; the audit row names the credential too.
+        // The history row names the proof; the audit row names the credential too.
         let mut audit = audit.clone();
         audit.account_id = Some(id.clone());
-        audit.detail["credential"] = serde_json::json!({ "kind": "certificate", "id": cred.id });
+        audit.detail["credential"] =
+            serde_json::json!({ "kind": cred.kind.as_str(), "id": row.id });
         audit::insert(&txn, &audit).await?;
         txn.commit().await?;
         self.find_account(&id)
@@ -84,7 +125,13 @@ impl Database {
             txn.rollback().await?;
             return Ok(LevelRaise::NotLower);
         }
-        certificate_row(account_id, certificate, now)
+        let cred = Bound {
+            kind: CredentialKind::Certificate,
+            lookup: &certificate.sha256,
+            data: &certificate.data,
+            label: &certificate.label,
+        };
+        credential_row(account_id, &cred, now)
             .insert(&txn)
             .await
             .map_err(map_conflict)?;
@@ -237,13 +284,46 @@ impl Database {
         now: DateTime<Utc>,
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
-        account::Entity::update_many()
-            .col_expr(
+        self.update_account(account_id, now, audit, |u| {
+            u.col_expr(
                 account::Column::Email,
                 Expr::value(email.map(str::to_string)),
             )
             .col_expr(account::Column::EmailVerified, Expr::value(verified))
+        })
+        .await
+    }
+
+    /// Replaces the account's name and birth date (an upstream identity provider's newer
+    /// record), with its audit row, in one transaction.
+    pub async fn set_identity(
+        &self,
+        account_id: &str,
+        full_name: &str,
+        birthdate: Option<NaiveDate>,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        self.update_account(account_id, now, audit, |u| {
+            u.col_expr(
+                account::Column::FullName,
+                Expr::value(full_name.to_string()),
+            )
+            .col_expr(account::Column::Birthdate, Expr::value(birthdate))
+        })
+        .await
+    }
+
+    /// Sets columns of one account (and `updated_at`) with its audit row, in one transaction.
+    async fn update_account(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+        set: impl FnOnce(UpdateMany<account::Entity>) -> UpdateMany<account::Entity>,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        set(account::Entity::update_many())
             .col_expr(account::Column::UpdatedAt, Expr::value(now))
             .filter(account::Column::Id.eq(account_id))
             .exec(&txn)
@@ -397,18 +477,22 @@ fn level_row(
     }
 }
 
-fn certificate_row(
-    account_id: &str,
-    c: &CertificateCredential,
-    now: DateTime<Utc>,
-) -> credential::ActiveModel {
+/// A credential bound to an account as it is made.
+struct Bound<'a> {
+    kind: CredentialKind,
+    lookup: &'a str,
+    data: &'a str,
+    label: &'a str,
+}
+
+fn credential_row(account_id: &str, c: &Bound<'_>, now: DateTime<Utc>) -> credential::ActiveModel {
     credential::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         account_id: Set(account_id.to_string()),
-        kind: Set(CredentialKind::Certificate.as_str().to_string()),
-        secret: Set(c.data.clone()),
-        label: Set(Some(c.label.clone())),
-        lookup: Set(Some(c.sha256.clone())),
+        kind: Set(c.kind.as_str().to_string()),
+        secret: Set(c.data.to_string()),
+        label: Set(Some(c.label.to_string())),
+        lookup: Set(Some(c.lookup.to_string())),
         last_used_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -492,6 +576,18 @@ pub struct CertificateCredential {
     /// What is kept of it (JSON: serial, issuer, expiry, trust set).
     pub data: String,
     /// Shown to the owner: the issuer and expiry.
+    pub label: String,
+}
+
+/// An account's link to a person at an upstream identity provider
+/// (`CredentialKind::FederatedLink`).
+#[derive(Debug, Clone)]
+pub struct UpstreamLink {
+    /// `{upstream id}:{the upstream's sub}`: how the link is found at the next login.
+    pub lookup: String,
+    /// What is kept of it (JSON: upstream, subject, level at linking).
+    pub data: String,
+    /// Shown to the owner: the upstream's name.
     pub label: String,
 }
 

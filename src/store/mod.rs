@@ -24,6 +24,7 @@ use sea_orm::{
 
 pub use accounts::{
     CertificateCredential, Extras, LevelChange, LevelRaise, NewAccount, Phone, PhoneRemoval,
+    UpstreamLink,
 };
 pub use audit::AuditRecord;
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};

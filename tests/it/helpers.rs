@@ -213,6 +213,8 @@ pub fn production_config() -> Config {
     // Named, not read: the production tests are refused (or stop) before the PKI loads them.
     config.pki.public_anchors = vec!["/etc/xacthuc/public-anchors.pem".into()];
     config.pki.government_anchors = vec!["/etc/xacthuc/government-anchors.pem".into()];
+    config.federation.upstreams[0].discovery_url =
+        "https://vneid.example.vn/.well-known/openid-configuration".into();
     config
 }
 
@@ -1036,13 +1038,33 @@ pub fn shows(t: &TestApp, html: &str, key: &str) -> bool {
 
 /// The newest audit event of `kind` whose detail has `reason`.
 pub async fn audited(t: &TestApp, kind: &str, reason: &str) -> Option<xacthuc::store::AuditRecord> {
+    newest_event(t, |e| e.kind == kind && e.detail["reason"] == reason).await
+}
+
+/// The newest audit event of `kind` about `account`.
+pub async fn audited_for(
+    t: &TestApp,
+    kind: &str,
+    account: &str,
+) -> Option<xacthuc::store::AuditRecord> {
+    newest_event(t, |e| {
+        e.kind == kind && e.account_id.as_deref() == Some(account)
+    })
+    .await
+}
+
+/// The newest of the last hundred audit events that `wanted` accepts.
+async fn newest_event(
+    t: &TestApp,
+    wanted: impl Fn(&xacthuc::store::AuditRecord) -> bool,
+) -> Option<xacthuc::store::AuditRecord> {
     t.app
         .db
         .audit_events(100)
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == kind && e.detail["reason"] == reason)
+        .find(|e| wanted(e))
 }
 
 /// A refused answer: a page (not a 500), with the theme's text `key`; returns the page.
@@ -1052,13 +1074,31 @@ pub async fn refused(
     status: StatusCode,
     key: &str,
 ) -> String {
+    refused_with(t, resp, status, key, &[]).await
+}
+
+/// [`refused`] for a text with placeholders: `args` are its `{name}`s and their values.
+pub async fn refused_with(
+    t: &TestApp,
+    resp: reqwest::Response,
+    status: StatusCode,
+    key: &str,
+    args: &[(&str, &str)],
+) -> String {
     assert_eq!(resp.status(), status, "expected {key}");
     assert!(
         !cookies_set(&resp).contains("xacthuc_session="),
         "no session"
     );
     let html = resp.text().await.unwrap();
-    assert!(shows(t, &html, key), "the page says {key}: {html}");
+    let mut text = t.app.theme.t("vi", key);
+    for (name, value) in args {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(
+        unescape(&html).contains(&text),
+        "the page says {key}: {html}"
+    );
     html
 }
 

@@ -12,6 +12,8 @@ mod concurrent_writes;
 mod config_defaults;
 mod connectors;
 mod ephemeral_store;
+mod federation;
+mod federation_browser;
 mod ial3_browser;
 mod ial3_registration;
 mod keys;

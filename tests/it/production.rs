@@ -52,6 +52,7 @@ async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist
         c.connectors.mail_url = "http://127.0.0.1:9".into();
         c.connectors.mobile_signature_url = "http://127.0.0.1:9".into();
         c.connectors.remote_signature_url = "http://127.0.0.1:9".into();
+        c.federation.upstreams[0].discovery_url = "http://127.0.0.1:9/openid".into();
     })
     .await;
     // A live captcha, as a registration form shows it.
@@ -64,6 +65,7 @@ async fn without_the_sandbox_the_captcha_answers_and_the_sms_outbox_do_not_exist
         "/sandbox/demo-portal".to_string(),
         "/sandbox/mssp/pending".to_string(),
         "/sandbox/csc/app".to_string(),
+        "/sandbox/vneid/.well-known/openid-configuration".to_string(),
     ] {
         let resp = http().get(t.url(&path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");

@@ -41,6 +41,9 @@ struct CodeGrant {
     auth_time: i64,
     claims: Option<Value>,
     expires_at: i64,
+    /// The session's upstream (`SsoSession::upstream`).
+    #[serde(default)]
+    upstream: Option<Value>,
 }
 
 /// Remembered after a code is redeemed, so a replay can revoke what the code issued.
@@ -79,6 +82,7 @@ pub async fn issue(
         auth_time: session.auth_time,
         claims: req.claims.clone(),
         expires_at: app.clock.unix() + ttl,
+        upstream: session.upstream.clone(),
     };
     let bytes = serde_json::to_vec(&grant)
         .map_err(|e| internal(crate::store::StoreError::Corrupt(e.to_string())))?;
@@ -143,6 +147,7 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         nonce: grant.nonce.as_deref(),
         claims: grant.claims.as_ref(),
         family_id: &family_id,
+        upstream: grant.upstream.as_ref(),
     };
     let access = tokens::access_token_for_user(app, &g).map_err(internal)?;
     let id_token = tokens::id_token(app, &g, &access.token, phone.as_deref()).map_err(internal)?;

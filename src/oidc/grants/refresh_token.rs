@@ -123,6 +123,8 @@ pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Val
         nonce: None,
         claims: claims.as_ref(),
         family_id: &old.family_id,
+        // Not kept with refresh tokens: the upstream's word belongs to the login's ID token.
+        upstream: None,
     };
     let access = tokens::access_token_for_user(app, &g).map_err(internal)?;
     let id_token = if scopes.iter().any(|s| s == "openid") {
