@@ -221,10 +221,27 @@ def one_signature_login(b, args, holder, stats, deadline):
     return False
 
 
-def user(args, username, stats, start, deadline):
+class Window:
+    """The measured window, set once every virtual browser is ready."""
+
+    start = 0.0
+    deadline = 0.0
+
+
+def user(args, username, stats, window, ready):
     b = Browser(args.host, args.port, args.timeout)
-    while time.monotonic() < start:
+    if args.method != "password":
+        # Each holder's first signature is not measured: the sandbox provider makes the
+        # holder's key then (RSA-2048 for a SIM, on the server's core), which a real provider
+        # did long before. Its result is not counted either way.
+        try:
+            one_signature_login(b, args, username, Stats(), time.monotonic() + args.timeout)
+        except (OSError, http.client.HTTPException):
+            pass
+    ready.wait()
+    while time.monotonic() < window.start:
         time.sleep(0.001)
+    deadline = window.deadline
     while time.monotonic() < deadline:
         try:
             if args.method == "password":
@@ -265,16 +282,23 @@ def main():
 
     names = args.username.split(",")
     stats = Stats()
-    start = time.monotonic() + 0.5  # every thread starts at once
-    deadline = start + args.duration
+    window = Window()
+
+    def open_window():
+        window.start = time.monotonic() + 0.5  # every thread starts at once
+        window.deadline = window.start + args.duration
+
+    ready = threading.Barrier(args.concurrency + 1, action=open_window)
     threads = [
         threading.Thread(
-            target=user, args=(args, names[i % len(names)], stats, start, deadline), daemon=True
+            target=user, args=(args, names[i % len(names)], stats, window, ready), daemon=True
         )
         for i in range(args.concurrency)
     ]
     for t in threads:
         t.start()
+    ready.wait()
+    start, deadline = window.start, window.deadline
     for t in threads:
         # A login still running at the deadline finishes (bounded by the request timeout) but
         # is not counted.

@@ -98,7 +98,7 @@ fn cases(now: chrono::DateTime<chrono::Utc>) -> Vec<Case> {
             faults: none.clone(),
             offered: Offered::Login,
             message: "pki_expired",
-            audit: ("login.failed", "expired"),
+            audit: ("login.failed", "certificate_expired"),
         },
         Case {
             name: "revoked (OCSP says so; the CRL is down)",
