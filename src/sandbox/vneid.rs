@@ -77,6 +77,8 @@ pub struct SandboxVneid {
     issuer: String,
     base: String,
     key: PKey<Private>,
+    /// The public half of `key` as its JWKS publishes it.
+    jwk: Value,
     citizens: Vec<SeedVneidCitizen>,
     sim: Arc<Simulators>,
     clock: Clock,
@@ -128,12 +130,23 @@ impl SandboxVneid {
                 key
             }
         };
+        // A key file replaced by hand with another kind of key is refused at start, not
+        // discovered by the first JWKS request.
+        let rsa = key
+            .rsa()
+            .map_err(|_| format!("{}: not an RSA key", path.display()))?;
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
+            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
+        });
         let seed =
             SandboxSeed::load(config.sandbox.seed_file.as_deref()).map_err(|e| e.to_string())?;
         Ok(Self {
             issuer: config.sandbox.vneid_issuer.clone(),
             base: format!("{}/sandbox/vneid", config.issuer()),
             key,
+            jwk,
             citizens: seed.vneid,
             sim,
             clock,
@@ -156,15 +169,6 @@ impl SandboxVneid {
 
     fn citizen(&self, id_number: &str) -> Option<&SeedVneidCitizen> {
         self.citizens.iter().find(|c| c.id_number == id_number)
-    }
-
-    fn jwk(&self) -> Value {
-        let rsa = self.key.rsa().expect("an RSA key");
-        json!({
-            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
-            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
-        })
     }
 
     /// A compact JWS of `claims`, as `fault` says.
@@ -256,7 +260,7 @@ async fn discovery(State(v): State<Arc<SandboxVneid>>) -> Response {
 }
 
 async fn jwks(State(v): State<Arc<SandboxVneid>>) -> Response {
-    Json(json!({ "keys": [v.jwk()] })).into_response()
+    Json(json!({ "keys": [v.jwk] })).into_response()
 }
 
 fn bad(text: &str) -> Response {

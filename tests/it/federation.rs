@@ -617,3 +617,32 @@ async fn a_name_changed_at_vneid_updates_the_linked_profile_with_an_audit_event(
     assert_eq!(event.detail["before"]["full_name"], "Lê Quang Hủy");
     assert_eq!(event.detail["after"]["full_name"], "Lê Quang Huy");
 }
+
+#[tokio::test]
+async fn a_sandbox_vneid_key_file_that_is_not_rsa_refuses_the_start() {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use xacthuc::app::{App, StartError};
+    xacthuc::app::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("sandbox-pki");
+    std::fs::create_dir_all(&pki_dir).unwrap();
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let ec = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    std::fs::write(
+        pki_dir.join("vneid-signing-key.pem"),
+        ec.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    let mut config = xacthuc::config::Config::default();
+    config.database.url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
+    config.sandbox.pki_dir = pki_dir;
+    config.keys.encryption_key = Some(xacthuc::keys::KeyEncryptionKey::generate_base64());
+    config.theme.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default").into();
+    match App::build(config, xacthuc::clock::Clock::system()).await {
+        Err(StartError::Refused(why)) => assert!(why.contains("not an RSA key"), "{why}"),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("started with an EC key as VNeID's RS256 key"),
+    }
+}
