@@ -19,6 +19,9 @@ pub struct Audit {
 pub struct Event<'a> {
     pub kind: &'a str,
     pub account_id: Option<&'a str>,
+    /// The account that did it, when it is not `account_id` itself: the officer who
+    /// registered a citizen, the admin who locked an account.
+    pub actor_id: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub detail: Value,
@@ -29,6 +32,7 @@ impl<'a> Event<'a> {
         Self {
             kind,
             account_id: None,
+            actor_id: None,
             client_id: None,
             ip: None,
             detail: Value::Object(Default::default()),
@@ -37,6 +41,11 @@ impl<'a> Event<'a> {
 
     pub fn account(mut self, id: &'a str) -> Self {
         self.account_id = Some(id);
+        self
+    }
+
+    pub fn actor(mut self, id: &'a str) -> Self {
+        self.actor_id = Some(id);
         self
     }
 
@@ -74,6 +83,7 @@ impl Audit {
             at: self.clock.now(),
             kind: e.kind.to_string(),
             account_id: e.account_id.map(str::to_string),
+            actor_id: e.actor_id.map(str::to_string),
             client_id: e.client_id.map(str::to_string),
             ip: e.ip.map(str::to_string),
             detail: e.detail,
@@ -82,6 +92,6 @@ impl Audit {
 
     /// The `audit` log line of a row that was written.
     pub fn log(row: &AuditRecord) {
-        tracing::info!(target: "audit", kind = row.kind, account = row.account_id, client = row.client_id, "audit event");
+        tracing::info!(target: "audit", kind = row.kind, account = row.account_id, actor = row.actor_id, client = row.client_id, "audit event");
     }
 }

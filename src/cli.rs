@@ -1,4 +1,7 @@
-//! Command-line interface: `serve`, `migrate`, `client`, `key`, `account`.
+//! Command-line interface: `serve`, `migrate`, `client`, `key`, `account` (and `account role`,
+//! in `cli/role.rs`).
+
+mod role;
 
 use std::path::PathBuf;
 
@@ -128,6 +131,9 @@ pub enum KeyCommand {
 pub enum AccountCommand {
     /// Create a citizen account directly (for operators; citizens register on the web).
     Add(AccountAdd),
+    /// Staff roles: grant, revoke, list.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
 }
 
 #[derive(Args)]
@@ -198,6 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Add(a)) => account_add(config, a).await,
+        Command::Account(AccountCommand::Role(r)) => role::run(config, r).await,
     }
 }
 

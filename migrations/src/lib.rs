@@ -7,6 +7,7 @@ mod m20261122_000001_initial;
 mod m20261205_000002_credential_kinds;
 mod m20261220_000003_email_verified;
 mod m20261227_000004_account_levels;
+mod m20261228_000005_roles;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_credential_kinds::Migration),
             Box::new(m20261220_000003_email_verified::Migration),
             Box::new(m20261227_000004_account_levels::Migration),
+            Box::new(m20261228_000005_roles::Migration),
         ]
     }
 }

@@ -54,6 +54,9 @@ impl SubjectType {
 pub enum AccountStatus {
     Active,
     Disabled,
+    /// Held while a complaint about it is open, or locked by an officer or admin: no login,
+    /// no tokens, no refresh, until it is unlocked or handed to its rightful owner.
+    Locked,
 }
 
 impl AccountStatus {
@@ -61,14 +64,16 @@ impl AccountStatus {
         match self {
             Self::Active => "active",
             Self::Disabled => "disabled",
+            Self::Locked => "locked",
         }
     }
 
     pub fn parse(s: &str) -> Self {
-        if s == "active" {
-            Self::Active
-        } else {
-            Self::Disabled
+        // Anything unknown (a newer node's status) is treated as disabled: never as active.
+        match s {
+            "active" => Self::Active,
+            "locked" => Self::Locked,
+            _ => Self::Disabled,
         }
     }
 }

@@ -9,6 +9,7 @@ mod names;
 mod password_policy;
 mod phone;
 mod provinces;
+mod role;
 mod tax_code;
 mod trust;
 
@@ -21,5 +22,6 @@ pub use names::{fold_name, normalize_name, valid_name};
 pub use password_policy::{PasswordError, PasswordPolicy};
 pub use phone::{PhoneNumber, PhoneNumberError};
 pub use provinces::{PROVINCES, province_name};
+pub use role::{Role, RoleGrant};
 pub use tax_code::{TaxCode, TaxCodeError};
 pub use trust::TrustSet;

@@ -18,6 +18,7 @@ use super::steps;
 use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::Method;
+use crate::domain::Role;
 use crate::message::Message;
 use crate::oidc::authorize::{AuthorizationRequest, ErrorTarget};
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -38,6 +39,11 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
         && let Ok(Some(account)) = app.db.find_account(&session.account_id).await
     {
         vars["account_name"] = json!(account.full_name);
+        // Staff find their area from home, where a login without a portal lands.
+        let roles = app.db.roles_of(&account.id).await.unwrap_or_default();
+        if roles.iter().any(|g| g.role.covers(Role::CounterOfficer)) {
+            vars["counter_url"] = json!(app.url("/counter"));
+        }
     }
     page::render(&app, &req, StatusCode::OK, "home", "title_home", vars)
 }

@@ -15,6 +15,7 @@ pub mod registration;
 pub mod render;
 pub mod request;
 pub mod signature_registration;
+pub mod staff;
 pub mod steps;
 pub mod upgrade;
 

@@ -314,6 +314,21 @@ impl Database {
         .await
     }
 
+    /// Sets the account's status (locks or unlocks it) with its audit row, in one
+    /// transaction. Ending its sessions and tokens is the caller's next step.
+    pub async fn set_account_status(
+        &self,
+        account_id: &str,
+        status: AccountStatus,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        self.update_account(account_id, now, audit, |u| {
+            u.col_expr(account::Column::Status, Expr::value(status.as_str()))
+        })
+        .await
+    }
+
     /// Sets columns of one account (and `updated_at`) with its audit row, in one transaction.
     async fn update_account(
         &self,
@@ -616,7 +631,7 @@ pub struct Phone {
     pub is_default: bool,
 }
 
-fn account_from_row(m: account::Model) -> Result<Account, StoreError> {
+pub(super) fn account_from_row(m: account::Model) -> Result<Account, StoreError> {
     Ok(Account {
         subject_type: SubjectType::parse(&m.subject_type)
             .ok_or_else(|| StoreError::Corrupt(format!("subject type {}", m.subject_type)))?,

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod entities;
 pub mod ephemeral;
 pub mod keys;
+pub mod roles;
 pub mod tokens;
 
 use std::time::Duration;

@@ -1053,6 +1053,11 @@ pub async fn audited_for(
     .await
 }
 
+/// The newest audit event of `kind`.
+pub async fn audited_kind(t: &TestApp, kind: &str) -> Option<xacthuc::store::AuditRecord> {
+    newest_event(t, |e| e.kind == kind).await
+}
+
 /// The newest of the last hundred audit events that `wanted` accepts.
 async fn newest_event(
     t: &TestApp,

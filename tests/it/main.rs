@@ -34,6 +34,7 @@ mod remote_signature_browser;
 mod resources;
 mod session_end;
 mod sim_signature;
+mod staff_roles;
 mod theme;
 mod token_endpoint;
 mod upgrade;

@@ -9,6 +9,8 @@ pub struct Model {
     pub at: DateTimeUtc,
     pub kind: String,
     pub account_id: Option<String>,
+    /// The account that did it, when not the one it is about (migration 5).
+    pub actor_id: Option<String>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
     /// JSON object with event details (never secrets).

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod account_level;
+pub mod account_role;
 pub mod audit_event;
 pub mod client;
 pub mod consent;
