@@ -191,6 +191,12 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "methods": [], "ar": "", "decline_action": "/upgrade/decline", "profile_url": "/profile" }),
         ),
         (
+            "staff_login",
+            json!({ "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login" }],
+                    "weak_login": true }),
+            json!({ "methods": [], "weak_login": false }),
+        ),
+        (
             "upgrade_refused",
             json!({ "error": "x", "back_url": "/upgrade" }),
             json!({ "error": "x", "back_url": "/upgrade" }),
