@@ -295,7 +295,7 @@ async fn record(app: &App, ctx: &Ctx<'_>, progress: Progress) -> Progress {
 }
 
 /// Audits and counts a refused login step (`login.failed`), for a step run outside the chain
-/// (proving a local account before it is linked to an upstream: `flow::federation`).
+/// (proving a local account before it is linked to an upstream: `http::federation_link`).
 pub async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
     // "Busy" checked nothing: it is load, not an attempt. Counted, not audited, so a burst
     // beyond the hashing pool does not become a burst of database writes.

@@ -475,6 +475,48 @@ async fn the_held_login_belongs_to_its_browser_and_expires() {
     assert_eq!(links_of(&t, &existing).await, 0);
 }
 
+/// Disables the account `id` (as an officer will, once the console exists).
+async fn disable(t: &TestApp, id: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = sea_orm::Database::connect(&t.app.config.database.url)
+        .await
+        .unwrap();
+    let backend = conn.get_database_backend();
+    conn.execute_raw(Statement::from_string(
+        backend,
+        format!("UPDATE accounts SET status = 'disabled' WHERE id = '{id}'"),
+    ))
+    .await
+    .unwrap();
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_never_linked_nor_offered_the_proof() {
+    let t = spawn_app().await;
+    // Level 2 for an IAL2 account (the direct branch), level 1 for an IAL3 one (the proof).
+    for ((id_number, phone), ial) in [(LEVEL2_AN, Ial::Ial2), (LEVEL1_NGOC, Ial::Ial3)] {
+        let existing = t.add_account(id_number, ial).await;
+        disable(&t, &existing).await;
+        let (b, ar, _, _) = portal_request(&t, &[]).await;
+        let resp = through_vneid(&t, &b, &ar, (id_number, phone)).await;
+        let html = refused(
+            &t,
+            resp,
+            StatusCode::UNAUTHORIZED,
+            "error_federation_account_inactive",
+        )
+        .await;
+        assert!(html.contains("name=\"password\""), "the login page again");
+        assert_eq!(links_of(&t, &existing).await, 0, "{id_number}: not linked");
+        assert!(
+            audited(&t, "login.failed", "account_inactive")
+                .await
+                .is_some()
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_account_without_a_verified_phone_cannot_be_proven_for_linking() {
     let t = spawn_app().await;
