@@ -141,7 +141,18 @@ pub struct UpstreamIdentity {
     pub subject: String,
     /// Its own level claim, as text (VNeID: `1` or `2`).
     pub level: String,
+    /// Its `end_session_endpoint`, when its discovery has one (RP-initiated logout): our
+    /// logout sends the browser there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// Its ID token of this login, the `id_token_hint` of that logout (left out when larger
+    /// than `MAX_ID_TOKEN_HINT`: the session lives in the ephemeral store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
+
+/// The largest upstream ID token kept as a logout hint (bytes). VNeID's are about 1 KiB.
+pub const MAX_ID_TOKEN_HINT: usize = 4096;
 
 /// A person (or organisation) as proven by a method: a registration method before an account
 /// exists, or a method that identifies someone by who they are rather than by an account's

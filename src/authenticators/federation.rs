@@ -26,8 +26,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Amr, Attestation, Ctx, Evidence, IdentitySource, Outcome, Prompt, Redirect, Refusal,
-    RefusalKind, StepState, Subject, Traits, UpstreamIdentity, VerifiedIdentity,
+    Amr, Attestation, Ctx, Evidence, IdentitySource, MAX_ID_TOKEN_HINT, Outcome, Prompt, Redirect,
+    Refusal, RefusalKind, StepState, Subject, Traits, UpstreamIdentity, VerifiedIdentity,
 };
 use crate::connectors::federation::{UpstreamConfig, UpstreamError};
 use crate::domain::{Ial, IdNumber, SubjectType};
@@ -215,7 +215,16 @@ pub async fn submit(state: LoginState, ctx: &Ctx<'_>, input: &Params) -> Outcome
         return Outcome::Failed(upstream_failed(upstream, &e));
     };
     match verify(ctx, upstream, &discovered.jwks, &id_token, &state.nonce) {
-        Ok(evidence) => Outcome::Done(evidence),
+        Ok(mut evidence) => {
+            // Kept for our logout to end the upstream's session too (`id_token_hint`).
+            if let Subject::Identity(identity) = &mut evidence.subject
+                && let IdentitySource::Upstream(u) = &mut identity.source
+            {
+                u.end_session_endpoint = discovered.end_session_endpoint.clone();
+                u.id_token = (id_token.len() <= MAX_ID_TOKEN_HINT).then_some(id_token);
+            }
+            Outcome::Done(evidence)
+        }
         Err(refusal) => {
             // The keys may have rotated: the next login discovers them again.
             ctx.upstreams.forget(upstream);
@@ -304,6 +313,8 @@ fn verify(
             name: upstream.name.clone(),
             subject: claims.subject().as_str().to_string(),
             level: level_raw,
+            end_session_endpoint: None,
+            id_token: None,
         }),
     };
     Ok(Evidence {

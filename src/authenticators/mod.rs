@@ -46,8 +46,8 @@ use crate::store::Database;
 use crate::store::ephemeral::EphemeralStore;
 
 pub use evidence::{
-    Amr, Attestation, CertificateRef, CredentialUse, Evidence, IdentitySource, Subject,
-    UpstreamIdentity, VerifiedIdentity,
+    Amr, Attestation, CertificateRef, CredentialUse, Evidence, IdentitySource, MAX_ID_TOKEN_HINT,
+    Subject, UpstreamIdentity, VerifiedIdentity,
 };
 pub use method::Method;
 pub use prompt::{Assisted, Ceremony, Form, Pending, Prompt, Redirect};

@@ -89,7 +89,8 @@ pub async fn start(ctx: &Ctx<'_>, input: &Params) -> Outcome {
 }
 
 impl LoginError {
-    fn refusal(&self) -> Refusal {
+    /// What a refused password attempt tells the user, with its audit reason.
+    pub fn refusal(&self) -> Refusal {
         let (kind, key) = match self {
             Self::InvalidCredentials { .. } => {
                 (RefusalKind::Unauthorized, "error_invalid_credentials")

@@ -25,6 +25,10 @@ pub const SANDBOX_VNEID_CLIENT_ID: &str = "xacthuc";
 /// Its secret (sandbox only: production refuses an upstream without a discovery URL).
 pub const SANDBOX_VNEID_CLIENT_SECRET: &str = "sandbox-vneid-secret";
 
+/// Where an upstream sends the browser back after ending its session (our
+/// `post_logout_redirect_uri` there, under `server.public_url`).
+pub const UPSTREAM_DONE_PATH: &str = "/logout/upstream-done";
+
 /// `[federation]`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -214,6 +218,9 @@ pub enum UpstreamError {
 pub struct Discovered {
     pub metadata: CoreProviderMetadata,
     pub jwks: CoreJsonWebKeySet,
+    /// `end_session_endpoint` (OIDC RP-Initiated Logout), which `CoreProviderMetadata` does
+    /// not carry: where our logout sends the browser to end the upstream's session too.
+    pub end_session_endpoint: Option<String>,
 }
 
 /// The token endpoint's answer.
@@ -256,11 +263,19 @@ impl Upstreams {
         let body = self.get("discovery", &url).await?;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::Malformed("discovery", e.to_string()))?;
+        let end_session_endpoint = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("end_session_endpoint")?.as_str().map(str::to_string))
+            .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")));
         let jwks_url = metadata.jwks_uri().url().to_string();
         let body = self.get("jwks", &jwks_url).await?;
         let jwks: CoreJsonWebKeySet = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::Malformed("jwks", e.to_string()))?;
-        let found = Arc::new(Discovered { metadata, jwks });
+        let found = Arc::new(Discovered {
+            metadata,
+            jwks,
+            end_session_endpoint,
+        });
         if self.cache_ms > 0 {
             self.cache
                 .insert(upstream.id.clone(), found.clone(), now_ms + self.cache_ms);

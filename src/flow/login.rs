@@ -294,7 +294,9 @@ async fn record(app: &App, ctx: &Ctx<'_>, progress: Progress) -> Progress {
     progress
 }
 
-async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
+/// Audits and counts a refused login step (`login.failed`), for a step run outside the chain
+/// (proving a local account before it is linked to an upstream: `http::federation_link`).
+pub async fn record_failure(app: &App, ip: &str, step: Method, refusal: &Refusal) {
     // "Busy" checked nothing: it is load, not an attempt. Counted, not audited, so a burst
     // beyond the hashing pool does not become a burst of database writes.
     if refusal.kind == RefusalKind::Busy {
@@ -389,6 +391,7 @@ pub async fn complete(
     // An upstream's person: their account is found, linked or made first (`flow::federation`).
     let resolved;
     let mut upstream = None;
+    let mut upstream_logout = None;
     let evidence = match &evidence.subject {
         Subject::Identity(identity) => match &identity.source {
             IdentitySource::Upstream(u) => {
@@ -402,6 +405,13 @@ pub async fn complete(
                     }
                 };
                 upstream = Some(json!({ "id": u.upstream, "name": u.name, "level": u.level }));
+                upstream_logout = u.end_session_endpoint.as_ref().map(|endpoint| {
+                    crate::oidc::session::UpstreamLogout {
+                        upstream: u.upstream.clone(),
+                        end_session_endpoint: endpoint.clone(),
+                        id_token_hint: u.id_token.clone(),
+                    }
+                });
                 resolved = Evidence {
                     subject: Subject::Account(linked.account_id),
                     credential: Some(CredentialUse {
@@ -464,6 +474,7 @@ pub async fn complete(
         amr.clone(),
         evidence.phishing_resistant,
         upstream.clone(),
+        upstream_logout,
     )
     .await
     .map_err(|_| Refusal::unavailable("store_unavailable"))?;

@@ -2,6 +2,7 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
+pub mod federation_link;
 pub mod login;
 pub mod login_page;
 pub mod oidc;
@@ -56,6 +57,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(login::router())
         .merge(otp::router())
         .merge(steps::router())
+        .merge(federation_link::router())
         .merge(captcha::router())
         .merge(registration::router())
         .merge(recovery::router())

@@ -36,6 +36,7 @@ pub fn router() -> Router<App> {
         .route("/introspect", post(introspect))
         .route("/revoke", post(revoke))
         .route("/logout", get(end_session).post(end_session))
+        .route(logout::UPSTREAM_DONE_PATH, get(upstream_logout_done))
 }
 
 async fn discovery_doc(State(app): State<App>) -> Response {
@@ -597,9 +598,15 @@ async fn end_session(
             "title_logout",
             vars,
         );
-        // "Đăng xuất" is answered with a redirect to the portal's registered URI.
+        // "Đăng xuất" is answered with a redirect to the portal's registered URI, or first to
+        // the upstream's end-session endpoint of a session made through it (then back here,
+        // then to the portal: browsers hold every redirect of the form's navigation to
+        // `form-action`).
         if let Some(uri) = &redirect {
             page::allow_forms_to(&mut resp, uri);
+        }
+        if let Some(up) = current.as_ref().and_then(|s| s.upstream_logout.as_ref()) {
+            page::allow_forms_to(&mut resp, &up.end_session_endpoint);
         }
         return resp;
     }
@@ -616,24 +623,55 @@ async fn end_session(
             );
         }
     }
-    let mut resp = match redirect {
-        Some(mut url) => {
-            if let Some(state) = params.get("state") {
-                let mut ser = form_urlencoded::Serializer::new(String::new());
-                ser.append_pair("state", state);
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str(&ser.finish());
-            }
-            Redirect::to(&url).into_response()
+    let back = redirect.map(|mut url| {
+        if let Some(state) = params.get("state") {
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            ser.append_pair("state", state);
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&ser.finish());
         }
-        None => page::render(
-            &app,
-            &page_req,
-            StatusCode::OK,
-            "logged_out",
-            "title_logged_out",
-            json!({}),
-        ),
+        url
+    });
+    // A session made through an upstream (VNeID) ends there too: the browser goes to its
+    // end-session endpoint, which sends it back to `/logout/upstream-done`, then on to `back`.
+    // Ours has already ended, whatever the upstream does.
+    let upstream = match current.as_ref().and_then(|s| s.upstream_logout.as_ref()) {
+        Some(up) => logout::upstream_redirect(&app, up, back.as_deref()).await,
+        None => None,
+    };
+    let mut resp = match (upstream, back) {
+        (Some(url), _) | (None, Some(url)) => Redirect::to(&url).into_response(),
+        (None, None) => logged_out(&app, &page_req),
+    };
+    super::clear_session_cookie(&app, resp.headers_mut());
+    resp
+}
+
+fn logged_out(app: &App, req: &PageRequest) -> Response {
+    page::render(
+        app,
+        req,
+        StatusCode::OK,
+        "logged_out",
+        "title_logged_out",
+        json!({}),
+    )
+}
+
+/// `GET /logout/upstream-done?state=`: the upstream ended its session and sent the browser
+/// back; on to where our logout would have gone (the portal's post-logout URI with its
+/// state), or the logged-out page. An unknown or used `state` is the logged-out page too: the
+/// user is logged out here either way.
+async fn upstream_logout_done(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response {
+    let req = PageRequest::new(&app, &headers, &uri, &[]);
+    let params = query_params(&uri).unwrap_or_default();
+    let back = match params.get("state") {
+        Some(state) => logout::upstream_returned(&app, state).await,
+        None => None,
+    };
+    let mut resp = match back {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => logged_out(&app, &req),
     };
     super::clear_session_cookie(&app, resp.headers_mut());
     resp

@@ -24,6 +24,7 @@ use crate::authenticators::otp::OtpError;
 use crate::authenticators::sms_otp::{self, SwitchError};
 use crate::domain::PhoneNumber;
 use crate::flow::WithOtp;
+use crate::flow::federation::LinkFlow;
 use crate::flow::login::{self, LoginFlow};
 use crate::flow::phone::PhoneFlow;
 use crate::flow::reauth::ReauthFlow;
@@ -40,6 +41,7 @@ pub fn router() -> Router<App> {
         .merge(routes::<PhoneFlow>())
         .merge(routes::<ReauthFlow>())
         .merge(routes::<LoginFlow>())
+        .merge(routes::<LinkFlow>())
         .route(
             "/login/otp/phones",
             get(phones_page::<LoginFlow>).post(phones_submit::<LoginFlow>),

@@ -410,16 +410,25 @@ pub fn allow_forms_to(resp: &mut Response, url: &str) {
     let Some(origin) = origin_of(url) else {
         return;
     };
+    // Added to what the directive already allows: a logout through an upstream leads to the
+    // upstream's origin, then back here, then to the portal's.
     let csp = resp
         .headers()
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            v.replacen(
-                "form-action 'self';",
-                &format!("form-action 'self' {origin};"),
-                1,
-            )
+            v.split(';')
+                .map(|d| {
+                    let d = d.trim();
+                    let mut words = d.split(' ');
+                    if words.next() == Some("form-action") && !words.any(|w| w == origin) {
+                        format!("{d} {origin}")
+                    } else {
+                        d.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
         });
     if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut()

@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::audit::Event;
 use crate::authenticators::{Evidence, Form, Method, Prompt, Refusal, RefusalKind, StepState};
 use crate::domain::SubjectType;
+use crate::flow::federation;
 use crate::flow::login::{self, Completion, Continuation, LoginFlow, Progress, Purpose};
 use crate::flow::signature_registration::{self, Refusal as RegistrationRefusal};
 use crate::flow::upgrade;
@@ -318,6 +319,21 @@ pub async fn respond_progress(
                             .await;
                     match completion {
                         Ok(completion) => respond_completion(app, req, completion),
+                        // An upstream's lower level for a higher account: the person proves
+                        // the local account first (`/login/link`).
+                        Err(refusal) if refusal.reason == federation::LINK_NEEDS_PROOF => {
+                            let held = refusal
+                                .account_id
+                                .as_deref()
+                                .and_then(|id| federation::LinkFlow::hold(app, evidence, id, ar));
+                            match held {
+                                Some(flow) => {
+                                    page::start_flow_at(app, req, &flow, federation::LINK_PAGE)
+                                        .await
+                                }
+                                None => page::flow_expired(app, req),
+                            }
+                        }
                         Err(refusal) => login_again(app, req, ar.as_deref(), &refusal, input).await,
                     }
                 }

@@ -381,6 +381,7 @@ pub async fn start_session(
     amr: Vec<String>,
     phishing_resistant: bool,
     upstream: Option<serde_json::Value>,
+    upstream_logout: Option<super::session::UpstreamLogout>,
 ) -> Result<(SsoSession, String), OAuthError> {
     let now = app.clock.unix();
     let secret = random::token();
@@ -395,6 +396,7 @@ pub async fn start_session(
         expires_at: now + app.config.tokens.sso_session_ttl_seconds,
         clients: Vec::new(),
         upstream,
+        upstream_logout,
     };
     store_new_session(app, &session).await?;
     index_session(app, &session).await?;

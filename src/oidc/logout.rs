@@ -1,13 +1,15 @@
 //! Ending an SSO session: RP-initiated logout (OIDC RP-Initiated Logout 1.0) and back-channel
 //! logout tokens to every client of the session (OIDC Back-Channel Logout 1.0).
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::error::OAuthError;
 use super::grants::internal;
 use super::interaction::{self, load_session_by_handle};
 use super::revocation;
-use super::session::session_key;
+use super::session::{UpstreamLogout, session_key};
 use super::tokens;
 use crate::app::App;
 use crate::audit::Event;
@@ -111,4 +113,58 @@ pub async fn end_session_by_handle(
         });
     }
     Ok(())
+}
+
+pub use crate::connectors::federation::UPSTREAM_DONE_PATH;
+
+/// How long the browser may take at the upstream's end-session page.
+const UPSTREAM_TRIP: Duration = Duration::from_secs(600);
+
+fn upstream_trip_key(state: &str) -> String {
+    format!("upstream_logout:{}", crate::random::sha256_hex(state))
+}
+
+/// The upstream's end-session URL for a session made through it (OIDC RP-Initiated Logout):
+/// `id_token_hint` (its ID token of the login), our `client_id` there,
+/// `post_logout_redirect_uri` = [`UPSTREAM_DONE_PATH`] and a fresh `state`, under which
+/// `back` (where our logout goes next; `None`: the logged-out page) is kept for the return.
+/// `None` when the upstream is no longer configured or the trip cannot be stored: our logout
+/// then ends here, without the upstream. Nothing is asked of the upstream from the server, so
+/// an upstream that is down never holds our logout.
+pub async fn upstream_redirect(
+    app: &App,
+    up: &UpstreamLogout,
+    back: Option<&str>,
+) -> Option<String> {
+    let upstream = app.config.federation.upstream(&up.upstream)?;
+    let mut url = url::Url::parse(&up.end_session_endpoint).ok()?;
+    let state = crate::random::token();
+    let trip = serde_json::to_vec(&json!({ "back": back })).ok()?;
+    if let Err(e) = app
+        .store
+        .put(&upstream_trip_key(&state), &trip, UPSTREAM_TRIP)
+        .await
+    {
+        tracing::warn!(error = %e, "upstream logout skipped: the store is unavailable");
+        return None;
+    }
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(hint) = &up.id_token_hint {
+            q.append_pair("id_token_hint", hint);
+        }
+        q.append_pair("client_id", &upstream.client_id)
+            .append_pair("post_logout_redirect_uri", &app.url(UPSTREAM_DONE_PATH))
+            .append_pair("state", &state);
+    }
+    tracing::info!(upstream = %up.upstream, "logout continues at the upstream");
+    Some(url.to_string())
+}
+
+/// The upstream sent the browser back with `state`: where our logout goes next, once
+/// (`None` for an unknown or used state, or the logged-out page).
+pub async fn upstream_returned(app: &App, state: &str) -> Option<String> {
+    let trip = app.store.take(&upstream_trip_key(state)).await.ok()??;
+    let trip: serde_json::Value = serde_json::from_slice(&trip).ok()?;
+    trip.get("back")?.as_str().map(str::to_string)
 }

@@ -30,6 +30,20 @@ pub struct SsoSession {
     /// `level`), for the ID tokens' namespaced claim [`UPSTREAM_CLAIM`]; `None` otherwise.
     #[serde(default)]
     pub upstream: Option<serde_json::Value>,
+    /// How to end the upstream's own session when this one ends (its `end_session_endpoint`
+    /// was discovered); `None` for other logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_logout: Option<UpstreamLogout>,
+}
+
+/// An upstream's RP-initiated logout for a session made through it (never in tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLogout {
+    /// The upstream's configured id (its `client_id` for us is in the configuration).
+    pub upstream: String,
+    pub end_session_endpoint: String,
+    /// The upstream's ID token of the login, for `id_token_hint` (absent if it was too large).
+    pub id_token_hint: Option<String>,
 }
 
 /// The namespaced claim of ID tokens of a login at an upstream (VNeID): `{"id", "name",

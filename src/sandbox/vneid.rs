@@ -7,7 +7,12 @@
 //!   (`POST /login`), then an OTP sent by SMS to the citizen's phone (the sandbox SMS outbox;
 //!   `POST /otp`), then back to the client with `code` and `state`;
 //! - `POST /token` (client `xacthuc`, `client_secret_basic` or `_post`; the code once, its
-//!   PKCE verifier), `GET /userinfo`, `GET /logout` (end session);
+//!   PKCE verifier), `GET /userinfo`;
+//! - `GET /logout` (RP-initiated logout): `id_token_hint` must be one of its own ID tokens for
+//!   our client (expired ones too), and it redirects only to the registered
+//!   `post_logout_redirect_uri` (our `/logout/upstream-done`), with `state`; each call is
+//!   recorded (`logouts`) for tests. It keeps no login session of its own (every `/authorize`
+//!   asks for the password and the OTP), so there is none to end;
 //! - `POST /faults` `{"fault": …}`: what the next token answers do, until set to `none`.
 //!
 //! ID tokens are Keycloak-shaped: `iss` is `sandbox.vneid_issuer` (an internal name, not this
@@ -76,6 +81,8 @@ pub enum VneidFault {
 pub struct SandboxVneid {
     issuer: String,
     base: String,
+    /// The one `post_logout_redirect_uri` registered for our client.
+    logout_return: String,
     key: PKey<Private>,
     /// The public half of `key` as its JWKS publishes it.
     jwk: Value,
@@ -96,6 +103,17 @@ struct Inner {
     fault: Option<VneidFault>,
     /// The last `/authorize` query, for tests of what the client forwarded.
     last_authorize: HashMap<String, String>,
+    /// The accepted `/logout` calls, oldest first.
+    logouts: Vec<LogoutCall>,
+}
+
+/// An accepted RP-initiated logout (tests: that our logout reached the upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutCall {
+    /// The `sub` of the `id_token_hint`, when one was sent.
+    pub hint_subject: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
 }
 
 #[derive(Clone)]
@@ -145,6 +163,11 @@ impl SandboxVneid {
         Ok(Self {
             issuer: config.sandbox.vneid_issuer.clone(),
             base: format!("{}/sandbox/vneid", config.issuer()),
+            logout_return: format!(
+                "{}{}",
+                config.issuer(),
+                crate::connectors::federation::UPSTREAM_DONE_PATH
+            ),
             key,
             jwk,
             citizens: seed.vneid,
@@ -161,6 +184,53 @@ impl SandboxVneid {
     /// The query of the last `/authorize` (tests: what the broker forwarded).
     pub fn last_authorize(&self) -> HashMap<String, String> {
         self.inner().last_authorize.clone()
+    }
+
+    /// The accepted `/logout` calls, oldest first.
+    pub fn logouts(&self) -> Vec<LogoutCall> {
+        self.inner().logouts.clone()
+    }
+
+    /// Its endpoints' base as the request reached it: a test can then reach it on another
+    /// origin than ours (`127.0.0.1` beside `localhost`), as a real upstream is.
+    fn base_for(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            });
+        match host {
+            Some(host) if self.base.starts_with("http://") => {
+                format!("http://{host}/sandbox/vneid")
+            }
+            _ => self.base.clone(),
+        }
+    }
+
+    /// The `sub` of one of its own ID tokens for our client (expired ones too).
+    fn hint_subject(&self, token: &str) -> Option<String> {
+        let (signed, sig) = token.rsplit_once('.')?;
+        let (header_b64, claims) = signed.split_once('.')?;
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "RS256" {
+            return None;
+        }
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &self.key).ok()?;
+        verifier.update(signed.as_bytes()).ok()?;
+        if !verifier.verify(&sig).ok()? {
+            return None;
+        }
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+        if claims.get("iss")?.as_str()? != self.issuer
+            || claims.get("aud")?.as_str()? != SANDBOX_VNEID_CLIENT_ID
+        {
+            return None;
+        }
+        claims.get("sub")?.as_str().map(str::to_string)
     }
 
     pub fn set_fault(&self, fault: VneidFault) {
@@ -238,8 +308,8 @@ pub fn router<S>(vneid: Arc<SandboxVneid>) -> Router<S> {
         .with_state(vneid)
 }
 
-async fn discovery(State(v): State<Arc<SandboxVneid>>) -> Response {
-    let b = &v.base;
+async fn discovery(State(v): State<Arc<SandboxVneid>>, headers: HeaderMap) -> Response {
+    let b = &v.base_for(&headers);
     Json(json!({
         "issuer": v.issuer,
         "authorization_endpoint": format!("{b}/authorize"),
@@ -544,10 +614,37 @@ async fn userinfo(State(v): State<Arc<SandboxVneid>>, headers: HeaderMap) -> Res
     }
 }
 
-async fn logout(Query(q): Query<HashMap<String, String>>) -> Response {
-    match q.get("post_logout_redirect_uri") {
-        Some(uri) if uri.starts_with("http") => Redirect::to(uri).into_response(),
-        _ => page(
+async fn logout(
+    State(v): State<Arc<SandboxVneid>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let hint_subject = match q.get("id_token_hint") {
+        Some(token) => match v.hint_subject(token) {
+            Some(sub) => Some(sub),
+            None => {
+                return bad("id_token_hint is not an ID token of this provider for this client");
+            }
+        },
+        None => None,
+    };
+    let back = q.get("post_logout_redirect_uri").cloned();
+    if back.as_ref().is_some_and(|uri| *uri != v.logout_return) {
+        return bad("post_logout_redirect_uri is not registered");
+    }
+    let state = q.get("state").cloned();
+    v.inner().logouts.push(LogoutCall {
+        hint_subject,
+        post_logout_redirect_uri: back.clone(),
+        state: state.clone(),
+    });
+    match back.and_then(|b| url::Url::parse(&b).ok()) {
+        Some(mut url) => {
+            if let Some(state) = state {
+                url.query_pairs_mut().append_pair("state", &state);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        None => page(
             "Đã đăng xuất",
             "<p>Bạn đã đăng xuất khỏi VNeID.</p>",
             StatusCode::OK,

@@ -109,8 +109,19 @@ async fn id_token_claims(
     b: &reqwest::Client,
     resp: reqwest::Response,
     verifier: &str,
-    (client_id, secret): &(String, String),
+    client: &(String, String),
 ) -> serde_json::Value {
+    id_token_of(t, b, resp, verifier, client).await.1
+}
+
+/// [`id_token_claims`], with the ID token itself.
+async fn id_token_of(
+    t: &TestApp,
+    b: &reqwest::Client,
+    resp: reqwest::Response,
+    verifier: &str,
+    (client_id, secret): &(String, String),
+) -> (String, serde_json::Value) {
     assert!(
         resp.status().is_redirection(),
         "logged in: {}",
@@ -128,7 +139,9 @@ async fn id_token_claims(
     let (status, tokens) =
         exchange_code(t, client_id, secret, &code, &redirect_uri, verifier).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    decode_part(tokens["id_token"].as_str().unwrap(), 1)
+    let id_token = tokens["id_token"].as_str().unwrap().to_string();
+    let claims = decode_part(&id_token, 1);
+    (id_token, claims)
 }
 
 const VNEID_NAME: &str = "Tài khoản Định danh điện tử cấp bởi Bộ Công an";
@@ -278,24 +291,249 @@ async fn an_account_with_the_same_id_number_is_linked_when_vneid_vouches_at_leas
     assert!(audited_for(&t, "account.linked", &existing).await.is_some());
 }
 
+/// The link page of a held login: its CSRF token (the page must explain the hold).
+async fn link_page(t: &TestApp, b: &reqwest::Client) -> String {
+    let page = b.get(t.url("/login/link")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = unescape(&page.text().await.unwrap());
+    assert!(shows(t, &html, "federation_link_lead"), "{html}");
+    hidden(&html, "csrf").expect("csrf")
+}
+
+/// Posts the local account's password on the link page.
+async fn link_password(t: &TestApp, b: &reqwest::Client, password: &str) -> reqwest::Response {
+    let csrf = link_page(t, b).await;
+    b.post(t.url("/login/link"))
+        .form(&[("csrf", csrf.as_str()), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts `code` on the link's OTP page.
+async fn link_code(t: &TestApp, b: &reqwest::Client, code: &str) -> reqwest::Response {
+    let html = page_text(b, t.url("/login/link/otp")).await;
+    let csrf = hidden(&html, "csrf").expect("the OTP page");
+    b.post(t.url("/login/link/otp"))
+        .form(&[("csrf", csrf.as_str()), ("otp", code)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A six-digit code that is not `code`.
+fn other_code(code: &str) -> String {
+    if code == "000000" { "111111" } else { "000000" }.to_string()
+}
+
 #[tokio::test]
-async fn a_lower_vneid_level_does_not_link_a_higher_account() {
+async fn a_lower_vneid_level_links_a_higher_account_only_after_its_password_and_otp() {
+    let t = spawn_app().await;
+    let existing = t.add_account(LEVEL1_NGOC.0, Ial::Ial3).await;
+    let (b, ar, verifier, client) = portal_request(&t, &[]).await;
+    let resp = through_vneid(&t, &b, &ar, LEVEL1_NGOC).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), t.url("/login/link"), "the proof page");
+    assert!(
+        !cookies_set(&resp).contains("xacthuc_session="),
+        "no session"
+    );
+    assert!(
+        !location(&resp).contains(LEVEL1_NGOC.0),
+        "nothing of the person in the URL"
+    );
+    let html = unescape(&page_text(&b, t.url("/login/link")).await);
+    assert!(
+        html.contains("079******821"),
+        "the account's ID number, masked: {html}"
+    );
+    assert!(
+        !html.contains("name=\"username\""),
+        "no other account can be chosen"
+    );
+    assert!(html.contains(VNEID_NAME));
+
+    // A wrong password: the normal refusal, nothing linked.
+    let wrong = link_password(&t, &b, "Sai@mat-khau1").await;
+    refused(
+        &t,
+        wrong,
+        StatusCode::UNAUTHORIZED,
+        "error_invalid_credentials",
+    )
+    .await;
+    assert_eq!(links_of(&t, &existing).await, 0, "not linked");
+    assert!(
+        audited(&t, "login.failed", "wrong ID number or password")
+            .await
+            .is_some()
+    );
+
+    // The right password: a code to the account's default phone, still nothing linked.
+    let right = link_password(&t, &b, PASSWORD).await;
+    assert_eq!(location(&right), t.url("/login/link/otp"));
+    assert_eq!(links_of(&t, &existing).await, 0);
+    let code = latest_otp(&t, PHONE_E164).await;
+
+    // A wrong code: refused, nothing linked.
+    let wrong = link_code(&t, &b, &other_code(&code)).await;
+    refused_with(
+        &t,
+        wrong,
+        StatusCode::BAD_REQUEST,
+        "err_otp_wrong",
+        &[("left", "4")],
+    )
+    .await;
+    assert_eq!(links_of(&t, &existing).await, 0, "not linked");
+
+    // The right code: linked, and the portal gets its code and the ID token.
+    let html = page_text(&b, t.url("/login/link/otp")).await;
+    let csrf = hidden(&html, "csrf").unwrap();
+    let form = [("csrf", csrf.as_str()), ("otp", code.as_str())];
+    let done = b
+        .post(t.url("/login/link/otp"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let claims = id_token_claims(&t, &b, done, &verifier, &client).await;
+    assert_eq!(claims["sub"], existing.as_str(), "the existing account");
+    assert_eq!(
+        claims["acr"], "IAL2",
+        "the level VNeID proved in this login"
+    );
+    assert_eq!(claims["urn:xacthuc:upstream"]["level"], "1");
+    let amr = amr_of_claims(&claims);
+    for value in ["pwd", "otp", "sms", "mfa"] {
+        assert!(amr.contains(&value.to_string()), "{value} in {amr:?}");
+    }
+    assert_eq!(links_of(&t, &existing).await, 1, "linked once");
+    let event = audited_for(&t, "account.linked", &existing)
+        .await
+        .expect("audited");
+    assert_eq!(event.detail["proof"], "password+sms_otp");
+    assert_eq!(
+        t.app.db.find_account(&existing).await.unwrap().unwrap().ial,
+        Ial::Ial3,
+        "the account keeps its own level"
+    );
+
+    // The flow is gone: the code again, or the pages, start nothing.
+    let replay = b
+        .post(t.url("/login/link/otp"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(replay.status().is_client_error(), "{}", replay.status());
+    assert!(
+        !cookies_set(&replay).contains("xacthuc_session="),
+        "no second session"
+    );
+    let again = b.get(t.url("/login/link/otp")).send().await.unwrap();
+    refused(&t, again, StatusCode::BAD_REQUEST, "err_flow_expired").await;
+    let again = b.get(t.url("/login/link")).send().await.unwrap();
+    refused(&t, again, StatusCode::BAD_REQUEST, "err_flow_expired").await;
+    assert_eq!(links_of(&t, &existing).await, 1);
+
+    // The next VNeID login goes straight through by the link.
+    let (b, ar, verifier, client) = portal_request(&t, &[]).await;
+    let resp = through_vneid(&t, &b, &ar, LEVEL1_NGOC).await;
+    let claims = id_token_claims(&t, &b, resp, &verifier, &client).await;
+    assert_eq!(claims["sub"], existing.as_str());
+    assert_eq!(claims["acr"], "IAL2");
+    assert_eq!(links_of(&t, &existing).await, 1);
+}
+
+fn amr_of_claims(claims: &serde_json::Value) -> Vec<String> {
+    claims["amr"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_held_login_belongs_to_its_browser_and_expires() {
     let t = spawn_app().await;
     let existing = t.add_account(LEVEL1_NGOC.0, Ial::Ial3).await;
     let (b, ar, _, _) = portal_request(&t, &[]).await;
     let resp = through_vneid(&t, &b, &ar, LEVEL1_NGOC).await;
+    assert_eq!(location(&resp), t.url("/login/link"));
+    // Another browser has no held login.
+    let other = browser();
+    let resp = other.get(t.url("/login/link")).send().await.unwrap();
+    refused(&t, resp, StatusCode::BAD_REQUEST, "err_flow_expired").await;
+    // Ten minutes later, this one has none either.
+    t.advance(601);
+    let resp = b.get(t.url("/login/link")).send().await.unwrap();
+    refused(&t, resp, StatusCode::BAD_REQUEST, "err_flow_expired").await;
+    assert_eq!(links_of(&t, &existing).await, 0);
+}
+
+/// Disables the account `id` (as an officer will, once the console exists).
+async fn disable(t: &TestApp, id: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = sea_orm::Database::connect(&t.app.config.database.url)
+        .await
+        .unwrap();
+    let backend = conn.get_database_backend();
+    conn.execute_raw(Statement::from_string(
+        backend,
+        format!("UPDATE accounts SET status = 'disabled' WHERE id = '{id}'"),
+    ))
+    .await
+    .unwrap();
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_never_linked_nor_offered_the_proof() {
+    let t = spawn_app().await;
+    // Level 2 for an IAL2 account (the direct branch), level 1 for an IAL3 one (the proof).
+    for ((id_number, phone), ial) in [(LEVEL2_AN, Ial::Ial2), (LEVEL1_NGOC, Ial::Ial3)] {
+        let existing = t.add_account(id_number, ial).await;
+        disable(&t, &existing).await;
+        let (b, ar, _, _) = portal_request(&t, &[]).await;
+        let resp = through_vneid(&t, &b, &ar, (id_number, phone)).await;
+        let html = refused(
+            &t,
+            resp,
+            StatusCode::UNAUTHORIZED,
+            "error_federation_account_inactive",
+        )
+        .await;
+        assert!(html.contains("name=\"password\""), "the login page again");
+        assert_eq!(links_of(&t, &existing).await, 0, "{id_number}: not linked");
+        assert!(
+            audited(&t, "login.failed", "account_inactive")
+                .await
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_without_a_verified_phone_cannot_be_proven_for_linking() {
+    let t = spawn_app().await;
+    let existing = t
+        .add_account_with_phones(LEVEL1_NGOC.0, Ial::Ial3, &[])
+        .await;
+    let (b, ar, _, _) = portal_request(&t, &[]).await;
+    through_vneid(&t, &b, &ar, LEVEL1_NGOC).await;
+    let resp = link_password(&t, &b, PASSWORD).await;
     refused(
         &t,
         resp,
         StatusCode::UNAUTHORIZED,
-        "error_federation_link_needs_proof",
+        "error_federation_link_no_phone",
     )
     .await;
-    assert_eq!(links_of(&t, &existing).await, 0, "not linked");
-    assert_eq!(
-        t.app.db.find_account(&existing).await.unwrap().unwrap().ial,
-        Ial::Ial3
-    );
+    assert_eq!(links_of(&t, &existing).await, 0);
 }
 
 #[tokio::test]
@@ -645,4 +883,135 @@ async fn a_sandbox_vneid_key_file_that_is_not_rsa_refuses_the_start() {
         Err(other) => panic!("refused for another reason: {other}"),
         Ok(_) => panic!("started with an EC key as VNeID's RS256 key"),
     }
+}
+
+/// A portal's RP-initiated logout of the session in `b`, with its ID token as the hint and its
+/// registered post-logout URI (the default test client's).
+async fn portal_logout(t: &TestApp, b: &reqwest::Client, id_token: &str) -> reqwest::Response {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9/bye")
+        .append_pair("state", "bye-1");
+    b.get(t.url(&format!("/logout?{}", q.finish())))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether `b` still has an SSO session here.
+async fn has_session(t: &TestApp, b: &reqwest::Client) -> bool {
+    let resp = b.get(t.url("/profile")).send().await.unwrap();
+    resp.status() == StatusCode::OK
+}
+
+#[tokio::test]
+async fn logging_out_of_a_vneid_session_ends_the_vneid_session_too_then_reaches_the_portal() {
+    let t = spawn_app().await;
+    let vneid = t.app.sandbox_vneid.clone().unwrap();
+    let (b, ar, verifier, client) = portal_request(&t, &[]).await;
+    let resp = through_vneid(&t, &b, &ar, LEVEL2_NEW).await;
+    let (id_token, claims) = id_token_of(&t, &b, resp, &verifier, &client).await;
+    assert!(has_session(&t, &b).await);
+
+    let resp = portal_logout(&t, &b, &id_token).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let upstream = location(&resp);
+    assert!(
+        upstream.starts_with(&t.url("/sandbox/vneid/logout?")),
+        "on to VNeID's end-session endpoint: {upstream}"
+    );
+    let sent = query(&upstream);
+    assert_eq!(
+        sent["post_logout_redirect_uri"],
+        t.url("/logout/upstream-done")
+    );
+    assert_eq!(sent["client_id"], "xacthuc");
+    assert!(sent["state"].len() >= 43);
+    assert!(
+        sent["id_token_hint"].split('.').count() == 3 && sent["id_token_hint"] != id_token,
+        "VNeID's own ID token as the hint"
+    );
+    // Ours has ended already, whatever VNeID does (down, slow, never visited).
+    assert!(!has_session(&t, &b).await, "logged out here first");
+
+    let back = b.get(&upstream).send().await.unwrap();
+    assert_eq!(
+        back.status(),
+        StatusCode::SEE_OTHER,
+        "VNeID sends the browser back"
+    );
+    let done = location(&back);
+    assert!(done.starts_with(&t.url("/logout/upstream-done?")), "{done}");
+    let calls = vneid.logouts();
+    assert_eq!(calls.len(), 1, "VNeID's session was ended once");
+    assert!(
+        calls[0].hint_subject.is_some(),
+        "with a hint VNeID verified"
+    );
+    assert_ne!(calls[0].hint_subject.as_deref(), claims["sub"].as_str());
+
+    let portal = b.get(&done).send().await.unwrap();
+    assert_eq!(portal.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&portal),
+        "http://127.0.0.1:9/bye?state=bye-1",
+        "the portal's URI and state"
+    );
+
+    // The return is used once: again, it is the logged-out page.
+    let again = b.get(&done).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(shows(&t, &again.text().await.unwrap(), "title_logged_out"));
+}
+
+#[tokio::test]
+async fn vneid_refuses_a_forged_hint_or_an_unregistered_return_and_records_nothing() {
+    let t = spawn_app().await;
+    let vneid = t.app.sandbox_vneid.clone().unwrap();
+    let done = t.url("/logout/upstream-done");
+    for q in [
+        vec![
+            ("id_token_hint", "a.b.c"),
+            ("post_logout_redirect_uri", done.as_str()),
+        ],
+        vec![("post_logout_redirect_uri", "https://evil.example/")],
+    ] {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs(q);
+        let url = t.url(&format!("/sandbox/vneid/logout?{}", query.finish()));
+        let resp = http().get(url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    assert!(vneid.logouts().is_empty());
+}
+
+#[tokio::test]
+async fn a_password_session_logs_out_without_going_upstream() {
+    let t = spawn_app().await;
+    t.add_account(LEVEL2_AN.0, Ial::Ial2).await;
+    let (b, ar, verifier, (client_id, secret)) = portal_request(&t, &[]).await;
+    let next = login(
+        &t,
+        &b,
+        &t.url(&format!("/login?ar={ar}")),
+        LEVEL2_AN.0,
+        PASSWORD,
+    )
+    .await;
+    let loc = if next.contains("/consent?") {
+        consent(&b, &next, true).await
+    } else {
+        next
+    };
+    let code = query(&loc)["code"].clone();
+    let redirect_uri = loc.split('?').next().unwrap().to_string();
+    let (_, tokens) = exchange_code(&t, &client_id, &secret, &code, &redirect_uri, &verifier).await;
+    let resp = portal_logout(&t, &b, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        location(&resp),
+        "http://127.0.0.1:9/bye?state=bye-1",
+        "straight back"
+    );
+    assert!(!has_session(&t, &b).await);
+    assert!(t.app.sandbox_vneid.as_ref().unwrap().logouts().is_empty());
 }

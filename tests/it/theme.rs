@@ -154,6 +154,14 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
         ),
         ("logged_out", json!({}), json!({})),
         (
+            "federation_link",
+            json!({ "action": "/login/link", "upstream": "VNeID", "id_number": "079******821",
+                    "login_url": "/login", "error": "x", "captcha_id": "c", "captcha_image": "/i",
+                    "captcha_audio": "/a", "captcha_refresh": "/login/link" }),
+            json!({ "action": "/login/link", "upstream": "VNeID", "id_number": "079******821",
+                    "login_url": "/login" }),
+        ),
+        (
             "form_post",
             json!({ "action": "https://rp/cb", "params": [{ "name": "code", "value": "x" }], "nonce": "n" }),
             json!({ "action": "https://rp/cb", "params": [], "nonce": "n" }),
