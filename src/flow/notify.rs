@@ -19,15 +19,18 @@ pub enum Notice {
     PhoneRemoved,
     PasswordChanged,
     PasswordReset,
+    /// The password was reset at a service counter, by an officer for the person.
+    PasswordResetAtCounter,
     PasskeyAdded,
 }
 
 impl Notice {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::PhoneAdded,
         Self::PhoneRemoved,
         Self::PasswordChanged,
         Self::PasswordReset,
+        Self::PasswordResetAtCounter,
         Self::PasskeyAdded,
     ];
 
@@ -38,6 +41,7 @@ impl Notice {
             Self::PhoneRemoved => "sms_notice_phone_removed",
             Self::PasswordChanged => "sms_notice_password_changed",
             Self::PasswordReset => "sms_notice_password_reset",
+            Self::PasswordResetAtCounter => "sms_notice_password_reset_counter",
             Self::PasskeyAdded => "sms_notice_passkey_added",
         }
     }

@@ -126,7 +126,30 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// Which checks a registration form gets beyond the common ones.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRules {
+    /// Only a 12-digit CCCD (the carrier keeps CCCDs, not CMNDs).
+    pub cccd_only: bool,
+    /// The BHXH code is required.
+    pub bhxh_code: bool,
+}
+
 pub fn validate(method: Method, raw: &RawForm, today: NaiveDate) -> Result<ValidForm, FieldErrors> {
+    let rules = FieldRules {
+        cccd_only: method == Method::MobileSubscriber,
+        bhxh_code: method == Method::Bhxh,
+    };
+    validate_with(rules, raw, today)
+}
+
+/// The form's fields checked one by one (every error at once, per field), with `rules`: the
+/// online methods' forms and the counter's.
+pub fn validate_with(
+    rules: FieldRules,
+    raw: &RawForm,
+    today: NaiveDate,
+) -> Result<ValidForm, FieldErrors> {
     let mut errors = FieldErrors::new();
     let birthdate = match raw.birthdate.trim() {
         "" => {
@@ -146,7 +169,7 @@ pub fn validate(method: Method, raw: &RawForm, today: NaiveDate) -> Result<Valid
         },
     };
     let id_number = match IdNumber::parse(&raw.id_number) {
-        Ok(id) if method == Method::MobileSubscriber && id.kind() == IdKind::Cmnd => {
+        Ok(id) if rules.cccd_only && id.kind() == IdKind::Cmnd => {
             // A SIM registered to a 9-digit CMND cannot be matched: the carrier keeps CCCDs.
             errors.insert("id_number", Message::new("err_id_number_cccd_required"));
             None
@@ -195,9 +218,9 @@ pub fn validate(method: Method, raw: &RawForm, today: NaiveDate) -> Result<Valid
             None
         }
     };
-    let bhxh_code = match method {
-        Method::MobileSubscriber => None,
-        Method::Bhxh => match BhxhCode::parse(&raw.bhxh_code) {
+    let bhxh_code = match rules.bhxh_code {
+        false => None,
+        true => match BhxhCode::parse(&raw.bhxh_code) {
             Ok(c) => Some(c),
             Err(BhxhCodeError::Empty) => {
                 errors.insert("bhxh_code", Message::new("err_required"));
@@ -367,6 +390,26 @@ pub async fn create_account(
     password_hash: Option<String>,
     ip: Option<&str>,
 ) -> Result<Account, Refusal> {
+    create_account_by(app, evidence, method, password_hash, ip, None).await
+}
+
+/// Who registered the person when it was not themselves: a counter officer (the audit row's
+/// actor) at an office (in its detail).
+#[derive(Debug, Clone, Copy)]
+pub struct Registrar<'a> {
+    pub officer_id: &'a str,
+    pub office: &'a str,
+}
+
+/// [`create_account`], recording the officer who registered the person, if any.
+pub async fn create_account_by(
+    app: &App,
+    evidence: &Evidence,
+    method: &str,
+    password_hash: Option<String>,
+    ip: Option<&str>,
+    registrar: Option<Registrar<'_>>,
+) -> Result<Account, Refusal> {
     let Subject::Identity(identity) = &evidence.subject else {
         return Err(Refusal::Store(StoreError::Corrupt(
             "registration without identity".into(),
@@ -403,13 +446,14 @@ pub async fn create_account(
             StoreError::Conflict => Refusal::Duplicate,
             other => Refusal::Store(other),
         })?;
-    app.audit
-        .record(
-            Event::new("account.registered")
-                .account(&account.id)
-                .ip(ip)
-                .detail(json!({ "method": method, "ial": ial.level() })),
-        )
-        .await?;
+    let mut event = Event::new("account.registered")
+        .account(&account.id)
+        .ip(ip)
+        .detail(json!({ "method": method, "ial": ial.level() }));
+    if let Some(r) = registrar {
+        event = event.actor(r.officer_id);
+        event.detail["office"] = json!(r.office);
+    }
+    app.audit.record(event).await?;
     Ok(account)
 }

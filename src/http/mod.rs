@@ -2,6 +2,7 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
+pub mod counter;
 pub mod federation_link;
 pub mod login;
 pub mod login_page;
@@ -65,6 +66,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(reauth::router())
         .merge(signature_registration::router())
         .merge(upgrade::router())
+        .merge(counter::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -37,6 +37,7 @@ use crate::oidc::params::Params;
 pub fn router() -> Router<App> {
     Router::new()
         .merge(routes::<RegistrationFlow>())
+        .merge(routes::<crate::flow::counter::CounterFlow>())
         .merge(routes::<RecoveryFlow>())
         .merge(routes::<PhoneFlow>())
         .merge(routes::<ReauthFlow>())

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod counter;
 pub mod credentials;
 pub mod entities;
 pub mod ephemeral;
@@ -28,6 +29,7 @@ pub use accounts::{
     UpstreamLink,
 };
 pub use audit::AuditRecord;
+pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;
 pub use tokens::{RefreshGrant, Rotation};

@@ -11,6 +11,8 @@ mod code_flow;
 mod concurrent_writes;
 mod config_defaults;
 mod connectors;
+mod counter;
+mod counter_browser;
 mod ephemeral_store;
 mod federation;
 mod federation_browser;

@@ -255,6 +255,51 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "logged_in": true, "error": "x", "claims": [{ "name": "sub", "value": "1" }], "userinfo": [{ "name": "n", "value": "v" }] }),
             json!({ "logged_in": false }),
         ),
+        (
+            "staff_login",
+            json!({ "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login" }], "weak_login": true }),
+            json!({ "methods": [], "weak_login": false }),
+        ),
+        (
+            "counter",
+            json!({ "officer_name": "Nguyễn Văn An", "office": "Bưu điện Hà Đông" }),
+            json!({ "officer_name": "Nguyễn Văn An", "office": "" }),
+        ),
+        (
+            "counter_officer",
+            json!({ "officer_name": "Nguyễn Văn An", "office": "Bưu điện Hà Đông" }),
+            json!({ "officer_name": "Nguyễn Văn An", "office": "" }),
+        ),
+        (
+            "counter_register",
+            json!({
+                "officer_name": "A", "office": "B", "action": "/counter/register",
+                "duplicate": true, "reset_url": "/counter/reset", "error": "x",
+                "values": { "documents_checked": true, "id_number": "1", "full_name": "n", "birthdate": "d", "phone": "p", "email": "e" },
+                "errors": { "documents_checked": "x", "id_number": "x", "full_name": "x", "birthdate": "x", "phone": "x", "email": "x" },
+            }),
+            json!({ "officer_name": "A", "office": "B", "action": "/counter/register", "values": {}, "errors": {} }),
+        ),
+        (
+            "counter_reset",
+            json!({
+                "officer_name": "A", "office": "B", "action": "/counter/reset", "send_action": "/counter/reset/send",
+                "error": "x", "values": { "id_number": "1" }, "errors": { "phone_id": "x", "documents_checked": "x" },
+                "account": { "id": "a", "full_name": "n", "birthdate": "12/06/1990", "id_number": "1" },
+                "phones": [{ "id": "p", "masked": "082****899", "is_default": true }], "locked": false,
+            }),
+            json!({ "officer_name": "A", "office": "B", "action": "/counter/reset", "send_action": "/counter/reset/send", "values": {}, "errors": {} }),
+        ),
+        (
+            "counter_sent",
+            json!({ "officer_name": "A", "office": "B", "heading": "h", "explain": "e", "full_name": "n" }),
+            json!({ "officer_name": "A", "office": "B", "heading": "h", "explain": "e" }),
+        ),
+        (
+            "counter_link",
+            json!({ "heading": "h", "explain": "e", "full_name": "n", "action": "/counter/complete/t", "error": "x" }),
+            json!({ "heading": "h", "explain": "e", "action": "/counter/complete/t" }),
+        ),
         ("not_found", json!({}), json!({})),
     ]
 }
@@ -418,11 +463,13 @@ fn sms_texts_are_plain_gsm_7() {
             let filled = text
                 .replace("{code}", "123456")
                 .replace("{minutes}", "5")
-                .replace("{phone}", "082****088");
+                .replace("{phone}", "082****088")
+                .replace("{link}", "https://id.example.vn/counter/complete/0123456789abcdefghijABCDEFGHIJ-_0123456789a");
             assert!(
                 filled
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || " .,:;!?'()*+-/@%#&=\"".contains(c)),
+                    // `_` is in GSM-7's basic set too (0x11): counter links carry base64url tokens.
+                    .all(|c| c.is_ascii_alphanumeric() || " .,:;!?'()*+-/@%#&=\"_".contains(c)),
                 "{locale}.{key} has a character outside GSM-7's basic set: {filled}"
             );
             assert!(

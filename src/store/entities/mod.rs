@@ -6,6 +6,7 @@ pub mod account_role;
 pub mod audit_event;
 pub mod client;
 pub mod consent;
+pub mod counter_link;
 pub mod credential;
 pub mod phone;
 pub mod refresh_token;
