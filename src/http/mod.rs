@@ -2,6 +2,7 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
+pub mod complaints;
 pub mod login;
 pub mod login_page;
 pub mod oidc;
@@ -63,6 +64,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(reauth::router())
         .merge(signature_registration::router())
         .merge(upgrade::router())
+        .merge(complaints::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));
