@@ -4,7 +4,6 @@
 //! Chromium as its cookie) locks the disputed account and hands it over after the in-person
 //! check, and the owner sets a password with "Quên mật khẩu" and the code on their phone.
 
-use fantoccini::cookies::Cookie;
 use xacthuc::domain::{AccountStatus, Ial};
 
 use crate::browser::{Browser, enter_otp};
@@ -72,9 +71,17 @@ async fn a_complaint_from_the_duplicate_message_to_the_owner_setting_a_password(
         .to_string();
     b.client.delete_all_cookies().await.unwrap();
     b.goto(&t.url("/")).await;
-    let mut cookie = Cookie::new("xacthuc_session", session);
-    cookie.set_path("/");
-    b.client.add_cookie(cookie).await.unwrap();
+    // Set by the page's script (WebDriver's addCookie refuses a host-only `localhost` cookie);
+    // the server reads it like its own.
+    b.client
+        .execute(
+            "document.cookie = arguments[0]",
+            vec![serde_json::json!(format!(
+                "xacthuc_session={session}; path=/; SameSite=Lax"
+            ))],
+        )
+        .await
+        .expect("the officer's session cookie");
     b.goto(&t.url("/counter/complaints")).await;
     b.click(&format!("a[data-ticket='{ticket}']")).await;
     assert!(

@@ -247,6 +247,11 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
         ),
         ("not_found", json!({}), json!({})),
         (
+            "staff_login",
+            json!({ "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login" }], "weak_login": true }),
+            json!({ "methods": [], "weak_login": false }),
+        ),
+        (
             "complaint_form",
             with(
                 &captcha,
