@@ -9,6 +9,7 @@ mod m20261220_000003_email_verified;
 mod m20261227_000004_account_levels;
 mod m20261228_000005_roles;
 mod m20261229_000006_counter;
+mod m20261230_000007_complaints;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261227_000004_account_levels::Migration),
             Box::new(m20261228_000005_roles::Migration),
             Box::new(m20261229_000006_counter::Migration),
+            Box::new(m20261230_000007_complaints::Migration),
         ]
     }
 }

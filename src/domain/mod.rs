@@ -2,6 +2,7 @@
 
 mod account;
 mod bhxh;
+mod complaint;
 mod credential;
 mod email;
 mod id_number;
@@ -15,6 +16,7 @@ mod trust;
 
 pub use account::{Account, AccountStatus, Ial, SubjectType};
 pub use bhxh::{BhxhCode, BhxhCodeError};
+pub use complaint::{Complaint, ComplaintAction, ComplaintStatus};
 pub use credential::{CredentialKind, CredentialSummary};
 pub use email::{Email, EmailError};
 pub use id_number::{Gender, IdKind, IdNumber, IdNumberError};

@@ -16,11 +16,14 @@
 //! - `notify`: SMS notices of those changes to the account's phones;
 //! - `signature_registration`: registration at IAL3 by a signature certificate (citizens,
 //!   enterprises, state officials), after a chain of steps run for `Purpose::Register`;
+//! - `complaints`: complaints about an ID number registered by someone else, and the
+//!   officers' lock, rejection and transfer of the disputed account;
 //! - `counter`: an officer's registration and assisted password reset at a service counter,
 //!   finished by the citizen on their phone through a one-time link;
 //! - `upgrade`: IAL2 → IAL3 by the account holder's own signature certificate, after a chain
 //!   run for `Purpose::Upgrade`.
 
+pub mod complaints;
 pub mod counter;
 pub mod email;
 pub mod enrolment;

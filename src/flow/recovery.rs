@@ -15,7 +15,7 @@ use crate::audit::{Audit, Event};
 use crate::authenticators::Ctx;
 use crate::authenticators::otp::{self, OtpError, OtpStep, Purpose};
 use crate::authenticators::password;
-use crate::domain::{Account, IdNumber, PhoneNumber};
+use crate::domain::{Account, AccountStatus, IdNumber, PhoneNumber};
 use crate::hashing::HashError;
 use crate::message::FieldErrors;
 use crate::oidc::error::OAuthError;
@@ -64,7 +64,13 @@ pub async fn start(
     id_number: &IdNumber,
     phone: &PhoneNumber,
 ) -> Result<RecoveryFlow, RecoveryError> {
-    let account = ctx.db.find_account_by_id_number(id_number.as_str()).await?;
+    // A locked (or disabled) account gets the decoy too: while a complaint holds it, whoever
+    // holds its phone cannot take it back by a reset.
+    let account = ctx
+        .db
+        .find_account_by_id_number(id_number.as_str())
+        .await?
+        .filter(|a| a.status == AccountStatus::Active);
     let owner = match &account {
         Some(a) => ctx
             .db

@@ -2,6 +2,7 @@
 //! layers (security headers, body limit, timeouts, panic safety).
 
 pub mod captcha;
+pub mod complaints;
 pub mod counter;
 pub mod federation_link;
 pub mod login;
@@ -67,6 +68,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(signature_registration::router())
         .merge(upgrade::router())
         .merge(counter::router())
+        .merge(complaints::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -202,6 +202,11 @@ async fn render_register_form(
     }
     if state.duplicate {
         vars["duplicate"] = json!(true);
+        // "gửi khiếu nại" opens the complaint form with the number typed here.
+        let typed = state.values["id_number"].as_str().unwrap_or_default();
+        if let Ok(id) = crate::domain::IdNumber::parse(typed) {
+            vars["complaint_id_number"] = json!(id.as_str());
+        }
     }
     let title = if method == Method::Bhxh {
         "title_register_bhxh"

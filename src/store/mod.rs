@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod complaints;
 pub mod consents;
 pub mod counter;
 pub mod credentials;

@@ -8,6 +8,8 @@ mod authorize_errors;
 mod bad_input;
 mod browser;
 mod code_flow;
+mod complaints;
+mod complaints_browser;
 mod concurrent_writes;
 mod config_defaults;
 mod connectors;

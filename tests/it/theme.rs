@@ -176,7 +176,11 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "methods": { "mobile_subscriber": false, "bhxh": false }, "subjects": [],
                     "is_citizen": false, "is_agency": false, "ial3": [] }),
         ),
-        ("duplicate_ways_out", json!({}), json!({})),
+        (
+            "duplicate_ways_out",
+            json!({ "complaint_id_number": "001090012345" }),
+            json!({}),
+        ),
         (
             "register_signature",
             json!({ "action": "/register/confirm", "values": { "email": "a@b.vn" }, "errors": { "email": "x" }, "error": "x",
@@ -301,6 +305,61 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "heading": "h", "explain": "e", "action": "/counter/complete/t" }),
         ),
         ("not_found", json!({}), json!({})),
+        (
+            "staff_login",
+            json!({ "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login" }], "weak_login": true }),
+            json!({ "methods": [], "weak_login": false }),
+        ),
+        (
+            "complaint_form",
+            with(
+                &captcha,
+                json!({ "action": "/complaint", "description_max": 2000, "error": "x",
+                        "values": { "id_number": "001090012345", "full_name": "B", "phone": "0823456088",
+                                    "email": "b@c.vn", "description": "d" },
+                        "errors": { "id_number": "x", "full_name": "x", "phone": "x", "email": "x",
+                                    "description": "x", "captcha": "x" } }),
+            ),
+            with(
+                &captcha,
+                json!({ "action": "/complaint", "description_max": 2000, "values": {}, "errors": {} }),
+            ),
+        ),
+        (
+            "complaint_filed",
+            json!({ "ticket": "KN-7QK2M9PX", "masked_phone": "082****088" }),
+            json!({ "ticket": "KN-7QK2M9PX", "masked_phone": "082****088" }),
+        ),
+        (
+            "complaint_queue",
+            json!({ "complaints": [{ "ticket": "KN-7QK2M9PX", "url": "/counter/complaints/KN-7QK2M9PX",
+                                     "filed": "05/12/2026 15:33", "id_number": "001090012345",
+                                     "complainant": "B", "status": "Mới" }] }),
+            json!({ "complaints": [] }),
+        ),
+        (
+            "complaint_detail",
+            json!({
+                "complaint": { "ticket": "KN-7QK2M9PX", "filed": "05/12/2026 15:33", "updated": "05/12/2026 15:33",
+                               "id_number": "001090012345", "complainant": "B", "contact_phone": "0823456088",
+                               "contact_email": "b@c.vn", "description": "d", "status": "open",
+                               "status_label": "Mới", "office": "Bưu điện" },
+                "queue_url": "/counter/complaints", "finished": false, "notice": "n", "error": "e",
+                "lock_action": "/l", "reject_action": "/r", "transfer_action": "/t",
+                "values": { "full_name": "B", "phone": "0823456088", "birthdate": "12/06/1990", "checked": true },
+                "errors": { "checked": "x", "full_name": "x", "birthdate": "x", "phone": "x" },
+                "account": { "full_name": "A", "birthdate": "12/06/1990", "registration_method": "test",
+                             "created": "05/12/2026 15:33", "status": "locked", "phones": ["082****899"] },
+            }),
+            json!({
+                "complaint": { "ticket": "KN-7QK2M9PX", "filed": "05/12/2026 15:33", "updated": "05/12/2026 15:33",
+                               "id_number": "001090012345", "complainant": "B", "contact_phone": "0823456088",
+                               "contact_email": "", "description": "d", "status": "resolved",
+                               "status_label": "Xong", "office": "" },
+                "queue_url": "/counter/complaints", "finished": true,
+                "values": { "full_name": "B", "phone": "0823456088", "birthdate": "" }, "errors": {},
+            }),
+        ),
     ]
 }
 
@@ -402,6 +461,15 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
             keys.insert(format!("title_enroll_{}", m.name()));
         }
     }
+    for status in xacthuc::domain::ComplaintStatus::ALL {
+        keys.insert(format!("complaint_status_{}", status.as_str()));
+    }
+    for action in xacthuc::domain::ComplaintAction::ALL {
+        keys.insert(format!("complaint_done_{}", action.name()));
+    }
+    for sms in ["filed", "locked", "rejected", "transferred", "resolved"] {
+        keys.insert(format!("sms_complaint_{sms}"));
+    }
     for notice in xacthuc::flow::notify::Notice::ALL {
         keys.insert(notice.key().to_string());
     }
@@ -464,7 +532,8 @@ fn sms_texts_are_plain_gsm_7() {
                 .replace("{code}", "123456")
                 .replace("{minutes}", "5")
                 .replace("{phone}", "082****088")
-                .replace("{link}", "https://id.example.vn/counter/complete/0123456789abcdefghijABCDEFGHIJ-_0123456789a");
+                .replace("{link}", "https://id.example.vn/counter/complete/0123456789abcdefghijABCDEFGHIJ-_0123456789a")
+                .replace("{ticket}", "KN-7QK2M9PX");
             assert!(
                 filled
                     .chars()

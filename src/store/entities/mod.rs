@@ -5,6 +5,7 @@ pub mod account_level;
 pub mod account_role;
 pub mod audit_event;
 pub mod client;
+pub mod complaint;
 pub mod consent;
 pub mod counter_link;
 pub mod credential;
