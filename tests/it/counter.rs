@@ -158,6 +158,12 @@ async fn the_counter_opens_only_to_a_strong_login_of_an_officer() {
     assert!(html.contains(OFFICE), "{html}");
     assert!(shows(&t, &html, "counter_action_register"));
     assert!(shows(&t, &html, "counter_action_reset"));
+    // In English when asked.
+    let en = page_text(&b, t.url("/counter?lang=en")).await;
+    assert!(
+        en.contains(&t.app.theme.t("en", "counter_action_register")),
+        "{en}"
+    );
     // Nothing was sent to anyone.
     assert!(no_link_sent(&t, PHONE_E164).await);
 }
@@ -632,6 +638,11 @@ async fn an_assisted_reset_sets_a_new_password_and_ends_every_session_and_token(
     assert_eq!(reset.actor_id.as_deref(), Some(officer.as_str()));
     assert_eq!(reset.detail["via"], "counter");
     assert_eq!(reset.detail["office"], OFFICE);
+    // Each of the account's phones hears of it.
+    let notice = says(&t, "sms_notice_password_reset_counter");
+    for phone in [PHONE_E164, "+84912345678"] {
+        assert!(sms_texts(&t, phone).await.contains(&notice), "{phone}");
+    }
 
     // Every old session and token is dead.
     let resp = old.get(t.url("/profile")).send().await.unwrap();
