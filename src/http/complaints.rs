@@ -157,11 +157,11 @@ async fn queue(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
     let ip = peer.ip().to_string();
-    if let Err(resp) = staff::require(&app, &req, &headers, Role::CounterOfficer, &ip).await {
-        return resp;
-    }
+    let req = match staff::page_for(&app, &headers, &uri, Role::CounterOfficer, &ip).await {
+        Ok((_, req)) => req,
+        Err(resp) => return resp,
+    };
     let list = match complaints::queue(&app).await {
         Ok(list) => list,
         Err(e) => return page::unavailable(&app, &req, &e),
@@ -200,11 +200,11 @@ async fn detail(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
     let ip = peer.ip().to_string();
-    if let Err(resp) = staff::require(&app, &req, &headers, Role::CounterOfficer, &ip).await {
-        return resp;
-    }
+    let req = match staff::page_for(&app, &headers, &uri, Role::CounterOfficer, &ip).await {
+        Ok((_, req)) => req,
+        Err(resp) => return resp,
+    };
     // `?done=lock` after an action: what was just done.
     let notice = query_params(&uri)
         .ok()
@@ -303,15 +303,13 @@ async fn act(
     Path((ticket, action)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match page::posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
     let ip = peer.ip().to_string();
-    let officer = match staff::require(&app, &req, &headers, Role::CounterOfficer, &ip).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+    let back = format!("/counter/complaints/{ticket}");
+    let (officer, req, params) =
+        match staff::posted_by(&app, request, Role::CounterOfficer, &ip, &back).await {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
     let Some(action) = ComplaintAction::parse(&action) else {
         return page::error(&app, &req, StatusCode::NOT_FOUND, "error_not_found", None);
     };

@@ -56,13 +56,22 @@ fn officer(staff: &Staff) -> Officer<'_> {
 }
 
 /// The officer, or the staff area's refusal.
-async fn require(
+async fn page_for(
     app: &App,
-    req: &PageRequest,
     headers: &HeaderMap,
+    uri: &Uri,
     ip: &str,
-) -> Result<Staff, Response> {
-    staff::require(app, req, headers, Role::CounterOfficer, ip).await
+) -> Result<(Staff, PageRequest), Response> {
+    staff::page_for(app, headers, uri, Role::CounterOfficer, ip).await
+}
+
+async fn posted_by(
+    app: &App,
+    request: Request<Body>,
+    ip: &str,
+    back: &str,
+) -> Result<(Staff, PageRequest, Params), Response> {
+    staff::posted_by(app, request, Role::CounterOfficer, ip, back).await
 }
 
 /// What every console page shows: who acts, and where.
@@ -91,9 +100,8 @@ async fn console(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let staff = match require(&app, &req, &headers, &peer.ip().to_string()).await {
-        Ok(s) => s,
+    let (staff, req) = match page_for(&app, &headers, &uri, &peer.ip().to_string()).await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     render(
@@ -135,9 +143,8 @@ async fn register_form(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let staff = match require(&app, &req, &headers, &peer.ip().to_string()).await {
-        Ok(s) => s,
+    let (staff, req) = match page_for(&app, &headers, &uri, &peer.ip().to_string()).await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     registration_page(&app, &req, StatusCode::OK, &staff, json!({}))
@@ -148,14 +155,9 @@ async fn register_submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match page::posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let req = req.with_language_link("/counter/register");
     let ip = peer.ip().to_string();
-    let staff = match require(&app, &req, &headers, &ip).await {
-        Ok(s) => s,
+    let (staff, req, params) = match posted_by(&app, request, &ip, "/counter/register").await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     let field = |name: &str| params.get(name).unwrap_or_default().to_string();
@@ -270,9 +272,8 @@ async fn reset_form(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let req = PageRequest::new(&app, &headers, &uri, &[]);
-    let staff = match require(&app, &req, &headers, &peer.ip().to_string()).await {
-        Ok(s) => s,
+    let (staff, req) = match page_for(&app, &headers, &uri, &peer.ip().to_string()).await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     reset_page(&app, &req, StatusCode::OK, &staff, json!({}))
@@ -284,14 +285,9 @@ async fn reset_lookup(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match page::posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let req = req.with_language_link("/counter/reset");
     let ip = peer.ip().to_string();
-    let staff = match require(&app, &req, &headers, &ip).await {
-        Ok(s) => s,
+    let (staff, req, params) = match posted_by(&app, request, &ip, "/counter/reset").await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     let raw = params.get("id_number").unwrap_or_default();
@@ -367,14 +363,9 @@ async fn reset_send(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (headers, req, params) = match page::posted(&app, request).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let req = req.with_language_link("/counter/reset");
     let ip = peer.ip().to_string();
-    let staff = match require(&app, &req, &headers, &ip).await {
-        Ok(s) => s,
+    let (staff, req, params) = match posted_by(&app, request, &ip, "/counter/reset").await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     let account_id = params.get("account_id").unwrap_or_default();

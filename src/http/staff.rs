@@ -8,7 +8,8 @@
 //! enabled; after logging in, home links back here); a strong session without the role →
 //! 403, audited `staff.forbidden`.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
@@ -19,6 +20,7 @@ use crate::audit::Event;
 use crate::authenticators::Method;
 use crate::domain::{Account, AccountStatus, Role, RoleGrant};
 use crate::oidc::interaction;
+use crate::oidc::params::Params;
 use crate::oidc::session::SsoSession;
 
 /// An account acting in the staff area, with the session that proves it.
@@ -110,6 +112,36 @@ pub async fn require(
         Ok(s) => Ok(s),
         Err(closed) => Err(closed_page(app, req, headers, role, closed, ip).await),
     }
+}
+
+/// A staff page: its request and the staff member acting for `role`, or the page that answers
+/// instead.
+pub async fn page_for(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    role: Role,
+    ip: &str,
+) -> Result<(Staff, PageRequest), Response> {
+    let req = PageRequest::new(app, headers, uri, &[]);
+    let staff = require(app, &req, headers, role, ip).await?;
+    Ok((staff, req))
+}
+
+/// A form posted in the staff area (CSRF checked), by the staff member acting for `role`. The
+/// answer's language link goes to `back`, the page the form is on: a post's URL would not show
+/// it again.
+pub async fn posted_by(
+    app: &App,
+    request: Request<Body>,
+    role: Role,
+    ip: &str,
+    back: &str,
+) -> Result<(Staff, PageRequest, Params), Response> {
+    let (headers, req, params) = page::posted(app, request).await?;
+    let req = req.with_language_link(back);
+    let staff = require(app, &req, &headers, role, ip).await?;
+    Ok((staff, req, params))
 }
 
 async fn closed_page(
