@@ -28,6 +28,7 @@ pub use accounts::{
     UpstreamLink,
 };
 pub use audit::AuditRecord;
+pub use clients::SecretRotation;
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;
 pub use tokens::{RefreshGrant, Rotation};
