@@ -19,6 +19,7 @@ use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
+use crate::oidc::client_cache::{self, ClientCache};
 use crate::pki::Pki;
 use crate::random::MacKey;
 use crate::sandbox::pki::SandboxPki;
@@ -64,7 +65,8 @@ pub struct AppInner {
     pub upstreams: crate::connectors::federation::Upstreams,
     /// The sandbox VNeID, when the sandbox is on.
     pub sandbox_vneid: Option<Arc<crate::sandbox::vneid::SandboxVneid>>,
-    clients: TtlCache<String, Arc<Client>>,
+    /// Clients, per node, kept current through the shared store (`oidc::client_cache`).
+    clients: ClientCache,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
     discovery: std::sync::OnceLock<Arc<Vec<u8>>>,
@@ -101,17 +103,29 @@ impl App {
         // gets the same refusals, the production guard rails among them.
         config.validate()?;
         let db = Database::connect(&config.database.url, config.database.max_connections).await?;
-        let store: Arc<dyn EphemeralStore> = match config.store.backend {
-            StoreBackend::Memory => Arc::new(MemoryStore::new(clock.clone())),
-            StoreBackend::Redis => Arc::new(
-                RedisStore::connect(
-                    &config.store.redis_url,
-                    &config.store.key_prefix,
-                    clock.clone(),
-                )
-                .await?,
-            ),
-        };
+        let store = open_store(&config, &clock).await?;
+        Self::build_with_store(config, clock, db, store).await
+    }
+
+    /// [`App::build`] with an ephemeral store made elsewhere: tests run two nodes on one
+    /// in-memory store, as two servers share one Redis.
+    pub async fn build_sharing(
+        config: Config,
+        clock: Clock,
+        store: Arc<dyn EphemeralStore>,
+    ) -> Result<Self, StartError> {
+        install_crypto_provider();
+        config.validate()?;
+        let db = Database::connect(&config.database.url, config.database.max_connections).await?;
+        Self::build_with_store(config, clock, db, store).await
+    }
+
+    async fn build_with_store(
+        config: Config,
+        clock: Clock,
+        db: Database,
+        store: Arc<dyn EphemeralStore>,
+    ) -> Result<Self, StartError> {
         authenticators::check_config(&config).map_err(StartError::Refused)?;
         let kek = key_encryption_key(&config)?;
         let csrf_key = kek.derive("xacthuc csrf v1");
@@ -181,7 +195,7 @@ impl App {
             acr: AcrPolicy::new(&config.acr),
             audit: Audit::new(db.clone(), clock.clone()),
             metrics: Metrics::default(),
-            clients: TtlCache::new(10_000),
+            clients: ClientCache::new(config.server.client_cache_seconds),
             verified_tokens: TtlCache::new(100_000),
             discovery: std::sync::OnceLock::new(),
             config,
@@ -194,7 +208,8 @@ impl App {
         })))
     }
 
-    /// A client by id, cached per node for `server.client_cache_seconds`.
+    /// A client by id, cached per node (for at most `server.client_cache_seconds`) until a
+    /// change to it is announced through the shared store.
     pub async fn client(
         &self,
         client_id: &str,
@@ -204,18 +219,14 @@ impl App {
         if !crate::oidc::client::valid_client_id(client_id) {
             return Ok(None);
         }
-        let now = self.clock.unix_ms();
-        if let Some(c) = self.clients.get(&client_id.to_string(), now) {
-            return Ok(Some(c));
-        }
-        let Some(client) = self.db.find_client(client_id).await? else {
-            return Ok(None);
-        };
-        let client = Arc::new(client);
-        let ttl = self.config.server.client_cache_seconds as i64 * 1000;
         self.clients
-            .insert(client_id.to_string(), client.clone(), now + ttl);
-        Ok(Some(client))
+            .get(&self.db, self.store.as_ref(), &self.clock, client_id)
+            .await
+    }
+
+    /// Tells every node that a client changed (call after the change committed).
+    pub async fn client_changed(&self, client_id: &str) {
+        client_cache::announce_change(self.store.as_ref(), client_id).await;
     }
 
     /// The discovery document, serialised once.
@@ -268,6 +279,25 @@ impl App {
             }
         });
     }
+}
+
+/// The configured ephemeral store: in memory (one node) or Redis (shared by the nodes). The
+/// command line opens it too, to announce the changes it makes.
+pub async fn open_store(
+    config: &Config,
+    clock: &Clock,
+) -> Result<Arc<dyn EphemeralStore>, StartError> {
+    Ok(match config.store.backend {
+        StoreBackend::Memory => Arc::new(MemoryStore::new(clock.clone())),
+        StoreBackend::Redis => Arc::new(
+            RedisStore::connect(
+                &config.store.redis_url,
+                &config.store.key_prefix,
+                clock.clone(),
+            )
+            .await?,
+        ),
+    })
 }
 
 /// The key-encryption key: configured, or in development generated once into a local file.

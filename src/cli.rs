@@ -72,6 +72,17 @@ pub enum ClientCommand {
     List,
     /// Remove a client with its consents and refresh tokens.
     Remove { client_id: String },
+    /// Give a client a new secret (printed once, as JSON); the old one keeps working for
+    /// the overlap, so the portal's servers can switch one by one. A second rotation within
+    /// the overlap drops the older secret at once: only one previous secret is kept.
+    RotateSecret {
+        #[arg(long)]
+        client_id: String,
+        /// How long the old secret keeps working, in seconds (0: it stops at once; at most
+        /// 30 days).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_seconds: u64,
+    },
 }
 
 #[derive(Args)]
@@ -105,6 +116,10 @@ pub struct ClientAdd {
     /// Accept only phishing-resistant logins (a passkey) for this client.
     #[arg(long)]
     pub require_phishing_resistant: bool,
+    /// Leave `iss` off authorization error responses to this client (a compatibility switch
+    /// for relying parties such as mod_auth_openidc 2.4.x; RFC 9207 wants it).
+    #[arg(long)]
+    pub omit_iss_in_errors: bool,
     /// Grant types (repeatable; default authorization_code, refresh_token).
     #[arg(long = "grant")]
     pub grants: Vec<String>,
@@ -267,6 +282,8 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                         "min_acr": c.min_ial.map(|i| crate::oidc::acr::AcrPolicy::new(&config.acr).acr(i).to_string()),
                         "id_token_alg": c.id_token_alg,
                         "require_phishing_resistant": c.require_phishing_resistant,
+                        "previous_secret_expires_at": c.previous_secret.as_ref().map(|p| p.expires_at.to_rfc3339()),
+                        "omit_iss_in_errors": c.omit_iss_in_errors,
                     })
                 })
                 .collect();
@@ -276,9 +293,10 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             if !db.delete_client(&client_id).await? {
                 anyhow::bail!("no client {client_id}");
             }
-            crate::audit::Audit::new(db, clock)
+            crate::audit::Audit::new(db, clock.clone())
                 .record(crate::audit::Event::new("client.removed").client(&client_id))
                 .await?;
+            announce(&config, &clock, &client_id).await;
             println!("removed {client_id}");
         }
         ClientCommand::Add(add) => {
@@ -291,17 +309,104 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                     }
                     other => other.into(),
                 })?;
-            crate::audit::Audit::new(db, clock)
+            crate::audit::Audit::new(db, clock.clone())
                 .record(crate::audit::Event::new("client.added").client(&client.client_id))
                 .await?;
+            announce(&config, &clock, &client.client_id).await;
             let mut out = json!({ "client_id": client.client_id, "token_endpoint_auth_method": client.auth_method.as_str() });
             if let Some(secret) = secret {
                 out["client_secret"] = json!(secret);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        ClientCommand::RotateSecret {
+            client_id,
+            overlap_seconds,
+        } => {
+            let out = rotate_secret(&db, &clock, &client_id, overlap_seconds).await?;
+            announce(&config, &clock, &client_id).await;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
     }
     Ok(())
+}
+
+/// Rotates a client's secret (the store writes the audit row `client.secret_rotated` in the
+/// same transaction, never the secret); returns what to print, the new secret once.
+pub async fn rotate_secret(
+    db: &Database,
+    clock: &Clock,
+    client_id: &str,
+    overlap_seconds: u64,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::oidc::client::MAX_SECRET_OVERLAP_SECONDS;
+    use crate::store::SecretRotation;
+    if overlap_seconds > MAX_SECRET_OVERLAP_SECONDS {
+        anyhow::bail!("--overlap-seconds must be at most {MAX_SECRET_OVERLAP_SECONDS} (30 days)");
+    }
+    let secret = crate::random::token();
+    let audit = crate::audit::Audit::new(db.clone(), clock.clone());
+    let rotated = db
+        .rotate_client_secret(
+            client_id,
+            &crate::random::sha256_hex(&secret),
+            chrono::Duration::seconds(overlap_seconds as i64),
+            clock.now(),
+            |outcome| {
+                let detail = match outcome {
+                    SecretRotation::Rotated {
+                        previous_expires_at,
+                        replaced_previous,
+                    } => json!({
+                        "overlap_seconds": overlap_seconds,
+                        "previous_expires_at": previous_expires_at.map(|t| t.to_rfc3339()),
+                        "replaced_previous": replaced_previous,
+                    }),
+                    _ => json!({}),
+                };
+                audit.row(
+                    crate::audit::Event::new("client.secret_rotated")
+                        .client(client_id)
+                        .detail(detail),
+                )
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                anyhow::anyhow!("client {client_id} changed meanwhile; run the rotation again")
+            }
+            other => other.into(),
+        })?;
+    match rotated {
+        SecretRotation::NoSuchClient => anyhow::bail!("no client {client_id}"),
+        SecretRotation::NoSecret => {
+            anyhow::bail!("client {client_id} has no secret (a public or private_key_jwt client)")
+        }
+        SecretRotation::Rotated {
+            previous_expires_at,
+            replaced_previous,
+        } => Ok(json!({
+            "client_id": client_id,
+            "client_secret": secret,
+            "previous_secret_expires_at": previous_expires_at.map(|t| t.to_rfc3339()),
+            "replaced_an_older_previous_secret": replaced_previous,
+        })),
+    }
+}
+
+/// Tells the running nodes that a client changed, through the shared store. With the memory
+/// store (one node, another process) or an unreachable Redis, the nodes see the change
+/// within `server.client_cache_seconds`.
+async fn announce(config: &Config, clock: &Clock, client_id: &str) {
+    match crate::app::open_store(config, clock).await {
+        Ok(store) => {
+            crate::oidc::client_cache::announce_change(store.as_ref(), client_id).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "client change not announced; nodes see it within server.client_cache_seconds")
+        }
+    }
 }
 
 /// Builds a client registration from CLI input; returns the secret to show once.
@@ -387,6 +492,8 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         min_ial,
         id_token_alg,
         require_phishing_resistant: add.require_phishing_resistant,
+        previous_secret: None,
+        omit_iss_in_errors: add.omit_iss_in_errors,
     };
     Ok((client, secret))
 }

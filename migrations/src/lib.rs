@@ -10,6 +10,7 @@ mod m20261227_000004_account_levels;
 mod m20261228_000005_roles;
 mod m20261229_000006_counter;
 mod m20261230_000007_complaints;
+mod m20261231_000008_client_secrets;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261228_000005_roles::Migration),
             Box::new(m20261229_000006_counter::Migration),
             Box::new(m20261230_000007_complaints::Migration),
+            Box::new(m20261231_000008_client_secrets::Migration),
         ]
     }
 }

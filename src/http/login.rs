@@ -232,11 +232,7 @@ async fn consent_submit(State(app): State<App>, request: Request<Body>) -> Respo
     if !page::csrf_ok(&app, &headers, params.get("csrf")) {
         return page::error(&app, &req, StatusCode::FORBIDDEN, "error_csrf", None);
     }
-    let target = ErrorTarget {
-        redirect_uri: auth_req.redirect_uri.clone(),
-        response_mode: auth_req.response_mode,
-        state: auth_req.state.clone(),
-    };
+    let target = ErrorTarget::of(&auth_req);
     match params.get("decision") {
         Some("allow") => {}
         Some("deny") => {

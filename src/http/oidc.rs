@@ -191,11 +191,7 @@ pub fn respond(
     next: Result<Next, OAuthError>,
     page_req: &PageRequest,
 ) -> Response {
-    let target = ErrorTarget {
-        redirect_uri: req.redirect_uri.clone(),
-        response_mode: req.response_mode,
-        state: req.state.clone(),
-    };
+    let target = ErrorTarget::of(req);
     match next {
         Ok(Next::Login { ar }) => {
             Redirect::to(&app.url(&format!("/login?ar={ar}"))).into_response()
@@ -228,7 +224,9 @@ pub fn error_redirect(app: &App, target: &ErrorTarget, e: &OAuthError) -> Respon
     if let Some(s) = &target.state {
         params.push(("state", s.clone()));
     }
-    params.push(("iss", app.issuer.clone()));
+    if !target.omit_iss {
+        params.push(("iss", app.issuer.clone()));
+    }
     let page_req = PageRequest::new(app, &HeaderMap::new(), &Uri::from_static("/"), &[]);
     authorization_response(app, target, params, &page_req)
 }

@@ -52,6 +52,9 @@ pub struct AuthorizationRequest {
     /// The user declined the upgrade offered for this request ("Không, cảm ơn").
     #[serde(default)]
     pub upgrade_declined: bool,
+    /// The client's compatibility switch: its error responses carry no `iss`.
+    #[serde(default)]
+    pub omit_iss_in_errors: bool,
 }
 
 impl AuthorizationRequest {
@@ -75,6 +78,20 @@ pub struct ErrorTarget {
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// Leave `iss` off (the client's compatibility switch, `Client::omit_iss_in_errors`).
+    pub omit_iss: bool,
+}
+
+impl ErrorTarget {
+    /// Where the errors of a validated request go.
+    pub fn of(req: &AuthorizationRequest) -> Self {
+        Self {
+            redirect_uri: req.redirect_uri.clone(),
+            response_mode: req.response_mode,
+            state: req.state.clone(),
+            omit_iss: req.omit_iss_in_errors,
+        }
+    }
 }
 
 /// First stage: the client and the redirect URI, exactly as registered.
@@ -93,6 +110,7 @@ pub fn check_redirect_uri(params: &Params, client: &Client) -> Result<ErrorTarge
         redirect_uri: redirect_uri.to_string(),
         response_mode,
         state: params.get("state").map(str::to_string),
+        omit_iss: client.omit_iss_in_errors,
     })
 }
 
@@ -202,6 +220,7 @@ impl Check<'_> {
             phishing_resistant: client.require_phishing_resistant,
             requested_ial: acr.lowest_known(&split(params.get("acr_values"))),
             upgrade_declined: false,
+            omit_iss_in_errors: client.omit_iss_in_errors,
         }
     }
 }
@@ -623,6 +642,7 @@ mod tests {
             phishing_resistant: false,
             requested_ial: None,
             upgrade_declined: false,
+            omit_iss_in_errors: false,
         }
     }
 
@@ -776,6 +796,8 @@ mod tests {
             min_ial: None,
             id_token_alg: "RS256".into(),
             require_phishing_resistant: false,
+            previous_secret: None,
+            omit_iss_in_errors: false,
         }
     }
 

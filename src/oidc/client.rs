@@ -1,6 +1,9 @@
 //! A relying party as the provider sees it.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::Ial;
+use crate::random;
 
 /// Signing algorithms accepted for private_key_jwt client assertions, at the token,
 /// introspection and revocation endpoints alike (published in discovery).
@@ -61,9 +64,56 @@ pub struct Client {
     pub id_token_alg: String,
     /// Only phishing-resistant logins (a passkey; later USB/SIM signatures) are accepted.
     pub require_phishing_resistant: bool,
+    /// The secret the last rotation replaced, while its overlap window lasts.
+    pub previous_secret: Option<PreviousSecret>,
+    /// Leave `iss` off authorization *error* responses (RFC 9207 wants it): a compatibility
+    /// switch for relying parties that misroute an error callback carrying `iss`
+    /// (mod_auth_openidc 2.4.x).
+    pub omit_iss_in_errors: bool,
 }
 
+/// A replaced secret that still authenticates until `expires_at`, so a portal can roll its
+/// new secret out to all its servers without downtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousSecret {
+    /// Hex SHA-256, like `Client::secret_hash`.
+    pub hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Which of a client's secrets a presented one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    Current,
+    /// The secret before the last rotation, within its overlap window.
+    Previous,
+    None,
+}
+
+/// The longest overlap a rotation may give the replaced secret (30 days).
+pub const MAX_SECRET_OVERLAP_SECONDS: u64 = 30 * 24 * 3600;
+
 impl Client {
+    /// Compares `presented` with the current secret and, until it expires, the previous one;
+    /// both comparisons are made, each in constant time over the stored hashes.
+    pub fn match_secret(&self, presented: &str, now: DateTime<Utc>) -> SecretMatch {
+        if !self.auth_method.uses_secret() {
+            return SecretMatch::None;
+        }
+        let hash = random::sha256_hex(presented);
+        let same = |stored: &str| random::constant_time_eq(hash.as_bytes(), stored.as_bytes());
+        let current = self.secret_hash.as_deref().is_some_and(same);
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .is_some_and(|p| same(&p.hash) & (now < p.expires_at));
+        match (current, previous) {
+            (true, _) => SecretMatch::Current,
+            (false, true) => SecretMatch::Previous,
+            (false, false) => SecretMatch::None,
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.auth_method == ClientAuthMethod::None
     }

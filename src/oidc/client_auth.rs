@@ -1,5 +1,6 @@
 //! Client authentication at the token, introspection and revocation endpoints:
-//! client_secret_basic, client_secret_post, private_key_jwt (RFC 7523) and public clients.
+//! client_secret_basic, client_secret_post (the current secret, or the previous one within a
+//! rotation's overlap window), private_key_jwt (RFC 7523) and public clients.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use serde_json::Value;
 
-use super::client::{ASSERTION_SIGNING_ALGS, Client, ClientAuthMethod};
+use super::client::{ASSERTION_SIGNING_ALGS, Client, ClientAuthMethod, SecretMatch};
 use super::error::OAuthError;
 use super::params::Params;
 use crate::app::App;
@@ -46,15 +47,16 @@ pub async fn authenticate(
         })?
         .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
     match presented {
-        Presented::Secret { secret, .. } => {
-            let ok = client.auth_method.uses_secret()
-                && client.secret_hash.as_deref().is_some_and(|h| {
-                    random::constant_time_eq(random::sha256_hex(&secret).as_bytes(), h.as_bytes())
-                });
-            if !ok {
+        Presented::Secret { secret, .. } => match client.match_secret(&secret, app.clock.now()) {
+            SecretMatch::Current => {}
+            // Logged so an operator sees which portals still send the secret they rotated.
+            SecretMatch::Previous => {
+                tracing::info!(client = %client.client_id, "client authenticated with its previous secret (rotation overlap)");
+            }
+            SecretMatch::None => {
                 return Err(OAuthError::invalid_client("client authentication failed"));
             }
-        }
+        },
         Presented::Assertion(jwt) => verify_assertion(app, &client, jwt).await?,
         Presented::PublicId(_) => {
             if client.auth_method != ClientAuthMethod::None {

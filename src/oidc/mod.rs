@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod client_auth;
+pub mod client_cache;
 pub mod discovery;
 pub mod error;
 pub mod grants;

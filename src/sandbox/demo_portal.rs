@@ -53,8 +53,12 @@ pub async fn register(app: &App) -> Result<(), crate::store::StoreError> {
         min_ial: None,
         id_token_alg: app.config.keys.id_token_alg.clone(),
         require_phishing_resistant: false,
+        previous_secret: None,
+        omit_iss_in_errors: false,
     };
-    app.db.upsert_client(&client, app.clock.now()).await
+    app.db.upsert_client(&client, app.clock.now()).await?;
+    app.client_changed(CLIENT_ID).await;
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]

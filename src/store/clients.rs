@@ -3,10 +3,26 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use super::audit::{self, AuditRecord};
 use super::entities::{client, consent, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
 use crate::domain::Ial;
-use crate::oidc::client::{Client, ClientAuthMethod};
+use crate::oidc::client::{Client, ClientAuthMethod, PreviousSecret};
+
+/// What [`Database::rotate_client_secret`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretRotation {
+    /// The new secret is current; the one it replaced is accepted until `previous_expires_at`
+    /// (none: it stopped at once). `replaced_previous`: an earlier previous secret, still
+    /// live, was dropped (only one previous secret is kept).
+    Rotated {
+        previous_expires_at: Option<DateTime<Utc>>,
+        replaced_previous: bool,
+    },
+    NoSuchClient,
+    /// A public or private_key_jwt client has no secret to rotate.
+    NoSecret,
+}
 
 impl Database {
     pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -51,6 +67,63 @@ impl Database {
             .collect()
     }
 
+    /// Makes `new_hash` the client's secret, keeps the current one as the previous secret
+    /// until `now + overlap` (none when `overlap` is zero), and writes the audit row that
+    /// `audit_row` makes from the outcome, all in one transaction. The update is conditional
+    /// on the secret read, so of two concurrent rotations one is refused
+    /// ([`StoreError::Conflict`]) rather than both keeping the same previous secret.
+    pub async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        new_hash: &str,
+        overlap: chrono::Duration,
+        now: DateTime<Utc>,
+        audit_row: impl FnOnce(&SecretRotation) -> AuditRecord,
+    ) -> Result<SecretRotation, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = client::Entity::find_by_id(client_id.to_string())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(SecretRotation::NoSuchClient);
+        };
+        let uses_secret =
+            ClientAuthMethod::parse(&row.auth_method).is_some_and(|m| m.uses_secret());
+        let Some(current) = row.secret_hash.clone().filter(|_| uses_secret) else {
+            txn.rollback().await?;
+            return Ok(SecretRotation::NoSecret);
+        };
+        let replaced_previous = row.previous_secret_hash.is_some()
+            && row.previous_secret_expires_at.is_some_and(|at| now < at);
+        let previous_expires_at = (overlap > chrono::Duration::zero()).then(|| now + overlap);
+        let updated = client::Entity::update_many()
+            .col_expr(client::Column::SecretHash, new_hash.into())
+            .col_expr(
+                client::Column::PreviousSecretHash,
+                previous_expires_at.map(|_| current.clone()).into(),
+            )
+            .col_expr(
+                client::Column::PreviousSecretExpiresAt,
+                previous_expires_at.into(),
+            )
+            .filter(client::Column::ClientId.eq(client_id))
+            .filter(client::Column::SecretHash.eq(current))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        let outcome = SecretRotation::Rotated {
+            previous_expires_at,
+            replaced_previous,
+        };
+        audit::insert(&txn, &audit_row(&outcome)).await?;
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
     /// Removes a client with its consents and grants; returns whether it existed.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
@@ -86,6 +159,9 @@ fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> cl
         min_acr: Set(c.min_ial.map(|i| i.level().to_string())),
         id_token_alg: Set(c.id_token_alg.clone()),
         require_phishing_resistant: Set(c.require_phishing_resistant),
+        previous_secret_hash: Set(c.previous_secret.as_ref().map(|p| p.hash.clone())),
+        previous_secret_expires_at: Set(c.previous_secret.as_ref().map(|p| p.expires_at)),
+        omit_iss_in_errors: Set(c.omit_iss_in_errors),
         created_at,
     }
 }
@@ -119,5 +195,10 @@ fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
         skip_consent: m.skip_consent,
         id_token_alg: m.id_token_alg,
         require_phishing_resistant: m.require_phishing_resistant,
+        previous_secret: match (m.previous_secret_hash, m.previous_secret_expires_at) {
+            (Some(hash), Some(expires_at)) => Some(PreviousSecret { hash, expires_at }),
+            _ => None,
+        },
+        omit_iss_in_errors: m.omit_iss_in_errors,
     })
 }

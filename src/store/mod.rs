@@ -31,6 +31,7 @@ pub use accounts::{
 };
 pub use audit::AuditRecord;
 pub use counter::{CounterLink, LinkKind, NewCounterLink};
+pub use clients::SecretRotation;
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;
 pub use tokens::{RefreshGrant, Rotation};

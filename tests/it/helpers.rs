@@ -175,6 +175,34 @@ impl TestApp {
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
     }
+
+    /// A second node of the same deployment: the same configuration (issuer, database,
+    /// key-encryption key), the same clock and the same ephemeral store (this app's, so an
+    /// in-memory store is shared too, as two servers share one Redis), listening on its own
+    /// port (`base`).
+    pub async fn second_node(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        let app = App::build_sharing(
+            self.app.config.clone(),
+            self.clock.clone(),
+            self.app.store.clone(),
+        )
+        .await
+        .expect("second node builds");
+        let served = app.clone();
+        tokio::spawn(async move {
+            let _ = xacthuc::http::serve(served, listener, std::future::pending()).await;
+        });
+        TestApp {
+            app,
+            base,
+            clock: self.clock.clone(),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
 }
 
 /// The registration `TestApp::add_client` starts from: a confidential client
@@ -191,6 +219,7 @@ pub fn client_add() -> ClientAdd {
         min_acr: None,
         id_token_alg: None,
         require_phishing_resistant: false,
+        omit_iss_in_errors: false,
         grants: vec![],
         scopes: vec![],
         client_id: None,

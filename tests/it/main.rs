@@ -7,6 +7,7 @@ mod helpers;
 mod authorize_errors;
 mod bad_input;
 mod browser;
+mod client_secrets;
 mod code_flow;
 mod complaints;
 mod complaints_browser;

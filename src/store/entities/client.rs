@@ -29,6 +29,11 @@ pub struct Model {
     pub id_token_alg: String,
     /// Only phishing-resistant logins (a passkey) are accepted for this client.
     pub require_phishing_resistant: bool,
+    /// The secret a rotation replaced (hex SHA-256), accepted until `previous_secret_expires_at`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<DateTimeUtc>,
+    /// Leave `iss` off this client's authorization error responses.
+    pub omit_iss_in_errors: bool,
     pub created_at: DateTimeUtc,
 }
 
