@@ -8,6 +8,7 @@ mod m20261205_000002_credential_kinds;
 mod m20261220_000003_email_verified;
 mod m20261227_000004_account_levels;
 mod m20261228_000005_roles;
+mod m20261231_000009_pairwise;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261220_000003_email_verified::Migration),
             Box::new(m20261227_000004_account_levels::Migration),
             Box::new(m20261228_000005_roles::Migration),
+            Box::new(m20261231_000009_pairwise::Migration),
         ]
     }
 }

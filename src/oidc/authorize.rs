@@ -776,6 +776,8 @@ mod tests {
             min_ial: None,
             id_token_alg: "RS256".into(),
             require_phishing_resistant: false,
+            subject_type: Default::default(),
+            sector_identifier_uri: None,
         }
     }
 

@@ -53,6 +53,8 @@ pub async fn register(app: &App) -> Result<(), crate::store::StoreError> {
         min_ial: None,
         id_token_alg: app.config.keys.id_token_alg.clone(),
         require_phishing_resistant: false,
+        subject_type: Default::default(),
+        sector_identifier_uri: None,
     };
     app.db.upsert_client(&client, app.clock.now()).await
 }

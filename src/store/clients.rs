@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::entities::{client, consent, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
 use crate::domain::Ial;
-use crate::oidc::client::{Client, ClientAuthMethod};
+use crate::oidc::client::{Client, ClientAuthMethod, SubjectIdentifierType};
 
 impl Database {
     pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -86,6 +86,8 @@ fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> cl
         min_acr: Set(c.min_ial.map(|i| i.level().to_string())),
         id_token_alg: Set(c.id_token_alg.clone()),
         require_phishing_resistant: Set(c.require_phishing_resistant),
+        subject_type: Set(c.subject_type.as_str().to_string()),
+        sector_identifier_uri: Set(c.sector_identifier_uri.clone()),
         created_at,
     }
 }
@@ -119,5 +121,8 @@ fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
         skip_consent: m.skip_consent,
         id_token_alg: m.id_token_alg,
         require_phishing_resistant: m.require_phishing_resistant,
+        subject_type: SubjectIdentifierType::parse(&m.subject_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("subject type {}", m.subject_type)))?,
+        sector_identifier_uri: m.sector_identifier_uri,
     })
 }

@@ -29,6 +29,10 @@ pub struct Model {
     pub id_token_alg: String,
     /// Only phishing-resistant logins (a passkey) are accepted for this client.
     pub require_phishing_resistant: bool,
+    /// `public` or `pairwise` (OIDC Core §8).
+    pub subject_type: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sector_identifier_uri: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
