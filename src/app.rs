@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::oidc::acr::AcrPolicy;
 use crate::oidc::client::Client;
 use crate::oidc::client_cache::{self, ClientCache};
+use crate::oidc::subject::SubjectKeys;
 use crate::pki::Pki;
 use crate::random::MacKey;
 use crate::sandbox::pki::SandboxPki;
@@ -45,6 +46,9 @@ pub struct AppInner {
     /// Binds CSRF tokens to the browser's session or browser cookie; derived from the
     /// key-encryption key, so every node computes the same tokens.
     pub csrf_key: MacKey,
+    /// The salt of pairwise subjects and the key that seals an access token's account id;
+    /// derived from the key-encryption key (see `oidc::subject`).
+    pub subjects: SubjectKeys,
     pub audit: Audit,
     pub metrics: Metrics,
     /// Outbound HTTP (back-channel logout, the demo portal's calls to us).
@@ -129,6 +133,7 @@ impl App {
         authenticators::check_config(&config).map_err(StartError::Refused)?;
         let kek = key_encryption_key(&config)?;
         let csrf_key = kek.derive("xacthuc csrf v1");
+        let subjects = SubjectKeys::derive(&kek);
         let t = &config.tokens;
         let retention =
             chrono::Duration::seconds(t.access_token_ttl_seconds.max(t.id_token_ttl_seconds) + 60);
@@ -192,6 +197,7 @@ impl App {
             issuer: config.issuer(),
             cookies: Cookies::for_issuer(&config.issuer()),
             csrf_key,
+            subjects,
             acr: AcrPolicy::new(&config.acr),
             audit: Audit::new(db.clone(), clock.clone()),
             metrics: Metrics::default(),

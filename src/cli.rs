@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Ial, IdNumber, SubjectType};
-use crate::oidc::client::{Client, ClientAuthMethod, check_redirect_uri};
+use crate::oidc::client::{Client, ClientAuthMethod, SubjectIdentifierType, check_redirect_uri};
 use crate::store::{Database, NewAccount};
 
 #[derive(Parser)]
@@ -129,6 +129,13 @@ pub struct ClientAdd {
     /// Choose the client_id (default: generated).
     #[arg(long)]
     pub client_id: Option<String>,
+    /// The `sub` this client sees: public (the account id) or pairwise (its own per sector).
+    #[arg(long, default_value = "public", value_parser = ["public", "pairwise"])]
+    pub subject_type: String,
+    /// A pairwise client's sector: an https URL serving a JSON array of its redirect URIs
+    /// (needed when they are on several hosts; fetched and checked at registration).
+    #[arg(long)]
+    pub sector_identifier_uri: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -284,6 +291,8 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                         "require_phishing_resistant": c.require_phishing_resistant,
                         "previous_secret_expires_at": c.previous_secret.as_ref().map(|p| p.expires_at.to_rfc3339()),
                         "omit_iss_in_errors": c.omit_iss_in_errors,
+                        "subject_type": c.subject_type.as_str(),
+                        "sector_identifier_uri": c.sector_identifier_uri,
                     })
                 })
                 .collect();
@@ -300,7 +309,13 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             println!("removed {client_id}");
         }
         ClientCommand::Add(add) => {
-            let (client, secret) = new_client(&config, *add)?;
+            crate::app::install_crypto_provider();
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?;
+            let (client, secret) = checked_client(&config, *add, &http).await?;
             db.insert_client(&client, clock.now())
                 .await
                 .map_err(|e| match e {
@@ -310,7 +325,14 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                     other => other.into(),
                 })?;
             crate::audit::Audit::new(db, clock.clone())
-                .record(crate::audit::Event::new("client.added").client(&client.client_id))
+                .record(
+                    crate::audit::Event::new("client.added")
+                        .client(&client.client_id)
+                        .detail(json!({
+                            "subject_type": client.subject_type.as_str(),
+                            "sector_identifier_uri": client.sector_identifier_uri,
+                        })),
+                )
                 .await?;
             announce(&config, &clock, &client.client_id).await;
             let mut out = json!({ "client_id": client.client_id, "token_endpoint_auth_method": client.auth_method.as_str() });
@@ -409,7 +431,22 @@ async fn announce(config: &Config, clock: &Clock, client_id: &str) {
     }
 }
 
-/// Builds a client registration from CLI input; returns the secret to show once.
+/// [`new_client`], then the checks that go out to the network: a pairwise client's
+/// `sector_identifier_uri` is fetched and must list its redirect URIs (OIDC Core §8.1).
+pub async fn checked_client(
+    config: &Config,
+    add: ClientAdd,
+    http: &reqwest::Client,
+) -> anyhow::Result<(Client, Option<String>)> {
+    let (client, secret) = new_client(config, add)?;
+    crate::oidc::subject::check_sector_identifier(http, &client)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok((client, secret))
+}
+
+/// Builds a client registration from CLI input; returns the secret to show once. The sector
+/// identifier is not fetched here (see [`checked_client`]).
 pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Option<String>)> {
     for uri in add
         .redirect_uris
@@ -494,7 +531,11 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         require_phishing_resistant: add.require_phishing_resistant,
         previous_secret: None,
         omit_iss_in_errors: add.omit_iss_in_errors,
+        subject_type: SubjectIdentifierType::parse(&add.subject_type)
+            .ok_or_else(|| anyhow::anyhow!("--subject-type must be public or pairwise"))?,
+        sector_identifier_uri: add.sector_identifier_uri,
     };
+    crate::oidc::subject::check_registration(&client).map_err(anyhow::Error::msg)?;
     Ok((client, secret))
 }
 

@@ -11,6 +11,7 @@ mod m20261228_000005_roles;
 mod m20261229_000006_counter;
 mod m20261230_000007_complaints;
 mod m20261231_000008_client_secrets;
+mod m20261231_000009_pairwise;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261229_000006_counter::Migration),
             Box::new(m20261230_000007_complaints::Migration),
             Box::new(m20261231_000008_client_secrets::Migration),
+            Box::new(m20261231_000009_pairwise::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError,
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::interaction::{self, Next};
 use crate::oidc::params::Params;
-use crate::oidc::{client_auth, grants, logout, revocation, userinfo};
+use crate::oidc::{client_auth, grants, logout, revocation, subject, userinfo};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -569,9 +569,18 @@ async fn end_session(
         .and_then(|c| c.get("sid"))
         .and_then(Value::as_str);
     let confirmed = is_post && page::csrf_ok(&app, &headers, params.get("csrf"));
-    let hint_matches = current
+    let hint_sub = hint
         .as_ref()
-        .is_some_and(|s| Some(s.sid.as_str()) == hint_sid);
+        .and_then(|c| c.get("sub"))
+        .and_then(Value::as_str);
+    // The hint names this session, and this session's person as its client knows them (a
+    // pairwise `sub` for a pairwise client).
+    let hint_matches = current.as_ref().is_some_and(|s| {
+        Some(s.sid.as_str()) == hint_sid
+            && client.as_ref().is_some_and(|c| {
+                hint_sub == Some(subject::for_client(c, &s.account_id, &app.subjects).as_str())
+            })
+    });
     if current.is_some() && !hint_matches && !confirmed {
         let mut hidden = Vec::new();
         for name in [

@@ -43,14 +43,28 @@ impl KeyEncryptionKey {
         SecretString::from(STANDARD.encode(crate::random::bytes::<32>()))
     }
 
+    /// Another AES key for another purpose (HMAC-SHA256 of the purpose, as [`derive`](Self::derive)).
+    pub fn derive_key(&self, purpose: &str) -> KeyEncryptionKey {
+        KeyEncryptionKey(crate::random::MacKey::new(self.0).raw(purpose, b""))
+    }
+
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, KeyEncryptionError> {
+        self.seal(AAD, plaintext)
+    }
+
+    pub fn decrypt(&self, encoded: &str) -> Result<Vec<u8>, KeyEncryptionError> {
+        self.open(AAD, encoded)
+    }
+
+    /// AES-256-GCM of `plaintext` bound to `aad`: base64 of nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<String, KeyEncryptionError> {
         let nonce = crate::random::bytes::<NONCE_LEN>();
         let mut tag = [0u8; TAG_LEN];
         let ct = encrypt_aead(
             Cipher::aes_256_gcm(),
             &self.0,
             Some(&nonce),
-            AAD,
+            aad,
             plaintext,
             &mut tag,
         )
@@ -62,7 +76,7 @@ impl KeyEncryptionKey {
         Ok(STANDARD.encode(out))
     }
 
-    pub fn decrypt(&self, encoded: &str) -> Result<Vec<u8>, KeyEncryptionError> {
+    pub fn open(&self, aad: &[u8], encoded: &str) -> Result<Vec<u8>, KeyEncryptionError> {
         let raw = STANDARD
             .decode(encoded)
             .map_err(|_| KeyEncryptionError::Decrypt)?;
@@ -71,7 +85,7 @@ impl KeyEncryptionKey {
         }
         let (nonce, rest) = raw.split_at(NONCE_LEN);
         let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
-        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), AAD, ct, tag)
+        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag)
             .map_err(|_| KeyEncryptionError::Decrypt)
     }
 }

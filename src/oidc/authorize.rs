@@ -798,6 +798,8 @@ mod tests {
             require_phishing_resistant: false,
             previous_secret: None,
             omit_iss_in_errors: false,
+            subject_type: Default::default(),
+            sector_identifier_uri: None,
         }
     }
 

@@ -70,6 +70,36 @@ pub struct Client {
     /// switch for relying parties that misroute an error callback carrying `iss`
     /// (mod_auth_openidc 2.4.x).
     pub omit_iss_in_errors: bool,
+    /// What `sub` this client sees (OIDC Core §8).
+    pub subject_type: SubjectIdentifierType,
+    /// For a pairwise client: where its sector's list of redirect URIs is published (§8.1).
+    pub sector_identifier_uri: Option<String>,
+}
+
+/// OIDC Core §8: `public` — every client sees the account id; `pairwise` — each sector sees its
+/// own value, so portals of different sectors cannot correlate a citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubjectIdentifierType {
+    #[default]
+    Public,
+    Pairwise,
+}
+
+impl SubjectIdentifierType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Pairwise => "pairwise",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Self::Public),
+            "pairwise" => Some(Self::Pairwise),
+            _ => None,
+        }
+    }
 }
 
 /// A replaced secret that still authenticates until `expires_at`, so a portal can roll its
@@ -163,7 +193,8 @@ pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// A loopback host: `127.0.0.1`, `[::1]` or `localhost`.
+pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

@@ -90,7 +90,7 @@ pub async fn end_session_by_handle(
             continue;
         };
         let token =
-            tokens::logout_token(app, client_id, &session.account_id, sid).map_err(internal)?;
+            tokens::logout_token(app, &client, &session.account_id, sid).map_err(internal)?;
         let http = app.http.clone();
         let client_id = client_id.clone();
         tokio::spawn(async move {

@@ -15,5 +15,6 @@ pub mod logout;
 pub mod params;
 pub mod revocation;
 pub mod session;
+pub mod subject;
 pub mod tokens;
 pub mod userinfo;

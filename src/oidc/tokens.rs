@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::claims::personal_claims;
 use super::client::Client;
+use super::subject;
 use crate::app::App;
 use crate::domain::{Account, Ial};
 use crate::keys::KeyError;
@@ -42,9 +43,10 @@ pub fn access_token_for_user(app: &App, g: &Grant<'_>) -> Result<AccessToken, Ke
     let now = app.clock.unix();
     let ttl = app.config.tokens.access_token_ttl_seconds;
     let jti = random::token();
+    let sub = subject::for_client(g.client, &g.account.id, &app.subjects);
     let mut claims = json!({
         "iss": app.issuer,
-        "sub": g.account.id,
+        "sub": sub,
         "aud": g.client.client_id,
         "client_id": g.client.client_id,
         "iat": now,
@@ -58,6 +60,11 @@ pub fn access_token_for_user(app: &App, g: &Grant<'_>) -> Result<AccessToken, Ke
     });
     if let Some(sid) = g.sid {
         claims["sid"] = json!(sid);
+    }
+    if sub != g.account.id {
+        // Userinfo finds the account by this; the portal reading the token learns nothing.
+        let sealed = app.subjects.seal_account(&g.account.id)?;
+        claims[subject::SEALED_ACCOUNT_CLAIM] = json!(sealed);
     }
     if let Some(userinfo) = g
         .claims
@@ -118,7 +125,10 @@ pub fn id_token(
     let now = app.clock.unix();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(app.issuer));
-    claims.insert("sub".into(), json!(g.account.id));
+    claims.insert(
+        "sub".into(),
+        json!(subject::for_client(g.client, &g.account.id, &app.subjects)),
+    );
     claims.insert("aud".into(), json!(g.client.client_id));
     claims.insert("azp".into(), json!(g.client.client_id));
     claims.insert("iat".into(), json!(now));
@@ -180,12 +190,18 @@ fn refresh_row(app: &App, g: &Grant<'_>, token: &str) -> RefreshGrant {
     }
 }
 
-pub fn logout_token(app: &App, client_id: &str, sub: &str, sid: &str) -> Result<String, KeyError> {
+/// The logout token for `client`: `sub` as that client knows the account.
+pub fn logout_token(
+    app: &App,
+    client: &Client,
+    account_id: &str,
+    sid: &str,
+) -> Result<String, KeyError> {
     let now = app.clock.unix();
     let claims = json!({
         "iss": app.issuer,
-        "sub": sub,
-        "aud": client_id,
+        "sub": subject::for_client(client, account_id, &app.subjects),
+        "aud": client.client_id,
         "iat": now,
         "exp": now + 120,
         "jti": random::token(),

@@ -10,6 +10,7 @@ use super::claims::personal_claims;
 use super::error::{ErrorCode, OAuthError};
 use super::grants::internal;
 use super::revocation;
+use super::subject::{self, SEALED_ACCOUNT_CLAIM};
 use crate::app::App;
 use crate::domain::AccountStatus;
 
@@ -72,13 +73,10 @@ pub async fn userinfo(app: &App, token: &str) -> Result<Value, OAuthError> {
             "the access token was not issued for OpenID Connect",
         ));
     }
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid)?;
+    let account_id = account_of(app, &claims).ok_or_else(invalid)?;
     let account = app
         .db
-        .find_account(sub)
+        .find_account(&account_id)
         .await
         .map_err(internal)?
         .filter(|a| a.status == AccountStatus::Active)
@@ -102,7 +100,9 @@ pub async fn userinfo(app: &App, token: &str) -> Result<Value, OAuthError> {
                 )
             });
     let mut out = Map::new();
-    out.insert("sub".into(), json!(account.id));
+    // The token's `sub` is already the one its client sees (OIDC Core §5.3.2: they must agree).
+    let sub = claims.get("sub").cloned().ok_or_else(invalid)?;
+    out.insert("sub".into(), sub);
     out.extend(personal_claims(
         &account,
         phone.as_deref(),
@@ -110,6 +110,17 @@ pub async fn userinfo(app: &App, token: &str) -> Result<Value, OAuthError> {
         requested.as_ref(),
     ));
     Ok(Value::Object(out))
+}
+
+/// The account of a verified access token: sealed in it when its `sub` is pairwise.
+fn account_of(app: &App, claims: &Value) -> Option<String> {
+    match claims.get(SEALED_ACCOUNT_CLAIM).and_then(Value::as_str) {
+        Some(sealed) => app.subjects.open_account(sealed),
+        None => claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
 }
 
 /// RFC 7662 response for `token` as seen by `client_id`. A client learns about its own tokens
@@ -155,13 +166,14 @@ pub async fn introspect(app: &App, client_id: &str, token: &str) -> Result<Value
         && g.revoked_at.is_none()
         && g.used_at.is_none()
         && g.expires_at > app.clock.now()
+        && let Some(client) = app.client(client_id).await.map_err(internal)?
     {
         return Ok(json!({
             "active": true,
             "token_type": "refresh_token",
             "scope": g.scope,
             "client_id": g.client_id,
-            "sub": g.account_id,
+            "sub": subject::for_client(&client, &g.account_id, &app.subjects),
             "exp": g.expires_at.timestamp(),
             "iat": g.created_at.timestamp(),
             "iss": app.issuer,

@@ -55,6 +55,8 @@ pub async fn register(app: &App) -> Result<(), crate::store::StoreError> {
         require_phishing_resistant: false,
         previous_secret: None,
         omit_iss_in_errors: false,
+        subject_type: Default::default(),
+        sector_identifier_uri: None,
     };
     app.db.upsert_client(&client, app.clock.now()).await?;
     app.client_changed(CLIENT_ID).await;

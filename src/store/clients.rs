@@ -7,7 +7,7 @@ use super::audit::{self, AuditRecord};
 use super::entities::{client, consent, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
 use crate::domain::Ial;
-use crate::oidc::client::{Client, ClientAuthMethod, PreviousSecret};
+use crate::oidc::client::{Client, ClientAuthMethod, PreviousSecret, SubjectIdentifierType};
 
 /// What [`Database::rotate_client_secret`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +162,8 @@ fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> cl
         previous_secret_hash: Set(c.previous_secret.as_ref().map(|p| p.hash.clone())),
         previous_secret_expires_at: Set(c.previous_secret.as_ref().map(|p| p.expires_at)),
         omit_iss_in_errors: Set(c.omit_iss_in_errors),
+        subject_type: Set(c.subject_type.as_str().to_string()),
+        sector_identifier_uri: Set(c.sector_identifier_uri.clone()),
         created_at,
     }
 }
@@ -200,5 +202,8 @@ fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
             _ => None,
         },
         omit_iss_in_errors: m.omit_iss_in_errors,
+        subject_type: SubjectIdentifierType::parse(&m.subject_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("subject type {}", m.subject_type)))?,
+        sector_identifier_uri: m.sector_identifier_uri,
     })
 }

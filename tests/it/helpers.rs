@@ -223,6 +223,8 @@ pub fn client_add() -> ClientAdd {
         grants: vec![],
         scopes: vec![],
         client_id: None,
+        subject_type: "public".into(),
+        sector_identifier_uri: None,
     }
 }
 

@@ -25,6 +25,7 @@ mod keys;
 mod limits;
 mod logout;
 mod otp_captcha;
+mod pairwise;
 mod passkey;
 mod passkey_browser;
 mod pki;

@@ -34,6 +34,10 @@ pub struct Model {
     pub previous_secret_expires_at: Option<DateTimeUtc>,
     /// Leave `iss` off this client's authorization error responses.
     pub omit_iss_in_errors: bool,
+    /// `public` or `pairwise` (OIDC Core §8).
+    pub subject_type: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sector_identifier_uri: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
