@@ -420,7 +420,7 @@ pub async fn rotate_secret(
 /// Tells the running nodes that a client changed, through the shared store. With the memory
 /// store (one node, another process) or an unreachable Redis, the nodes see the change
 /// within `server.client_cache_seconds`.
-async fn announce(config: &Config, clock: &Clock, client_id: &str) {
+pub async fn announce(config: &Config, clock: &Clock, client_id: &str) {
     match crate::app::open_store(config, clock).await {
         Ok(store) => {
             crate::oidc::client_cache::announce_change(store.as_ref(), client_id).await;

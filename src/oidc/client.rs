@@ -205,7 +205,42 @@ pub fn is_loopback(url: &url::Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check_redirect_uri;
+    use super::{Client, ClientAuthMethod, PreviousSecret, SecretMatch, check_redirect_uri};
+    use crate::random::sha256_hex;
+
+    #[test]
+    fn the_previous_secret_matches_only_until_it_expires() {
+        let now = chrono::Utc::now();
+        let mut c = Client {
+            client_id: "c".into(),
+            name: "C".into(),
+            secret_hash: Some(sha256_hex("new")),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
+            grant_types: vec![],
+            allowed_scopes: vec![],
+            jwks: None,
+            skip_consent: false,
+            min_ial: None,
+            id_token_alg: "RS256".into(),
+            require_phishing_resistant: false,
+            previous_secret: Some(PreviousSecret {
+                hash: sha256_hex("old"),
+                expires_at: now + chrono::Duration::seconds(10),
+            }),
+            omit_iss_in_errors: false,
+        };
+        assert_eq!(c.match_secret("new", now), SecretMatch::Current);
+        assert_eq!(c.match_secret("old", now), SecretMatch::Previous);
+        assert_eq!(c.match_secret("other", now), SecretMatch::None);
+        let later = now + chrono::Duration::seconds(10);
+        assert_eq!(c.match_secret("old", later), SecretMatch::None);
+        assert_eq!(c.match_secret("new", later), SecretMatch::Current);
+        c.auth_method = ClientAuthMethod::PrivateKeyJwt;
+        assert_eq!(c.match_secret("new", now), SecretMatch::None);
+    }
 
     #[test]
     fn redirect_uris_are_https_loopback_http_or_a_native_apps_own_scheme() {

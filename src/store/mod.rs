@@ -30,8 +30,8 @@ pub use accounts::{
     UpstreamLink,
 };
 pub use audit::AuditRecord;
-pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use clients::SecretRotation;
+pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;
 pub use tokens::{RefreshGrant, Rotation};

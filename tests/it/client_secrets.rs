@@ -199,6 +199,30 @@ async fn a_change_made_through_one_node_reaches_the_other_at_once() {
     );
 }
 
+/// What the command line does, with its own connection to the shared store: only with Redis
+/// (an in-memory store cannot be shared with another process), so this test runs only when
+/// REDIS_URL is set.
+#[tokio::test]
+async fn a_rotation_by_the_command_line_reaches_a_warm_node_at_once_with_redis() {
+    if std::env::var("REDIS_URL").is_err() {
+        return;
+    }
+    let t = spawn_app().await;
+    let (id, old) = t.add_client(|_| {}).await;
+    let old = old.unwrap();
+    assert_eq!(introspect_status(&t, &id, &old).await, StatusCode::OK);
+    let out = xacthuc::cli::rotate_secret(&t.app.db, &t.clock, &id, 0)
+        .await
+        .unwrap();
+    xacthuc::cli::announce(&t.app.config, &t.clock, &id).await;
+    let new = out["client_secret"].as_str().unwrap();
+    assert_eq!(introspect_status(&t, &id, new).await, StatusCode::OK);
+    assert_eq!(
+        introspect_status(&t, &id, &old).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 /// The query of an authorization error redirect to the test redirect URI.
 async fn error_redirect(
     b: &reqwest::Client,
