@@ -94,23 +94,9 @@ async fn each_sector_sees_its_own_stable_sub_and_every_response_agrees() {
 
     let b = browser();
     let at_a = tokens_at(&t, &b, &a, &a_secret, here).await;
-    let at_b = tokens_at(
-        &t,
-        &b,
-        &b_id,
-        &b_secret,
-        "http://localhost:9/callback",
-    )
-    .await;
+    let at_b = tokens_at(&t, &b, &b_id, &b_secret, "http://localhost:9/callback").await;
     let at_c = tokens_at(&t, &b, &c, &c_secret, "http://127.0.0.1:8/other").await;
-    let at_public = tokens_at(
-        &t,
-        &b,
-        &public,
-        public_secret.as_deref().unwrap(),
-        here,
-    )
-    .await;
+    let at_public = tokens_at(&t, &b, &public, public_secret.as_deref().unwrap(), here).await;
     let sub_a = sub_of(&at_a["id_token"]);
     assert_ne!(
         sub_a, account,
@@ -218,7 +204,7 @@ async fn a_sector_identifier_is_fetched_and_must_list_every_redirect_uri() {
     };
     let config = &t.app.config;
     let refused = |r: anyhow::Result<(xacthuc::oidc::client::Client, Option<String>)>| {
-        r.err().expect("refused").to_string()
+        r.expect_err("refused").to_string()
     };
 
     // Several hosts and no sector identifier: refused (OIDC Core 8.1).
