@@ -108,8 +108,12 @@ pub fn check_registration(client: &Client) -> Result<(), String> {
         }
         let url = url::Url::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
         // As for redirect URIs, plain http only to this machine (development and tests).
-        let https = url.scheme() == "https" && url.has_host();
-        if !https && !(url.scheme() == "http" && is_loopback(&url)) {
+        let allowed = match url.scheme() {
+            "https" => url.has_host(),
+            "http" => is_loopback(&url),
+            _ => false,
+        };
+        if !allowed {
             return Err(format!(
                 "{uri}: a sector_identifier_uri must be https (plain http only to 127.0.0.1, [::1] or localhost)"
             ));

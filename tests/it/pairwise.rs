@@ -204,7 +204,7 @@ async fn a_sector_identifier_is_fetched_and_must_list_every_redirect_uri() {
     };
     let config = &t.app.config;
     let refused = |r: anyhow::Result<(xacthuc::oidc::client::Client, Option<String>)>| {
-        r.err().expect("refused").to_string()
+        r.expect_err("refused").to_string()
     };
 
     // Several hosts and no sector identifier: refused (OIDC Core 8.1).
