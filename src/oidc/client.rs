@@ -231,6 +231,8 @@ mod tests {
                 expires_at: now + chrono::Duration::seconds(10),
             }),
             omit_iss_in_errors: false,
+            subject_type: Default::default(),
+            sector_identifier_uri: None,
         };
         assert_eq!(c.match_secret("new", now), SecretMatch::Current);
         assert_eq!(c.match_secret("old", now), SecretMatch::Previous);
