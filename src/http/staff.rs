@@ -39,14 +39,14 @@ impl Staff {
 }
 
 /// Why the staff area stays closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
     /// No SSO session in this browser.
     NoSession,
     /// Logged in, but with a method too weak for the staff area.
     WeakLogin,
-    /// Logged in strongly, without the role (or the account is not active).
-    NotPermitted,
+    /// Logged in strongly as this account, without the role (or the account is not active).
+    NotPermitted { account_id: String },
     /// The store or the database did not answer.
     Unavailable,
 }
@@ -77,7 +77,9 @@ pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, 
         Err(_) => return Err(Closed::Unavailable),
     };
     if account.status != AccountStatus::Active {
-        return Err(Closed::NotPermitted);
+        return Err(Closed::NotPermitted {
+            account_id: account.id,
+        });
     }
     let grants = app
         .db
@@ -96,7 +98,9 @@ pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, 
             account,
             grant,
         }),
-        None => Err(Closed::NotPermitted),
+        None => Err(Closed::NotPermitted {
+            account_id: account.id,
+        }),
     }
 }
 
@@ -110,7 +114,7 @@ pub async fn require(
 ) -> Result<Staff, Response> {
     match staff(app, headers, role).await {
         Ok(s) => Ok(s),
-        Err(closed) => Err(closed_page(app, req, headers, role, closed, ip).await),
+        Err(closed) => Err(closed_page(app, req, role, closed, ip).await),
     }
 }
 
@@ -147,29 +151,18 @@ pub async fn posted_by(
 async fn closed_page(
     app: &App,
     req: &PageRequest,
-    headers: &HeaderMap,
     role: Role,
     closed: Closed,
     ip: &str,
 ) -> Response {
     match closed {
-        Closed::NoSession | Closed::WeakLogin => login_page(app, req, closed),
-        Closed::NotPermitted => {
-            let account = match app.cookies.get(headers, SESSION_COOKIE) {
-                Some(secret) => interaction::load_session(app, secret)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|s| s.account_id),
-                None => None,
-            };
+        Closed::NoSession | Closed::WeakLogin => login_page(app, req, &closed),
+        Closed::NotPermitted { account_id } => {
+            // The account that tried is the actor: who knocks on staff doors.
             let event = Event::new("staff.forbidden")
+                .actor(&account_id)
                 .ip(Some(ip))
                 .detail(json!({ "role": role.name() }));
-            let event = match &account {
-                Some(id) => event.actor(id),
-                None => event,
-            };
             if let Err(e) = app.audit.record(event).await {
                 tracing::error!(error = %e, "audit of a refused staff page failed");
             }
@@ -189,7 +182,7 @@ pub const STRONG_METHODS: [Method; 4] = [
 
 /// "Khu vực cán bộ": log in with a strong method. A passkey is begun from the login page
 /// (it needs the ID number typed); the others from their own step page.
-fn login_page(app: &App, req: &PageRequest, closed: Closed) -> Response {
+fn login_page(app: &App, req: &PageRequest, closed: &Closed) -> Response {
     let methods: Vec<_> = STRONG_METHODS
         .into_iter()
         .filter(|m| app.config.login.enabled(*m))
@@ -207,7 +200,7 @@ fn login_page(app: &App, req: &PageRequest, closed: Closed) -> Response {
         .collect();
     let vars = json!({
         "methods": methods,
-        "weak_login": closed == Closed::WeakLogin,
+        "weak_login": *closed == Closed::WeakLogin,
     });
     page::render(
         app,
