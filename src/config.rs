@@ -32,6 +32,7 @@ pub struct Config {
     pub usb_token: UsbTokenConfig,
     pub pki: PkiConfig,
     pub federation: crate::connectors::federation::FederationConfig,
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -288,6 +289,24 @@ impl Default for ProfileConfig {
         Self {
             reauth_seconds: 300,
             email_codes_per_hour: 5,
+        }
+    }
+}
+
+/// `[admin]`: the admin console and API (`/admin`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Whether a passkey login opens the admin console. A digital signature (USB token, SIM or
+    /// remote signature, i.e. an IAL3 login) always does; an operator who wants only
+    /// signatures sets this to false.
+    pub passkey_allowed: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            passkey_allowed: true,
         }
     }
 }

@@ -13,8 +13,10 @@
 //! - `store`: the database (sea-orm) and the ephemeral store (memory / Redis).
 //! - `http`: the only place axum appears (besides the sandbox's own small app).
 //! - `sandbox`: simulators of external systems and the demo portal.
+//! - `admin`: the admin area's rules — who may do what, who is acting, how changes are audited.
 //! - `app`: wiring; the only module that knows every other.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod authenticators;

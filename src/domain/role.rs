@@ -39,6 +39,22 @@ impl Role {
         Self::ALL.into_iter().find(|r| r.name() == s)
     }
 
+    /// The OAuth scope that gives a client-credentials token this role at the admin API
+    /// (`/admin/api/v1`). Only an admin may allow these scopes to a client.
+    pub fn api_scope(self) -> &'static str {
+        match self {
+            Self::Admin => "xacthuc:admin",
+            Self::ClientManager => "xacthuc:client_manager",
+            Self::CounterOfficer => "xacthuc:counter_officer",
+            Self::Auditor => "xacthuc:auditor",
+        }
+    }
+
+    /// The role an admin-API scope stands for.
+    pub fn from_api_scope(scope: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.api_scope() == scope)
+    }
+
     /// Whether holding `self` lets an account act as `needed` (an admin may do what every
     /// other role does).
     pub fn covers(self, needed: Role) -> bool {
@@ -67,6 +83,10 @@ mod tests {
         }
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Role::parse("Admin"), None);
+        for r in Role::ALL {
+            assert_eq!(Role::from_api_scope(r.api_scope()), Some(r));
+        }
+        assert_eq!(Role::from_api_scope("admin"), None);
     }
 
     #[test]

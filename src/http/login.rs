@@ -44,6 +44,9 @@ async fn home(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Response 
         if roles.iter().any(|g| g.role.covers(Role::CounterOfficer)) {
             vars["counter_url"] = json!(app.url("/counter"));
         }
+        if !roles.is_empty() {
+            vars["admin_url"] = json!(app.url("/admin"));
+        }
     }
     page::render(&app, &req, StatusCode::OK, "home", "title_home", vars)
 }

@@ -1,6 +1,7 @@
 //! The only place axum appears: one router per feature, merged here, with the cross-cutting
 //! layers (security headers, body limit, timeouts, panic safety).
 
+pub mod admin;
 pub mod captcha;
 pub mod complaints;
 pub mod counter;
@@ -69,6 +70,7 @@ fn routes(app: &App) -> Router<App> {
         .merge(upgrade::router())
         .merge(counter::router())
         .merge(complaints::router())
+        .merge(admin::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics));

@@ -58,8 +58,20 @@ pub fn strong_login(session: &SsoSession) -> bool {
     session.phishing_resistant || session.amr.iter().any(|a| a == "mca")
 }
 
-/// The staff member acting for `role` in this browser, or why not.
-pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, Closed> {
+/// An account logged in in this browser with a login `strong_enough`, and its roles.
+pub struct Person {
+    pub session: SsoSession,
+    pub account: Account,
+    pub grants: Vec<RoleGrant>,
+}
+
+/// The account of this browser's SSO session, if its login was `strong_enough` and the
+/// account is active, with the roles it holds (maybe none), or why not.
+pub async fn person(
+    app: &App,
+    headers: &HeaderMap,
+    strong_enough: impl Fn(&SsoSession) -> bool,
+) -> Result<Person, Closed> {
     let Some(secret) = app.cookies.get(headers, SESSION_COOKIE) else {
         return Err(Closed::NoSession);
     };
@@ -68,7 +80,7 @@ pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, 
         Ok(None) => return Err(Closed::NoSession),
         Err(_) => return Err(Closed::Unavailable),
     };
-    if !strong_login(&session) {
+    if !strong_enough(&session) {
         return Err(Closed::WeakLogin);
     }
     let account = match app.db.find_account(&session.account_id).await {
@@ -86,6 +98,20 @@ pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, 
         .roles_of(&account.id)
         .await
         .map_err(|_| Closed::Unavailable)?;
+    Ok(Person {
+        session,
+        account,
+        grants,
+    })
+}
+
+/// The staff member acting for `role` in this browser, or why not.
+pub async fn staff(app: &App, headers: &HeaderMap, role: Role) -> Result<Staff, Closed> {
+    let Person {
+        session,
+        account,
+        grants,
+    } = person(app, headers, strong_login).await?;
     // The role itself first (its office), else an admin's grant.
     let grant = grants
         .iter()
@@ -114,7 +140,10 @@ pub async fn require(
 ) -> Result<Staff, Response> {
     match staff(app, headers, role).await {
         Ok(s) => Ok(s),
-        Err(closed) => Err(closed_page(app, req, role, closed, ip).await),
+        Err(closed) => {
+            let detail = json!({ "role": role.name() });
+            Err(closed_page(app, req, closed, detail, &STRONG_METHODS, ip).await)
+        }
     }
 }
 
@@ -148,21 +177,24 @@ pub async fn posted_by(
     Ok((staff, req, params))
 }
 
-async fn closed_page(
+/// The page of a closed staff door: the staff login page offering `methods`, or 403 (audited
+/// `staff.forbidden` with `detail`: what was asked for), or 503.
+pub async fn closed_page(
     app: &App,
     req: &PageRequest,
-    role: Role,
     closed: Closed,
+    detail: serde_json::Value,
+    methods: &[Method],
     ip: &str,
 ) -> Response {
     match closed {
-        Closed::NoSession | Closed::WeakLogin => login_page(app, req, &closed),
+        Closed::NoSession | Closed::WeakLogin => login_page(app, req, &closed, methods),
         Closed::NotPermitted { account_id } => {
             // The account that tried is the actor: who knocks on staff doors.
             let event = Event::new("staff.forbidden")
                 .actor(&account_id)
                 .ip(Some(ip))
-                .detail(json!({ "role": role.name() }));
+                .detail(detail);
             if let Err(e) = app.audit.record(event).await {
                 tracing::error!(error = %e, "audit of a refused staff page failed");
             }
@@ -182,9 +214,10 @@ pub const STRONG_METHODS: [Method; 4] = [
 
 /// "Khu vực cán bộ": log in with a strong method. A passkey is begun from the login page
 /// (it needs the ID number typed); the others from their own step page.
-fn login_page(app: &App, req: &PageRequest, closed: &Closed) -> Response {
-    let methods: Vec<_> = STRONG_METHODS
-        .into_iter()
+fn login_page(app: &App, req: &PageRequest, closed: &Closed, methods: &[Method]) -> Response {
+    let methods: Vec<_> = methods
+        .iter()
+        .copied()
         .filter(|m| app.config.login.enabled(*m))
         .map(|m| {
             let url = match m {

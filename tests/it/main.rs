@@ -2,8 +2,10 @@
 //! database: SQLite + in-memory store by default, PostgreSQL + Redis when DATABASE_URL and
 //! REDIS_URL are set.
 
+mod admin_support;
 mod helpers;
 
+mod admin;
 mod authorize_errors;
 mod bad_input;
 mod browser;

@@ -117,7 +117,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     let verify_email = json!({ "action": "/profile/email/verify", "email": "an@example.vn", "errors": {}, "back": "/profile" });
     vec![
         ("layout", json!({}), json!({})),
-        ("home", json!({ "account_name": "An" }), json!({})),
+        ("home", json!({ "account_name": "An", "admin_url": "/admin", "counter_url": "/counter" }), json!({})),
         ("login", login_full, login),
         (
             "login_passkey",
@@ -305,6 +305,11 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "heading": "h", "explain": "e", "action": "/counter/complete/t" }),
         ),
         ("not_found", json!({}), json!({})),
+        (
+            "admin_home",
+            json!({ "admin_name": "A", "roles": ["Quản trị viên", "x"], "sections": [{ "url": "/admin/clients", "title": "t" }] }),
+            json!({ "admin_name": "A", "roles": [], "sections": [] }),
+        ),
         (
             "staff_login",
             json!({ "methods": [{ "name": "passkey", "label": "Passkey", "url": "/login" }], "weak_login": true }),
