@@ -88,16 +88,19 @@ fn roles_for(resource: Resource, access: Access) -> &'static [Role] {
 
 /// Whether an actor holding `roles` may `access` `resource`.
 pub fn permits(roles: &[Role], resource: Resource, access: Access) -> bool {
-    roles.iter().any(|held| {
-        *held == Role::Admin || roles_for(resource, access).contains(held)
-    })
+    roles
+        .iter()
+        .any(|held| *held == Role::Admin || roles_for(resource, access).contains(held))
 }
 
 /// Who is acting in the admin area.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// A person in the console: an account with roles, logged in strongly.
-    Staff { account_id: String, roles: Vec<Role> },
+    Staff {
+        account_id: String,
+        roles: Vec<Role>,
+    },
     /// A program at the API: a client-credentials token whose scopes name the roles.
     ApiClient { client_id: String, roles: Vec<Role> },
 }
@@ -182,7 +185,11 @@ mod tests {
 
     #[test]
     fn a_client_manager_touches_only_clients() {
-        assert!(permits(&[Role::ClientManager], Resource::Clients, Access::Write));
+        assert!(permits(
+            &[Role::ClientManager],
+            Resource::Clients,
+            Access::Write
+        ));
         for r in RESOURCES.into_iter().filter(|r| *r != Resource::Clients) {
             assert!(!permits(&[Role::ClientManager], r, Access::Read), "{r:?}");
         }
@@ -190,8 +197,16 @@ mod tests {
 
     #[test]
     fn a_counter_officer_handles_complaints_only() {
-        assert!(permits(&[Role::CounterOfficer], Resource::Complaints, Access::Write));
-        assert!(!permits(&[Role::CounterOfficer], Resource::Accounts, Access::Read));
+        assert!(permits(
+            &[Role::CounterOfficer],
+            Resource::Complaints,
+            Access::Write
+        ));
+        assert!(!permits(
+            &[Role::CounterOfficer],
+            Resource::Accounts,
+            Access::Read
+        ));
         assert!(!permits(&[], Resource::Clients, Access::Read));
     }
 

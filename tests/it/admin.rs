@@ -167,7 +167,12 @@ async fn the_console_opens_to_a_strong_login_with_a_role_and_lists_what_it_may_r
     let resp = nobody.b.get(t.url("/admin")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
-    for section in ["/admin/clients", "/admin/audit", "/admin/trust-anchors", "/admin/roles"] {
+    for section in [
+        "/admin/clients",
+        "/admin/audit",
+        "/admin/trust-anchors",
+        "/admin/roles",
+    ] {
         assert!(html.contains(section), "{section}");
     }
     let home = page_text(&nobody.b, t.url("/")).await;
@@ -180,7 +185,12 @@ async fn a_client_manager_sees_only_the_clients_section() {
     let desk = staff_desk(&t, ADMIN, &[Role::ClientManager]).await;
     let html = page_text(&desk.b, t.url("/admin")).await;
     assert!(html.contains("/admin/clients"));
-    for other in ["/admin/accounts", "/admin/audit", "/admin/keys", "/admin/roles"] {
+    for other in [
+        "/admin/accounts",
+        "/admin/audit",
+        "/admin/keys",
+        "/admin/roles",
+    ] {
         assert!(!html.contains(other), "{other}");
     }
 }
@@ -195,4 +205,16 @@ async fn with_passkeys_not_allowed_the_console_wants_a_signature() {
     assert!(shows(&t, &html, "staff_login_weak"));
     // The page offers the signature methods, not the passkey.
     assert!(!html.contains("data-method=\"passkey\""), "{html}");
+}
+
+#[tokio::test]
+async fn a_token_carries_every_role_its_scopes_name() {
+    let t = spawn_app().await;
+    let token = api_token(&t, &[Role::ClientManager, Role::Auditor]).await;
+    let (status, body) = api_get(&t, &token, "/admin/api/v1/whoami").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["roles"],
+        serde_json::json!(["client_manager", "auditor"])
+    );
 }

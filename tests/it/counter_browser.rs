@@ -4,12 +4,11 @@
 //! Skipped like the other browser tests when chromedriver is absent (failing instead under
 //! `XACTHUC_BROWSER=1`).
 
-use xacthuc::domain::Ial;
+use xacthuc::domain::{Ial, Role};
 
+use crate::admin_support::{staff_desk, staff_in_chromium};
 use crate::browser::{Browser, enter_otp};
-use crate::counter::grant_counter_role;
 use crate::helpers::*;
-use crate::passkey::{holder, passkey_login};
 
 const OFFICER: &str = "001085000111";
 const CITIZEN: &str = "001090000777";
@@ -19,29 +18,8 @@ const NEW_PASSWORD: &str = "Qu@y-giao-dich-2026";
 
 /// A Chromium in which the counter officer is logged in with a passkey, at the console.
 async fn officer_at_the_console(t: &TestApp) -> Option<Browser> {
-    let b = Browser::open().await?;
-    let mut officer = holder(t, OFFICER).await;
-    grant_counter_role(t, &officer.account_id).await;
-    let http = browser();
-    let resp = passkey_login(t, &http, &mut officer, None).await;
-    let session = set_cookies(&resp)
-        .into_iter()
-        .find_map(|c| {
-            c.strip_prefix("xacthuc_session=")
-                .map(|v| v.split(';').next().unwrap().to_string())
-        })
-        .expect("a session cookie");
-    b.goto(&t.url("/")).await;
-    // WebDriver's add-cookie refuses the `localhost` domain; the page's script may set it (not
-    // HttpOnly then, which the server does not look at).
-    b.client
-        .execute(
-            "document.cookie = 'xacthuc_session=' + arguments[0] + '; path=/'",
-            vec![serde_json::json!(session)],
-        )
-        .await
-        .expect("the session cookie");
-    b.goto(&t.url("/")).await;
+    let desk = staff_desk(t, OFFICER, &[Role::CounterOfficer]).await;
+    let b = staff_in_chromium(t, &desk).await?;
     b.click("#counter-link").await;
     assert!(b.url().await.ends_with("/counter"), "{}", b.url().await);
     Some(b)

@@ -117,7 +117,11 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
     let verify_email = json!({ "action": "/profile/email/verify", "email": "an@example.vn", "errors": {}, "back": "/profile" });
     vec![
         ("layout", json!({}), json!({})),
-        ("home", json!({ "account_name": "An", "admin_url": "/admin", "counter_url": "/counter" }), json!({})),
+        (
+            "home",
+            json!({ "account_name": "An", "admin_url": "/admin", "counter_url": "/counter" }),
+            json!({}),
+        ),
         ("login", login_full, login),
         (
             "login_passkey",

@@ -118,7 +118,8 @@ impl ApiError {
 /// A JSON request body of type `T`; anything else is a 400 with our message (never axum's
 /// text, never a 500). Handlers take the body as `Bytes` and call this.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|_| ApiError::BadRequest(Message::new("admin_api_bad_json")))
+    serde_json::from_slice(body)
+        .map_err(|_| ApiError::BadRequest(Message::new("admin_api_bad_json")))
 }
 
 /// The body of every error answer (documentation only).

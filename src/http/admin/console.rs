@@ -116,11 +116,23 @@ pub async fn posted_by(
 /// The console's sections: path, resource, title string.
 const SECTIONS: [(&str, Resource, &str); 7] = [
     ("/admin/clients", Resource::Clients, "admin_section_clients"),
-    ("/admin/accounts", Resource::Accounts, "admin_section_accounts"),
-    ("/admin/trust-anchors", Resource::TrustAnchors, "admin_section_trust_anchors"),
+    (
+        "/admin/accounts",
+        Resource::Accounts,
+        "admin_section_accounts",
+    ),
+    (
+        "/admin/trust-anchors",
+        Resource::TrustAnchors,
+        "admin_section_trust_anchors",
+    ),
     ("/admin/keys", Resource::SigningKeys, "admin_section_keys"),
     ("/admin/audit", Resource::Audit, "admin_section_audit"),
-    ("/admin/complaints", Resource::Complaints, "admin_section_complaints"),
+    (
+        "/admin/complaints",
+        Resource::Complaints,
+        "admin_section_complaints",
+    ),
     ("/admin/roles", Resource::Roles, "admin_section_roles"),
 ];
 
@@ -139,8 +151,7 @@ async fn home(
         Ok(p) => p,
         Err(closed) => {
             let detail = json!({ "via": "console", "resource": "home" });
-            return staff::closed_page(&app, &req, closed, detail, &admin_methods(&app), &ip)
-                .await;
+            return staff::closed_page(&app, &req, closed, detail, &admin_methods(&app), &ip).await;
         }
     };
     let roles: Vec<Role> = person.grants.iter().map(|g| g.role).collect();
@@ -161,7 +172,14 @@ async fn home(
         "roles": roles.iter().map(|r| req.t(&app, &format!("role_{}", r.name()))).collect::<Vec<_>>(),
         "sections": sections,
     });
-    page::render(&app, &req, StatusCode::OK, "admin_home", "title_admin", vars)
+    page::render(
+        &app,
+        &req,
+        StatusCode::OK,
+        "admin_home",
+        "title_admin",
+        vars,
+    )
 }
 
 pub fn router() -> Router<App> {

@@ -71,14 +71,17 @@ pub fn openapi_json() -> String {
 pub fn router() -> Router<App> {
     let (api, doc) = api_routes().split_for_parts();
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
-    Router::new()
-        .merge(api)
-        .merge(console::router())
-        .route(
-            OPENAPI_PATH,
-            get(move || {
-                let doc = doc.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response() }
-            }),
-        )
+    Router::new().merge(api).merge(console::router()).route(
+        OPENAPI_PATH,
+        get(move || {
+            let doc = doc.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc.to_string(),
+                )
+                    .into_response()
+            }
+        }),
+    )
 }
