@@ -6,6 +6,7 @@ mod admin_support;
 mod helpers;
 
 mod admin;
+mod admin_hostile;
 mod authorize_errors;
 mod bad_input;
 mod browser;
