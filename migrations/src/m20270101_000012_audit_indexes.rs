@@ -1,7 +1,11 @@
 //! Indexes for the admin area's audit trail (issue 10): filtering by subject account, by
 //! actor and by time, each with the time range. `ix_audit_events_kind_at` (migration 1) already
-//! serves the kind filter. Expand-only: indexes only, so a node of the previous release keeps
-//! working on it.
+//! serves the kind filter.
+//!
+//! Also widens `audit_events.actor_id` from 36 to 100 characters on PostgreSQL: the admin API's
+//! actor is `client:<client_id>` (a client id holds up to 64), which a UUID-sized column refused,
+//! failing the audited action. SQLite does not enforce the length. Expand-only: indexes and a
+//! wider column, so a node of the previous release keeps working on it.
 
 use sea_orm_migration::prelude::*;
 
@@ -34,6 +38,14 @@ fn indexes() -> [(&'static str, Vec<AuditEvents>); 3] {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            // Widening a varchar is a catalogue change on PostgreSQL: no table rewrite.
+            m.get_connection()
+                .execute_unprepared(
+                    "ALTER TABLE audit_events ALTER COLUMN actor_id TYPE varchar(100)",
+                )
+                .await?;
+        }
         for (name, cols) in indexes() {
             let mut index = Index::create();
             index.name(name).table(AuditEvents::Table).if_not_exists();
