@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::accounts::account_from_row;
@@ -61,19 +62,7 @@ impl Database {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
-        let gone = account_role::Entity::delete_many()
-            .filter(account_role::Column::AccountId.eq(account_id))
-            .filter(account_role::Column::Role.eq(role.name()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if gone == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        audit::insert(&txn, audit).await?;
-        txn.commit().await?;
-        Ok(true)
+        delete_grant(txn, account_id, role, audit).await
     }
 
     /// Takes the role from `account_id` as [`Database::revoke_role`] does, except that the
@@ -99,19 +88,10 @@ impl Database {
                 return Ok(Revocation::LastAdmin);
             }
         }
-        let gone = account_role::Entity::delete_many()
-            .filter(account_role::Column::AccountId.eq(account_id))
-            .filter(account_role::Column::Role.eq(role.name()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if gone == 0 {
-            txn.rollback().await?;
-            return Ok(Revocation::NotHeld);
-        }
-        audit::insert(&txn, audit).await?;
-        txn.commit().await?;
-        Ok(Revocation::Revoked)
+        Ok(match delete_grant(txn, account_id, role, audit).await? {
+            true => Revocation::Revoked,
+            false => Revocation::NotHeld,
+        })
     }
 
     /// The roles `account_id` holds (rows naming a role this release does not know are
@@ -147,6 +127,29 @@ impl Database {
             .filter_map(|g| Some((accounts.remove(&g.account_id)?, to_grant(g)?)))
             .collect())
     }
+}
+
+/// Deletes the grant with its audit row and commits `txn`; false (rolled back, nothing
+/// written) when the account did not hold the role.
+async fn delete_grant(
+    txn: DatabaseTransaction,
+    account_id: &str,
+    role: Role,
+    audit: &AuditRecord,
+) -> Result<bool, StoreError> {
+    let gone = account_role::Entity::delete_many()
+        .filter(account_role::Column::AccountId.eq(account_id))
+        .filter(account_role::Column::Role.eq(role.name()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if gone == 0 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    audit::insert(&txn, audit).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 fn to_grant(m: account_role::Model) -> Option<RoleGrant> {

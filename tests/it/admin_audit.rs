@@ -280,3 +280,44 @@ async fn the_console_filters_by_the_actors_id_number_and_links_the_csv() {
     let html = page_text(&admin.b, t.url("/admin/audit?actor_id_number=079090000111")).await;
     assert!(html.contains("id=\"audit-empty\""));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_accounts_audit_roles_and_complaints() {
+    let t = spawn_app().await;
+    let doc: Value = http()
+        .get(t.url(xacthuc::http::admin::OPENAPI_PATH))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, method) in [
+        ("/admin/api/v1/accounts", "get"),
+        ("/admin/api/v1/accounts/{id}", "get"),
+        ("/admin/api/v1/accounts/{id}/lock", "post"),
+        ("/admin/api/v1/accounts/{id}/unlock", "post"),
+        ("/admin/api/v1/accounts/{id}/revoke-sessions", "post"),
+        ("/admin/api/v1/audit-events", "get"),
+        ("/admin/api/v1/audit-events.csv", "get"),
+        ("/admin/api/v1/roles", "get"),
+        ("/admin/api/v1/roles/grants", "post"),
+        ("/admin/api/v1/roles/{role}/holders/{account_id}", "delete"),
+        ("/admin/api/v1/complaints", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert!(doc["components"]["schemas"]["AccountView"].is_object());
+    // Messages in English on request.
+    let token = api_token(&t, &[Role::Auditor]).await;
+    let resp = http()
+        .get(t.url("/admin/api/v1/audit-events?limit=9999"))
+        .bearer_auth(&token)
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["fields"]["limit"], "Events per page: from 1 to 500.");
+}

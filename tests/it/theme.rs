@@ -399,7 +399,6 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
                 "roles": [{ "role": "Quản trị viên", "office": "O", "granted": "05/12/2026 15:33" }],
                 "may_write": true, "lock_action": "/l", "unlock_action": "/u", "revoke_action": "/r",
                 "reason_max": 500, "errors": { "reason": "x", "confirm": "x" }, "values": { "reason": "r" },
-                "failed": "lock",
             }),
             json!({
                 "back_url": "/admin/accounts",

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::api::{self, ErrorBody, parse_json};
 use super::console;
-use super::refused::{api_query, api_refusal, confirmed, console_refusal};
+use super::refused::{api_query, api_refusal, confirmed, console_refusal, error_page, onto_page};
 use crate::admin::accounts::{
     self, AccountSummary, AccountView, REASON_MAX, SearchInput, StatusRequest,
 };
@@ -338,11 +338,8 @@ async fn search_page(
                         .collect::<Vec<_>>()
                 );
             }
-            Err(r) => match console_refusal(&app, &req, &r) {
-                Ok((s, extra)) => {
-                    status = s;
-                    merge(&mut vars, extra);
-                }
+            Err(r) => match onto_page(&app, &req, &r, &mut vars) {
+                Ok(s) => status = s,
                 Err(resp) => return *resp,
             },
         }
@@ -426,12 +423,7 @@ async fn render_account(
 ) -> Response {
     let view = match accounts::view(app, actor, id, ip).await {
         Ok(v) => v,
-        Err(r) => {
-            return match console_refusal(app, req, &r) {
-                Ok((s, _)) => page::error(app, req, s, "admin_api_not_found", None),
-                Err(resp) => *resp,
-            };
-        }
+        Err(r) => return error_page(app, req, &r),
     };
     let mut vars = account_vars(app, req, &view, may_write);
     merge(&mut vars, extra);
@@ -557,7 +549,5 @@ async fn act(
         ));
     }
     extra["values"] = values;
-    // The form that failed, so its errors show next to it.
-    extra["failed"] = json!(action);
     render_account(&app, &req, &admin.actor, &id, true, &ip, status, extra).await
 }

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use super::api::{self, ErrorBody};
 use super::console;
-use super::refused::{api_query, api_refusal, console_refusal};
+use super::refused::{api_query, api_refusal, error_page, onto_page};
 use crate::admin::audit_trail::{
     self, CSV_HEADER, EXPORT_BATCH, EXPORT_MAX, EventPage, EventView, Filter, RawFilter,
 };
@@ -30,7 +30,6 @@ use crate::admin::{Access, Resource};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::http::page;
-use crate::http::registration::merge;
 use crate::http::request::query_params;
 use crate::oidc::params::Params;
 
@@ -266,11 +265,8 @@ async fn audit_page(
                 vars["next_url"] = json!(link(&app, "/admin/audit", &next));
             }
         }
-        Err(r) => match console_refusal(&app, &req, &r) {
-            Ok((s, extra)) => {
-                status = s;
-                merge(&mut vars, extra);
-            }
+        Err(r) => match onto_page(&app, &req, &r, &mut vars) {
+            Ok(s) => status = s,
             Err(resp) => return *resp,
         },
     }
@@ -341,9 +337,6 @@ async fn audit_csv(
     .await;
     match started {
         Ok(f) => csv_response(app, f),
-        Err(r) => match console_refusal(&app, &req, &r) {
-            Ok((status, _)) => page::error(&app, &req, status, "admin_api_invalid", None),
-            Err(resp) => *resp,
-        },
+        Err(r) => error_page(&app, &req, &r),
     }
 }

@@ -9,6 +9,7 @@ use super::api::ApiError;
 use crate::admin::refusal::Refusal;
 use crate::app::App;
 use crate::http::page::{self, PageRequest};
+use crate::http::registration::merge;
 use crate::http::request::query_params;
 use crate::message::Message;
 use crate::oidc::params::Params;
@@ -70,6 +71,33 @@ pub fn console_refusal(
             json!({ "error": page::text(app, req, m) }),
         )),
     }
+}
+
+/// Shows a refusal on the form's page: `vars` gets the page's `error` (and `errors`), and the
+/// answer's status is returned; a refusal that is a page of its own (404, 503) is that page.
+pub fn onto_page(
+    app: &App,
+    req: &PageRequest,
+    r: &Refusal,
+    vars: &mut Value,
+) -> Result<StatusCode, Box<Response>> {
+    let (status, extra) = console_refusal(app, req, r)?;
+    merge(vars, extra);
+    Ok(status)
+}
+
+/// A refusal as an error page of its own (a page that has no form to show it on).
+pub fn error_page(app: &App, req: &PageRequest, r: &Refusal) -> Response {
+    let (status, key) = match r {
+        Refusal::BadRequest(m) => (StatusCode::BAD_REQUEST, m.key),
+        Refusal::Invalid(_) => (StatusCode::BAD_REQUEST, "admin_api_invalid"),
+        Refusal::Conflict(m) => (StatusCode::CONFLICT, m.key),
+        Refusal::NotFound | Refusal::Unavailable(_) => match console_refusal(app, req, r) {
+            Err(page) => return *page,
+            Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "admin_api_unavailable"),
+        },
+    };
+    page::error(app, req, status, key, None)
 }
 
 /// The console's "confirm" box, ticked.

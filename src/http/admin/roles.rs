@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::api::{self, ErrorBody, parse_json};
 use super::console::{self, Admin};
-use super::refused::{api_refusal, confirmed, console_refusal};
+use super::refused::{api_refusal, confirmed, console_refusal, error_page};
 use crate::admin::refusal::Refusal;
 use crate::admin::roles::{self, GrantRequest, Holder, OFFICE_MAX, RoleHolders};
 use crate::admin::{Access, Resource};
@@ -212,12 +212,7 @@ async fn render(
 ) -> Response {
     let list = match roles::holders(app).await {
         Ok(list) => list,
-        Err(r) => {
-            return match console_refusal(app, req, &r) {
-                Ok((s, _)) => page::error(app, req, s, "admin_api_unavailable", None),
-                Err(resp) => *resp,
-            };
-        }
+        Err(r) => return error_page(app, req, &r),
     };
     let may_write = admin.actor.may(Resource::Roles, Access::Write);
     let groups: Vec<Value> = list
@@ -283,7 +278,6 @@ async fn grant_posted(
             extra["values"] = json!({
                 "id_number": grant.id_number, "role": grant.role, "office": grant.office,
             });
-            extra["failed"] = json!("grant");
             render(&app, &req, &admin, status, extra).await
         }
     }
