@@ -430,7 +430,7 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
                     "role_options": [{ "value": "admin", "label": "Quản trị viên" }],
                     "groups": [{ "role": "admin", "title": "Quản trị viên",
                                  "holders": [{ "account_id": "a", "full_name": "A", "id_number": "001090012345",
-                                               "office": "O", "granted_by": "b", "granted": "05/12/2026 15:33",
+                                               "office": "O", "granted_by": "b", "granted_by_url": "/admin/accounts/b", "granted": "05/12/2026 15:33",
                                                "account_url": "/admin/accounts/a" }] },
                                { "role": "auditor", "title": "Kiểm toán viên", "holders": [] }] }),
             json!({ "may_write": false, "grant_action": "/g", "revoke_action": "/r", "office_max": 200,

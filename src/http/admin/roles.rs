@@ -227,6 +227,8 @@ async fn render(
                     "id_number": h.id_number,
                     "office": h.office,
                     "granted_by": h.granted_by,
+                    "granted_by_url": h.granted_by.as_ref()
+                        .map(|by| app.url(&format!("/admin/accounts/{by}"))),
                     "granted": Clock::vietnam_time(h.granted_at),
                     "account_url": app.url(&format!("/admin/accounts/{}", h.account_id)),
                 })).collect::<Vec<_>>(),
