@@ -621,6 +621,17 @@ async fn in_the_console_an_admin_finds_views_and_locks_with_a_confirmation_and_a
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     assert!(shows(&t, &resp.text().await.unwrap(), "admin_stale_edit"));
 
+    // An action the console does not have: 404.
+    let resp = post_on(
+        &t,
+        &admin.b,
+        &page,
+        &format!("/admin/accounts/{id}/delete"),
+        &[("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
     // An auditor sees the account but no form, and a post is refused (403, audited).
     let auditor = staff_desk(&t, AUDITOR_ID, &[Role::Auditor]).await;
     let html = page_text(&auditor.b, &page).await;

@@ -514,7 +514,8 @@ async fn act(
         expected_status: field("expected_status"),
     };
     let values = json!({ "reason": status_req.reason });
-    let done: Result<&str, Refusal> = if !confirmed(&params) {
+    let known = ["lock", "unlock", "revoke-sessions"].contains(&action.as_str());
+    let done: Result<&str, Refusal> = if known && !confirmed(&params) {
         Err(Refusal::field("confirm", "admin_confirm_required"))
     } else {
         match action.as_str() {
