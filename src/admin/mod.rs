@@ -6,6 +6,11 @@
 //! No axum and no SQL here: `http::admin` turns requests into an [`Actor`] and answers;
 //! the store does the writes.
 
+pub mod accounts;
+pub mod audit_trail;
+pub mod refusal;
+pub mod roles;
+
 use serde_json::{Value, json};
 
 use crate::audit::Event;

@@ -9,9 +9,9 @@ use sea_orm::{
 
 use super::audit::{self, AuditRecord};
 use super::credentials::password_row;
-use super::entities::{account, account_level, credential, phone};
+use super::entities::{account, account_level, complaint, credential, phone};
 use super::{Database, StoreError, map_conflict};
-use crate::domain::{Account, AccountStatus, CredentialKind, Ial, SubjectType};
+use crate::domain::{Account, AccountStatus, ComplaintStatus, CredentialKind, Ial, SubjectType};
 
 impl Database {
     /// Creates an account with its password and phones in one transaction. A duplicate ID
@@ -649,4 +649,118 @@ pub(super) fn account_from_row(m: account::Model) -> Result<Account, StoreError>
         organization: m.organization,
         official_id: m.official_id,
     })
+}
+
+// --- the admin area (issue 10): search, the full view, status changes --------------------
+
+impl Database {
+    /// The accounts that have `e164` among their phones, verified or not (a number may be on
+    /// several accounts: a family phone), oldest account first.
+    pub async fn find_accounts_by_phone(&self, e164: &str) -> Result<Vec<Account>, StoreError> {
+        let holders = Query::select()
+            .column(phone::Column::AccountId)
+            .from(phone::Entity)
+            .and_where(phone::Column::E164.eq(e164))
+            .to_owned();
+        account::Entity::find()
+            .filter(account::Column::Id.in_subquery(holders))
+            .order_by_asc(account::Column::CreatedAt)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(account_from_row)
+            .collect()
+    }
+
+    /// Every phone of the account, verified or not, the default first.
+    pub async fn phones_of(&self, account_id: &str) -> Result<Vec<PhoneRecord>, StoreError> {
+        Ok(phone::Entity::find()
+            .filter(phone::Column::AccountId.eq(account_id))
+            .order_by_desc(phone::Column::IsDefault)
+            .order_by_desc(phone::Column::Verified)
+            .order_by_asc(phone::Column::CreatedAt)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|p| PhoneRecord {
+                e164: p.e164,
+                verified: p.verified,
+                is_default: p.is_default,
+                created_at: p.created_at,
+            })
+            .collect())
+    }
+
+    /// Moves the account from status `from` (what the admin saw) to `to`, with its audit row,
+    /// in one transaction: a compare-and-set, so a second admin acting on what they saw before
+    /// the first one's change finds [`StatusChange::Stale`] and nothing is written. An unlock
+    /// (`to` active) is refused while a complaint holds the account locked
+    /// ([`StatusChange::HeldByComplaint`]): the complaint's own outcome (rejected, handed over)
+    /// unlocks it.
+    pub async fn change_account_status(
+        &self,
+        account_id: &str,
+        from: AccountStatus,
+        to: AccountStatus,
+        now: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<StatusChange, StoreError> {
+        let txn = self.begin_write().await?;
+        if to == AccountStatus::Active
+            && let Some(ticket) = holding_complaint(&txn, account_id).await?
+        {
+            txn.rollback().await?;
+            return Ok(StatusChange::HeldByComplaint { ticket });
+        }
+        if !super::complaints::set_status(&txn, account_id, from, to, now).await? {
+            txn.rollback().await?;
+            return Ok(StatusChange::Stale);
+        }
+        audit::insert(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(StatusChange::Changed)
+    }
+}
+
+impl Database {
+    /// The ticket of the complaint holding the account locked, if one does.
+    pub async fn complaint_holding(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+        holding_complaint(&self.conn, account_id).await
+    }
+}
+
+/// The oldest complaint at `account_locked` about the account: its ticket.
+async fn holding_complaint(
+    conn: &impl sea_orm::ConnectionTrait,
+    account_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(complaint::Entity::find()
+        .filter(complaint::Column::AccountId.eq(account_id))
+        .filter(complaint::Column::Status.eq(ComplaintStatus::AccountLocked.as_str()))
+        .order_by_asc(complaint::Column::CreatedAt)
+        .one(conn)
+        .await?
+        .map(|c| c.ticket))
+}
+
+/// A phone of an account as the admin area shows it (full number: admins see it whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneRecord {
+    /// E.164.
+    pub e164: String,
+    pub verified: bool,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Database::change_account_status`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    Changed,
+    /// The account is no longer at the status the change started from (or is gone).
+    Stale,
+    /// A complaint (`ticket`) holds the account locked.
+    HeldByComplaint {
+        ticket: String,
+    },
 }

@@ -1,7 +1,11 @@
 //! Audit events (append-only).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use super::entities::audit_event;
 use super::{Database, StoreError};
@@ -37,17 +41,103 @@ impl Database {
             .all(&self.conn)
             .await?
             .into_iter()
-            .map(|e| AuditRecord {
-                at: e.at,
-                kind: e.kind,
-                account_id: e.account_id,
-                actor_id: e.actor_id,
-                client_id: e.client_id,
-                ip: e.ip,
-                detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+            .map(|e| to_record(e).1)
+            .collect())
+    }
+
+    /// The admin area's audit trail: the events `q` selects, newest written first (by id, the
+    /// order rows were inserted), at most `limit`, after the cursor `q.before_id`.
+    pub async fn search_audit_events(
+        &self,
+        q: &AuditQuery,
+        limit: u64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let mut find = audit_event::Entity::find();
+        if let Some(actor) = &q.actor_id {
+            find = find.filter(audit_event::Column::ActorId.eq(actor.as_str()));
+        }
+        if let Some(account) = &q.account_id {
+            find = find.filter(audit_event::Column::AccountId.eq(account.as_str()));
+        }
+        match &q.kind {
+            None => {}
+            Some(KindFilter::Exact(kind)) => {
+                find = find.filter(audit_event::Column::Kind.eq(kind.as_str()));
+            }
+            Some(KindFilter::Prefix(prefix)) => {
+                // `_` and `%` are LIKE's wildcards: escaped, so `admin_x.` matches itself only.
+                let escaped = prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let pattern = LikeExpr::new(format!("{escaped}%")).escape('\\');
+                find = find.filter(audit_event::Column::Kind.like(pattern));
+            }
+        }
+        if let Some(from) = q.from {
+            find = find.filter(audit_event::Column::At.gte(from));
+        }
+        if let Some(to) = q.to {
+            find = find.filter(audit_event::Column::At.lt(to));
+        }
+        if let Some(before) = q.before_id {
+            find = find.filter(audit_event::Column::Id.lt(before));
+        }
+        Ok(find
+            .order_by_desc(audit_event::Column::Id)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let (id, record) = to_record(e);
+                AuditRow { id, record }
             })
             .collect())
     }
+}
+
+fn to_record(e: audit_event::Model) -> (i64, AuditRecord) {
+    let record = AuditRecord {
+        at: e.at,
+        kind: e.kind,
+        account_id: e.account_id,
+        actor_id: e.actor_id,
+        client_id: e.client_id,
+        ip: e.ip,
+        detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+    };
+    (e.id, record)
+}
+
+/// Which audit events the admin area asks for; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// `audit_events.actor_id`: an account id, or `client:<id>` for the admin API.
+    pub actor_id: Option<String>,
+    /// The account the event is about.
+    pub account_id: Option<String>,
+    pub kind: Option<KindFilter>,
+    /// From this instant (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Up to this instant (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// The cursor: only events older (smaller id) than this one.
+    pub before_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KindFilter {
+    Exact(String),
+    /// Every kind starting with this (e.g. `admin.`).
+    Prefix(String),
+}
+
+/// An audit event with its id (the trail's cursor).
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub record: AuditRecord,
 }
 
 #[derive(Debug, Clone)]

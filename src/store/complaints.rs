@@ -222,8 +222,9 @@ impl Database {
     }
 }
 
-/// Sets the account's status to `to` if it is `from`; whether it did.
-async fn set_status(
+/// Sets the account's status to `to` if it is `from`; whether it did (also the admin area's
+/// compare-and-set, `Database::change_account_status`).
+pub(super) async fn set_status(
     txn: &DatabaseTransaction,
     account_id: &str,
     from: AccountStatus,

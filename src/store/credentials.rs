@@ -127,6 +127,24 @@ impl Database {
         Ok(stored)
     }
 
+    /// Every credential of an account, of every kind, without its verifier material (the
+    /// admin area's view: never a hash, a secret or a public key), oldest first. Rows of a
+    /// kind this release does not know are skipped.
+    pub async fn credential_summaries(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<CredentialSummary>, StoreError> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::AccountId.eq(account_id))
+            .order_by_asc(credential::Column::CreatedAt)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .filter_map(|m| from_row(m).ok())
+            .map(|c| c.summary())
+            .collect())
+    }
+
     /// An account's credentials of one kind, oldest first.
     pub async fn credentials_of(
         &self,

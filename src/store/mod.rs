@@ -26,14 +26,15 @@ use sea_orm::{
 };
 
 pub use accounts::{
-    CertificateCredential, Extras, LevelChange, LevelRaise, NewAccount, Phone, PhoneRemoval,
-    UpstreamLink,
+    CertificateCredential, Extras, LevelChange, LevelRaise, NewAccount, Phone, PhoneRecord,
+    PhoneRemoval, StatusChange, UpstreamLink,
 };
-pub use audit::AuditRecord;
+pub use audit::{AuditQuery, AuditRecord, AuditRow, KindFilter};
 pub use clients::SecretRotation;
 pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;
+pub use roles::Revocation;
 pub use tokens::{RefreshGrant, Rotation};
 
 #[derive(Debug, thiserror::Error)]

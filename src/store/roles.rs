@@ -2,7 +2,10 @@
 //! its audit row in its own transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use super::accounts::account_from_row;
 use super::audit::{self, AuditRecord};
@@ -59,19 +62,36 @@ impl Database {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let txn = self.begin_write().await?;
-        let gone = account_role::Entity::delete_many()
-            .filter(account_role::Column::AccountId.eq(account_id))
-            .filter(account_role::Column::Role.eq(role.name()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if gone == 0 {
-            txn.rollback().await?;
-            return Ok(false);
+        delete_grant(txn, account_id, role, audit).await
+    }
+
+    /// Takes the role from `account_id` as [`Database::revoke_role`] does, except that the
+    /// last `admin` grant stays: the deployment would have nobody left to grant roles in the
+    /// console. The admin rows are locked first (PostgreSQL; SQLite's write transaction holds
+    /// the whole database), so two admins revoking each other at once cannot both succeed.
+    pub async fn revoke_role_keeping_an_admin(
+        &self,
+        account_id: &str,
+        role: Role,
+        audit: &AuditRecord,
+    ) -> Result<Revocation, StoreError> {
+        let txn = self.begin_write().await?;
+        if role == Role::Admin {
+            let admins = account_role::Entity::find()
+                .filter(account_role::Column::Role.eq(Role::Admin.name()))
+                .lock_exclusive()
+                .all(&txn)
+                .await?;
+            let holds = admins.iter().any(|g| g.account_id == account_id);
+            if holds && admins.len() == 1 {
+                txn.rollback().await?;
+                return Ok(Revocation::LastAdmin);
+            }
         }
-        audit::insert(&txn, audit).await?;
-        txn.commit().await?;
-        Ok(true)
+        Ok(match delete_grant(txn, account_id, role, audit).await? {
+            true => Revocation::Revoked,
+            false => Revocation::NotHeld,
+        })
     }
 
     /// The roles `account_id` holds (rows naming a role this release does not know are
@@ -109,6 +129,29 @@ impl Database {
     }
 }
 
+/// Deletes the grant with its audit row and commits `txn`; false (rolled back, nothing
+/// written) when the account did not hold the role.
+async fn delete_grant(
+    txn: DatabaseTransaction,
+    account_id: &str,
+    role: Role,
+    audit: &AuditRecord,
+) -> Result<bool, StoreError> {
+    let gone = account_role::Entity::delete_many()
+        .filter(account_role::Column::AccountId.eq(account_id))
+        .filter(account_role::Column::Role.eq(role.name()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if gone == 0 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    audit::insert(&txn, audit).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
 fn to_grant(m: account_role::Model) -> Option<RoleGrant> {
     Some(RoleGrant {
         role: Role::parse(&m.role)?,
@@ -116,4 +159,14 @@ fn to_grant(m: account_role::Model) -> Option<RoleGrant> {
         granted_by: m.granted_by,
         granted_at: m.granted_at,
     })
+}
+
+/// What [`Database::revoke_role_keeping_an_admin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// The account did not hold the role: nothing written.
+    NotHeld,
+    /// It is the only admin grant left: kept.
+    LastAdmin,
 }

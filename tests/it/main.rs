@@ -6,7 +6,11 @@ mod admin_support;
 mod helpers;
 
 mod admin;
+mod admin_accounts;
+mod admin_accounts_browser;
+mod admin_audit;
 mod admin_hostile;
+mod admin_roles;
 mod authorize_errors;
 mod bad_input;
 mod browser;

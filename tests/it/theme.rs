@@ -369,6 +369,81 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
                 "values": { "full_name": "B", "phone": "0823456088", "birthdate": "" }, "errors": {},
             }),
         ),
+        // --- Admin area: accounts ---
+        (
+            "admin_accounts",
+            json!({ "action": "/admin/accounts", "error": "x", "searched": true,
+                    "values": { "id_number": "001090012345", "tax_code": "", "phone": "" },
+                    "errors": { "id_number": "x", "tax_code": "x", "phone": "x" },
+                    "results": [{ "url": "/admin/accounts/a", "id": "a", "full_name": "A",
+                                  "subject_type": "Công dân", "ial": 2, "status": "locked",
+                                  "status_label": "Đã khóa", "locked": true }] }),
+            json!({ "action": "/admin/accounts", "searched": false, "results": [],
+                    "values": { "id_number": "", "tax_code": "", "phone": "" }, "errors": {} }),
+        ),
+        (
+            "admin_account",
+            json!({
+                "back_url": "/admin/accounts", "notice": "n", "error": "e",
+                "account": { "id": "a", "full_name": "A", "subject_type": "Công dân", "birthdate": "12/06/1990",
+                             "id_number": "001090012345", "tax_code": "0100233488", "official_id": "001090012345",
+                             "organization": "O", "status": "locked", "status_label": "Đã khóa", "locked": true,
+                             "ial": 2, "registration_method": "counter", "created": "05/12/2026 15:33",
+                             "email": "a@b.vn", "email_verified": true, "held_by_complaint": "KN-7QK2M9PX" },
+                "complaint_url": "/counter/complaints/KN-7QK2M9PX",
+                "levels": [{ "level": 2, "method": "counter", "at": "05/12/2026 15:33" }],
+                "phones": [{ "number": "0823628899", "e164": "+84823628899", "verified": true, "is_default": true, "added": "05/12/2026 15:33" },
+                           { "number": "0912345678", "e164": "+84912345678", "verified": false, "is_default": false, "added": "05/12/2026 15:33" }],
+                "credentials": [{ "kind": "passkey", "label": "K", "created": "05/12/2026 15:33", "last_used": "05/12/2026 16:00" }],
+                "sessions": [{ "sid": "s", "started": "05/12/2026 15:33", "expires": "06/12/2026 15:33", "amr": "pwd otp", "ial": 2, "clients": "portal" }],
+                "roles": [{ "role": "Quản trị viên", "office": "O", "granted": "05/12/2026 15:33" }],
+                "may_write": true, "lock_action": "/l", "unlock_action": "/u", "revoke_action": "/r",
+                "reason_max": 500, "errors": { "reason": "x", "confirm": "x" }, "values": { "reason": "r" },
+            }),
+            json!({
+                "back_url": "/admin/accounts",
+                "account": { "id": "a", "full_name": "A", "subject_type": "Công dân", "birthdate": null,
+                             "id_number": null, "tax_code": null, "official_id": null, "organization": null,
+                             "status": "active", "status_label": "x", "locked": false, "ial": 2,
+                             "registration_method": "cli", "created": null, "email": null,
+                             "email_verified": false, "held_by_complaint": null },
+                "complaint_url": null, "levels": [], "phones": [], "credentials": [], "sessions": [], "roles": [],
+                "may_write": false, "lock_action": null, "unlock_action": null, "revoke_action": null,
+                "reason_max": 500, "errors": {}, "values": {},
+            }),
+        ),
+        (
+            "admin_audit",
+            json!({ "action": "/admin/audit", "error": "x", "csv_url": "/admin/audit.csv", "next_url": "/admin/audit?cursor=3",
+                    "values": { "actor": "a", "actor_id_number": "", "account": "", "kind": "admin.", "from": "", "to": "", "limit": "", "cursor": "" },
+                    "errors": { "actor": "x", "actor_id_number": "x", "account": "x", "kind": "x", "from": "x", "to": "x" },
+                    "events": [{ "id": 4, "at": "05/12/2026 15:33", "kind": "admin.account.locked", "account_id": "a",
+                                 "actor_id": "client:ops", "client_id": "c", "ip": "127.0.0.1", "detail": "{}" }] }),
+            json!({ "action": "/admin/audit", "events": [], "errors": {},
+                    "values": { "actor": "", "actor_id_number": "", "account": "", "kind": "", "from": "", "to": "", "limit": "", "cursor": "" } }),
+        ),
+        (
+            "admin_roles",
+            json!({ "notice": "n", "error": "e", "may_write": true, "grant_action": "/g", "revoke_action": "/r",
+                    "office_max": 200, "values": { "id_number": "1", "role": "admin", "office": "o" },
+                    "errors": { "id_number": "x", "role": "x", "office": "x" },
+                    "role_options": [{ "value": "admin", "label": "Quản trị viên" }],
+                    "groups": [{ "role": "admin", "title": "Quản trị viên",
+                                 "holders": [{ "account_id": "a", "full_name": "A", "id_number": "001090012345",
+                                               "office": "O", "granted_by": "b", "granted_by_url": "/admin/accounts/b", "granted": "05/12/2026 15:33",
+                                               "account_url": "/admin/accounts/a" }] },
+                               { "role": "auditor", "title": "Kiểm toán viên", "holders": [] }] }),
+            json!({ "may_write": false, "grant_action": "/g", "revoke_action": "/r", "office_max": 200,
+                    "values": {}, "errors": {}, "role_options": [], "groups": [] }),
+        ),
+        (
+            "admin_complaints",
+            json!({ "complaints": [{ "ticket": "KN-7QK2M9PX", "status": "open", "status_label": "Mới",
+                                     "filed": "05/12/2026 15:33", "id_number": "001090012345", "complainant": "B",
+                                     "contact_phone": "0823456088", "contact_email": "b@c.vn",
+                                     "counter_url": "/counter/complaints/KN-7QK2M9PX" }] }),
+            json!({ "complaints": [] }),
+        ),
     ]
 }
 
@@ -475,6 +550,19 @@ fn keys_used_by_the_code() -> BTreeSet<String> {
     }
     for action in xacthuc::domain::ComplaintAction::ALL {
         keys.insert(format!("complaint_done_{}", action.name()));
+    }
+    // The admin area's accounts section builds these from stored values.
+    for status in ["active", "locked", "disabled"] {
+        keys.insert(format!("admin_accounts_status_{status}"));
+    }
+    for subject in ["citizen", "enterprise", "agency"] {
+        keys.insert(format!("admin_accounts_subject_{subject}"));
+    }
+    for done in ["locked", "unlocked", "sessions_revoked"] {
+        keys.insert(format!("admin_accounts_done_{done}"));
+    }
+    for done in ["granted", "revoked"] {
+        keys.insert(format!("admin_accounts_roles_done_{done}"));
     }
     for sms in ["filed", "locked", "rejected", "transferred", "resolved"] {
         keys.insert(format!("sms_complaint_{sms}"));

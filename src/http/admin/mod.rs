@@ -7,8 +7,13 @@
 //! One file per resource; each gives its API routes (`api()`, an `OpenApiRouter`) and its
 //! console pages (`console()`), merged here.
 
+pub mod accounts;
 pub mod api;
+pub mod audit;
+pub mod complaints;
 pub mod console;
+mod refused;
+pub mod roles;
 
 use std::sync::Arc;
 
@@ -59,7 +64,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every API route with its documentation, one `merge` per resource.
 fn api_routes() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::routes())
+        .merge(accounts::api())
+        .merge(audit::api())
+        .merge(roles::api())
+        .merge(complaints::api())
 }
 
 /// The OpenAPI document, as served.
@@ -71,17 +81,24 @@ pub fn openapi_json() -> String {
 pub fn router() -> Router<App> {
     let (api, doc) = api_routes().split_for_parts();
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
-    Router::new().merge(api).merge(console::router()).route(
-        OPENAPI_PATH,
-        get(move || {
-            let doc = doc.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc.to_string(),
-                )
-                    .into_response()
-            }
-        }),
-    )
+    Router::new()
+        .merge(api)
+        .merge(console::router())
+        .merge(accounts::console())
+        .merge(audit::console())
+        .merge(roles::console())
+        .merge(complaints::console())
+        .route(
+            OPENAPI_PATH,
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                        .into_response()
+                }
+            }),
+        )
 }
