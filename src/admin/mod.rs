@@ -6,6 +6,9 @@
 //! No axum and no SQL here: `http::admin` turns requests into an [`Actor`] and answers;
 //! the store does the writes.
 
+pub mod signing_keys;
+pub mod trust_anchors;
+
 use serde_json::{Value, json};
 
 use crate::audit::Event;
