@@ -13,6 +13,7 @@ use xacthuc::pki::PkiError;
 use crate::admin_support::*;
 use crate::code_flow::decode_part;
 use crate::helpers::*;
+use crate::keys::jwks_kids;
 
 const CCCD: &str = "001099000123";
 const ADMIN_ID: &str = "001085000444";
@@ -115,23 +116,6 @@ fn uploaded(list: &Value) -> Vec<Value> {
         .iter()
         .filter(|a| a["source"] == "uploaded")
         .cloned()
-        .collect()
-}
-
-async fn jwks_kids(node: &TestApp) -> Vec<String> {
-    let jwks: Value = http()
-        .get(node.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
 }
 

@@ -16,23 +16,24 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{ApiError, ErrorBody, authorize, parse_json};
+use super::answers::{Answer, Extra, door, json_answer};
+use super::api::{ApiError, ErrorBody, parse_json};
 use super::console::{Admin, page_for, posted_by};
-use super::trust_anchors::json_answer;
 use crate::admin::signing_keys::{self, KeyAdminError, KeyView};
 use crate::admin::{Access, Resource};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::http::page::{self, PageRequest};
-use crate::http::request::query_params;
 use crate::message::Message;
 
 const PAGE: &str = "/admin/keys";
 
 // --- API ----------------------------------------------------------------------------------
 
-fn key_error(app: &App, locale: &str, e: KeyAdminError) -> Response {
-    let api = match e {
+/// A refused change as the API tells it (the console shows the same); a failure of the
+/// store or the key material is logged here, once.
+fn refusal(e: KeyAdminError) -> ApiError {
+    match e {
         KeyAdminError::Invalid(fields) => ApiError::Invalid(fields),
         KeyAdminError::NotFound => ApiError::NotFound,
         KeyAdminError::AlreadyRetired | KeyAdminError::Active => ApiError::Conflict(
@@ -43,8 +44,7 @@ fn key_error(app: &App, locale: &str, e: KeyAdminError) -> Response {
             tracing::error!(error = %e, "signing keys: the change failed");
             ApiError::Unavailable
         }
-    };
-    api.respond(app, locale)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -77,25 +77,20 @@ async fn list_keys(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, _) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::SigningKeys,
         Access::Read,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
-    match signing_keys::list(&app).await {
+    .await?;
+    Ok(match signing_keys::list(&app).await {
         Ok(keys) => json_answer(StatusCode::OK, json!(KeyList { keys })),
-        Err(e) => key_error(&app, call.locale, e),
-    }
+        Err(e) => refusal(e).respond(&app, call.locale),
+    })
 }
 
 /// A new key per algorithm, signing after the delay; every node has it within a second.
@@ -118,36 +113,33 @@ async fn rotate_keys(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, ip) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::SigningKeys,
         Access::Write,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
+    .await?;
     let rotation: Rotation = if body.iter().all(u8::is_ascii_whitespace) {
         Rotation::default()
     } else {
         match parse_json(&body) {
             Ok(r) => r,
-            Err(e) => return e.respond(&app, call.locale),
+            Err(e) => return Err(e.respond(&app, call.locale)),
         }
     };
     let delay = rotation
         .delay_seconds
         .unwrap_or(app.config.keys.rotation_delay_seconds);
-    match signing_keys::rotate(&app, &call.actor, &ip, delay).await {
-        Ok(keys) => json_answer(StatusCode::CREATED, json!(KeyList { keys })),
-        Err(e) => key_error(&app, call.locale, e),
-    }
+    Ok(
+        match signing_keys::rotate(&app, &call.actor, &ip, delay).await {
+            Ok(keys) => json_answer(StatusCode::CREATED, json!(KeyList { keys })),
+            Err(e) => refusal(e).respond(&app, call.locale),
+        },
+    )
 }
 
 /// Retires a key: it leaves the JWKS at once and the tokens it signed stop verifying. The
@@ -171,25 +163,22 @@ async fn retire_key(
     Path(kid): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, ip) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::SigningKeys,
         Access::Write,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
-    match signing_keys::retire(&app, &call.actor, &ip, &kid).await {
-        Ok(view) => json_answer(StatusCode::OK, view.json()),
-        Err(e) => key_error(&app, call.locale, e),
-    }
+    .await?;
+    Ok(
+        match signing_keys::retire(&app, &call.actor, &ip, &kid).await {
+            Ok(view) => json_answer(StatusCode::OK, view.json()),
+            Err(e) => refusal(e).respond(&app, call.locale),
+        },
+    )
 }
 
 pub fn api() -> OpenApiRouter<App> {
@@ -206,14 +195,6 @@ pub fn console() -> Router<App> {
         .route(PAGE, get(page_get))
         .route("/admin/keys/rotate", post(page_rotate))
         .route("/admin/keys/{kid}/retire", post(page_retire))
-}
-
-#[derive(Default)]
-struct Extra {
-    notice: Option<String>,
-    error: Option<String>,
-    values: Value,
-    errors: Value,
 }
 
 async fn render(
@@ -264,9 +245,9 @@ async fn page_get(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req) = match page_for(
+    let (admin, req) = page_for(
         &app,
         &headers,
         &uri,
@@ -274,48 +255,31 @@ async fn page_get(
         Access::Read,
         &ip,
     )
-    .await
-    {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let notice = query_params(&uri)
-        .ok()
-        .and_then(|p| p.get("done").map(str::to_string))
-        .and_then(|d| match d.as_str() {
-            "rotated" => Some("admin_trust_key_done_rotated"),
-            "retired" => Some("admin_trust_key_done_retired"),
-            _ => None,
-        })
-        .map(|k| req.t(&app, k));
-    let extra = Extra {
-        notice,
-        ..Extra::default()
-    };
-    render(&app, &req, &admin, StatusCode::OK, extra).await
+    .await?;
+    let extra = Extra::done(
+        &app,
+        &req,
+        &uri,
+        &[
+            ("rotated", "admin_trust_key_done_rotated"),
+            ("retired", "admin_trust_key_done_retired"),
+        ],
+    );
+    Ok(render(&app, &req, &admin, StatusCode::OK, extra).await)
 }
 
 async fn page_rotate(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req, params) =
-        match posted_by(&app, request, Resource::SigningKeys, &ip, PAGE).await {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
+    let (admin, req, params) = posted_by(&app, request, Resource::SigningKeys, &ip, PAGE).await?;
     let raw_delay = params.get("delay_seconds").map(str::to_string);
     let values = json!({ "delay_seconds": raw_delay });
     if params.get("confirm") != Some("yes") {
-        let extra = Extra {
-            error: Some(req.t(&app, "admin_confirm_required")),
-            errors: json!({ "confirm": req.t(&app, "admin_confirm_required") }),
-            values,
-            ..Extra::default()
-        };
-        return render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await;
+        let extra = Extra::confirm_required(&app, &req, values);
+        return Ok(render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await);
     }
     let delay = match signing_keys::validate_delay(
         raw_delay.as_deref(),
@@ -323,13 +287,15 @@ async fn page_rotate(
     ) {
         Ok(d) => d,
         Err(fields) => {
-            return refused(&app, &req, &admin, KeyAdminError::Invalid(fields), values).await;
+            return Ok(refused(&app, &req, &admin, KeyAdminError::Invalid(fields), values).await);
         }
     };
-    match signing_keys::rotate(&app, &admin.actor, &ip, delay).await {
-        Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=rotated"))).into_response(),
-        Err(e) => refused(&app, &req, &admin, e, values).await,
-    }
+    Ok(
+        match signing_keys::rotate(&app, &admin.actor, &ip, delay).await {
+            Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=rotated"))).into_response(),
+            Err(e) => refused(&app, &req, &admin, e, values).await,
+        },
+    )
 }
 
 async fn page_retire(
@@ -337,26 +303,22 @@ async fn page_retire(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(kid): Path<String>,
     request: Request<Body>,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req, params) =
-        match posted_by(&app, request, Resource::SigningKeys, &ip, PAGE).await {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
+    let (admin, req, params) = posted_by(&app, request, Resource::SigningKeys, &ip, PAGE).await?;
     if params.get("confirm") != Some("yes") {
-        let extra = Extra {
-            error: Some(req.t(&app, "admin_confirm_required")),
-            ..Extra::default()
-        };
-        return render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await;
+        let extra = Extra::confirm_required(&app, &req, Value::Null);
+        return Ok(render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await);
     }
-    match signing_keys::retire(&app, &admin.actor, &ip, &kid).await {
-        Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=retired"))).into_response(),
-        Err(e) => refused(&app, &req, &admin, e, Value::Null).await,
-    }
+    Ok(
+        match signing_keys::retire(&app, &admin.actor, &ip, &kid).await {
+            Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=retired"))).into_response(),
+            Err(e) => refused(&app, &req, &admin, e, Value::Null).await,
+        },
+    )
 }
 
+/// The page again with why a change was refused.
 async fn refused(
     app: &App,
     req: &PageRequest,
@@ -364,27 +326,8 @@ async fn refused(
     e: KeyAdminError,
     values: Value,
 ) -> Response {
-    let (status, extra) = match e {
-        KeyAdminError::Invalid(fields) => (
-            StatusCode::BAD_REQUEST,
-            Extra {
-                errors: page::errors_json(app, req, &fields),
-                values,
-                ..Extra::default()
-            },
-        ),
-        KeyAdminError::NotFound => {
-            return page::error(app, req, StatusCode::NOT_FOUND, "admin_api_not_found", None);
-        }
-        KeyAdminError::AlreadyRetired | KeyAdminError::Active => (
-            StatusCode::CONFLICT,
-            Extra {
-                error: e.conflict_message().map(|m| page::text(app, req, &m)),
-                values,
-                ..Extra::default()
-            },
-        ),
-        KeyAdminError::Keys(e) => return page::unavailable(app, req, &e),
-    };
-    render(app, req, admin, status, extra).await
+    match Extra::refusal(app, req, refusal(e), values) {
+        Ok((status, extra)) => render(app, req, admin, status, extra).await,
+        Err(resp) => *resp,
+    }
 }

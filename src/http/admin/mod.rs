@@ -7,6 +7,7 @@
 //! One file per resource; each gives its API routes (`api()`, an `OpenApiRouter`) and its
 //! console pages (`console()`), merged here.
 
+pub mod answers;
 pub mod api;
 pub mod console;
 pub mod keys;

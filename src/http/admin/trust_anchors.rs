@@ -4,19 +4,20 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{ApiError, ErrorBody, authorize, parse_json};
+use super::answers::{Answer, Extra, door, json_answer};
+use super::api::{ApiError, ErrorBody, parse_json};
 use super::console::{Admin, page_for, posted_by};
 use crate::admin::trust_anchors::{self, AnchorView, TrustError};
 use crate::admin::{Access, Resource};
@@ -24,25 +25,16 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::domain::TrustSet;
 use crate::http::page::{self, PageRequest};
-use crate::http::request::query_params;
 use crate::message::Message;
 
 const PAGE: &str = "/admin/trust-anchors";
 
 // --- API ----------------------------------------------------------------------------------
 
-/// A JSON answer of the admin API (never cached).
-pub(super) fn json_answer(status: StatusCode, body: Value) -> Response {
-    let mut resp = (status, Json(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// The admin API's answer to a failed change: field errors, a conflict, not found, or (the
-/// cause logged) unavailable.
-fn trust_error(app: &App, locale: &str, e: TrustError) -> Response {
-    let api = match e {
+/// A refused change as the API tells it (the console shows the same); a store failure is
+/// logged here, once.
+fn refusal(e: TrustError) -> ApiError {
+    match e {
         TrustError::Invalid(fields) => ApiError::Invalid(fields),
         TrustError::NotFound => ApiError::NotFound,
         TrustError::Duplicate | TrustError::AlreadyRetired => ApiError::Conflict(
@@ -53,8 +45,7 @@ fn trust_error(app: &App, locale: &str, e: TrustError) -> Response {
             tracing::error!(error = %e, "trust anchors: the database did not answer");
             ApiError::Unavailable
         }
-    };
-    api.respond(app, locale)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -89,25 +80,20 @@ async fn list_anchors(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, _) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::TrustAnchors,
         Access::Read,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
-    match trust_anchors::list(&app).await {
+    .await?;
+    Ok(match trust_anchors::list(&app).await {
         Ok(anchors) => json_answer(StatusCode::OK, json!(AnchorList { anchors })),
-        Err(e) => trust_error(&app, call.locale, e),
-    }
+        Err(e) => refusal(e).respond(&app, call.locale),
+    })
 }
 
 /// Adds a CA certificate to a trust set; every node uses it within a second.
@@ -131,31 +117,28 @@ async fn add_anchor(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, ip) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::TrustAnchors,
         Access::Write,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
+    .await?;
     let upload: AnchorUpload = match parse_json(&body) {
         Ok(u) => u,
-        Err(e) => return e.respond(&app, call.locale),
+        Err(e) => return Err(e.respond(&app, call.locale)),
     };
     let set = upload.trust_set.unwrap_or_default();
     let pem = upload.pem.unwrap_or_default();
-    match trust_anchors::upload(&app, &call.actor, &ip, &set, &pem).await {
-        Ok(view) => json_answer(StatusCode::CREATED, view.json()),
-        Err(e) => trust_error(&app, call.locale, e),
-    }
+    Ok(
+        match trust_anchors::upload(&app, &call.actor, &ip, &set, &pem).await {
+            Ok(view) => json_answer(StatusCode::CREATED, view.json()),
+            Err(e) => refusal(e).respond(&app, call.locale),
+        },
+    )
 }
 
 /// Retires an uploaded anchor; every node stops using it within a second.
@@ -178,25 +161,22 @@ async fn retire_anchor(
     Path(id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let ip = peer.ip().to_string();
-    let call = match authorize(
+) -> Answer {
+    let (call, ip) = door(
         &app,
         &headers,
         &uri,
-        &ip,
+        peer,
         Resource::TrustAnchors,
         Access::Write,
     )
-    .await
-    {
-        Ok(call) => call,
-        Err(resp) => return resp,
-    };
-    match trust_anchors::retire(&app, &call.actor, &ip, &id).await {
-        Ok(view) => json_answer(StatusCode::OK, view.json()),
-        Err(e) => trust_error(&app, call.locale, e),
-    }
+    .await?;
+    Ok(
+        match trust_anchors::retire(&app, &call.actor, &ip, &id).await {
+            Ok(view) => json_answer(StatusCode::OK, view.json()),
+            Err(e) => refusal(e).respond(&app, call.locale),
+        },
+    )
 }
 
 pub fn api() -> OpenApiRouter<App> {
@@ -211,15 +191,6 @@ pub fn console() -> Router<App> {
     Router::new()
         .route(PAGE, get(page_get).post(page_upload))
         .route("/admin/trust-anchors/{id}/retire", post(page_retire))
-}
-
-/// What a page shows besides the list: a notice, an error, the form's values and errors.
-#[derive(Default)]
-struct Extra {
-    notice: Option<String>,
-    error: Option<String>,
-    values: Value,
-    errors: Value,
 }
 
 async fn render(
@@ -306,9 +277,9 @@ async fn page_get(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req) = match page_for(
+    let (admin, req) = page_for(
         &app,
         &headers,
         &uri,
@@ -316,48 +287,37 @@ async fn page_get(
         Access::Read,
         &ip,
     )
-    .await
-    {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    // `?done=added|retired` after a change: what was just done.
-    let notice = query_params(&uri)
-        .ok()
-        .and_then(|p| p.get("done").map(str::to_string))
-        .and_then(|d| match d.as_str() {
-            "added" => Some("admin_trust_done_added"),
-            "retired" => Some("admin_trust_done_retired"),
-            _ => None,
-        })
-        .map(|k| req.t(&app, k));
-    let extra = Extra {
-        notice,
-        ..Extra::default()
-    };
-    render(&app, &req, &admin, StatusCode::OK, extra).await
+    .await?;
+    let extra = Extra::done(
+        &app,
+        &req,
+        &uri,
+        &[
+            ("added", "admin_trust_done_added"),
+            ("retired", "admin_trust_done_retired"),
+        ],
+    );
+    Ok(render(&app, &req, &admin, StatusCode::OK, extra).await)
 }
 
 async fn page_upload(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req, params) =
-        match posted_by(&app, request, Resource::TrustAnchors, &ip, PAGE).await {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
+    let (admin, req, params) = posted_by(&app, request, Resource::TrustAnchors, &ip, PAGE).await?;
     let set = params.get("trust_set").unwrap_or_default().to_string();
     let pem = params.get("pem").unwrap_or_default().to_string();
-    match trust_anchors::upload(&app, &admin.actor, &ip, &set, &pem).await {
-        Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=added"))).into_response(),
-        Err(e) => {
-            let values = json!({ "trust_set": set, "pem": pem });
-            refused(&app, &req, &admin, e, values).await
-        }
-    }
+    Ok(
+        match trust_anchors::upload(&app, &admin.actor, &ip, &set, &pem).await {
+            Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=added"))).into_response(),
+            Err(e) => {
+                let values = json!({ "trust_set": set, "pem": pem });
+                refused(&app, &req, &admin, e, values).await
+            }
+        },
+    )
 }
 
 async fn page_retire(
@@ -365,24 +325,19 @@ async fn page_retire(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     request: Request<Body>,
-) -> Response {
+) -> Answer {
     let ip = peer.ip().to_string();
-    let (admin, req, params) =
-        match posted_by(&app, request, Resource::TrustAnchors, &ip, PAGE).await {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
+    let (admin, req, params) = posted_by(&app, request, Resource::TrustAnchors, &ip, PAGE).await?;
     if params.get("confirm") != Some("yes") {
-        let extra = Extra {
-            error: Some(req.t(&app, "admin_confirm_required")),
-            ..Extra::default()
-        };
-        return render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await;
+        let extra = Extra::confirm_required(&app, &req, Value::Null);
+        return Ok(render(&app, &req, &admin, StatusCode::BAD_REQUEST, extra).await);
     }
-    match trust_anchors::retire(&app, &admin.actor, &ip, &id).await {
-        Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=retired"))).into_response(),
-        Err(e) => refused(&app, &req, &admin, e, Value::Null).await,
-    }
+    Ok(
+        match trust_anchors::retire(&app, &admin.actor, &ip, &id).await {
+            Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=retired"))).into_response(),
+            Err(e) => refused(&app, &req, &admin, e, Value::Null).await,
+        },
+    )
 }
 
 /// The page again with why a change was refused.
@@ -393,27 +348,8 @@ async fn refused(
     e: TrustError,
     values: Value,
 ) -> Response {
-    let (status, extra) = match e {
-        TrustError::Invalid(fields) => (
-            StatusCode::BAD_REQUEST,
-            Extra {
-                errors: page::errors_json(app, req, &fields),
-                values,
-                ..Extra::default()
-            },
-        ),
-        TrustError::NotFound => {
-            return page::error(app, req, StatusCode::NOT_FOUND, "admin_api_not_found", None);
-        }
-        TrustError::Duplicate | TrustError::AlreadyRetired => (
-            StatusCode::CONFLICT,
-            Extra {
-                error: e.conflict_message().map(|m| page::text(app, req, &m)),
-                values,
-                ..Extra::default()
-            },
-        ),
-        TrustError::Store(e) => return page::unavailable(app, req, &e),
-    };
-    render(app, req, admin, status, extra).await
+    match Extra::refusal(app, req, refusal(e), values) {
+        Ok((status, extra)) => render(app, req, admin, status, extra).await,
+        Err(resp) => *resp,
+    }
 }
