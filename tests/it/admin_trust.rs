@@ -706,7 +706,20 @@ async fn the_console_uploads_and_retires_anchors_with_a_confirmation() {
     assert!(html.contains("id=\"pem-error\""));
     assert!(html.contains(">rác</textarea>"));
 
+    // A certificate with its private key: refused, and the key is not sent back.
     let pem = sandbox_ca_pem(&t, "untrusted-root").await;
+    let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    let resp = post_on(
+        &t,
+        &desk.b,
+        &page,
+        "/admin/trust-anchors",
+        &[("trust_set", "public"), ("pem", &format!("{pem}{key}"))],
+    )
+    .await;
+    let html = refused(&t, resp, StatusCode::BAD_REQUEST, "admin_trust_pem_not_one").await;
+    assert!(!html.contains("PRIVATE KEY"));
+
     let resp = post_on(
         &t,
         &desk.b,

@@ -313,7 +313,13 @@ async fn page_upload(
         match trust_anchors::upload(&app, &admin.actor, &ip, &set, &pem).await {
             Ok(_) => Redirect::to(&app.url(&format!("{PAGE}?done=added"))).into_response(),
             Err(e) => {
-                let values = json!({ "trust_set": set, "pem": pem });
+                // A private key pasted by mistake is not sent back into the page.
+                let kept = if pem.contains("PRIVATE KEY") {
+                    ""
+                } else {
+                    pem.as_str()
+                };
+                let values = json!({ "trust_set": set, "pem": kept });
                 refused(&app, &req, &admin, e, values).await
             }
         },
