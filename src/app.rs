@@ -26,6 +26,7 @@ use crate::random::MacKey;
 use crate::sandbox::pki::SandboxPki;
 use crate::sandbox::seed::SandboxSeed;
 use crate::sandbox::simulators::Simulators;
+use crate::stamps::{self, Shared};
 use crate::store::Database;
 use crate::store::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 
@@ -173,6 +174,7 @@ impl App {
             .unwrap_or_default();
         let pki = Pki::new(&config.pki, http.clone(), &sandbox_anchors)
             .map_err(|e| StartError::Refused(e.to_string()))?;
+        load_uploaded_anchors(&db, &pki).await?;
         let upstreams = crate::connectors::federation::Upstreams::new(
             &config.federation,
             &config.issuer(),
@@ -272,19 +274,65 @@ impl App {
         format!("{}{path}", self.issuer)
     }
 
-    /// Keeps every node's key set current (rotations by `xacthuc key rotate`).
+    /// Reloads what this node holds of `what` from the database.
+    pub async fn reload(&self, what: Shared) -> Result<(), StartError> {
+        match what {
+            Shared::TrustAnchors => load_uploaded_anchors(&self.db, &self.pki).await?,
+            Shared::SigningKeys => {
+                self.keys.reload().await?;
+                // A cached verification may be of a token whose key was just retired.
+                self.verified_tokens.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// After a committed change to `what`: this node reloads at once, and the others within
+    /// a second (`stamps`). A failed local reload is logged; the watch task retries.
+    pub async fn changed(&self, what: Shared) {
+        stamps::announce(self.store.as_ref(), what).await;
+        if let Err(e) = self.reload(what).await {
+            tracing::warn!(error = %e, stamp = what.key(), "reloading after a change failed");
+        }
+    }
+
+    /// Keeps every node's keys and trust anchors current: the change stamps read every
+    /// second (`stamps::POLL`), a full reload every `keys.reload_seconds` (rotations that
+    /// activate with time, changes whose announcement was lost).
     pub fn spawn_background_tasks(&self) {
         let app = self.clone();
         tokio::spawn(async move {
-            let every = Duration::from_secs(app.config.keys.reload_seconds.max(1));
+            let full_every = Duration::from_secs(app.config.keys.reload_seconds.max(1));
+            let mut watch = stamps::Watch::default();
+            let mut last_full = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval(stamps::POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::time::sleep(every).await;
-                if let Err(e) = app.keys.reload().await {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
+                tick.tick().await;
+                for (what, stamp) in watch.changed(app.store.as_ref()).await {
+                    match app.reload(what).await {
+                        Ok(()) => watch.loaded(what, stamp),
+                        Err(e) => tracing::warn!(error = %e, stamp = what.key(), "reload failed"),
+                    }
+                }
+                if last_full.elapsed() >= full_every {
+                    last_full = tokio::time::Instant::now();
+                    for what in Shared::ALL {
+                        if let Err(e) = app.reload(what).await {
+                            tracing::warn!(error = %e, stamp = what.key(), "periodic reload failed");
+                        }
+                    }
                 }
             }
         });
     }
+}
+
+/// Gives `pki` the uploaded anchors in force (the `trust_anchors` rows not retired).
+async fn load_uploaded_anchors(db: &Database, pki: &Pki) -> Result<(), StartError> {
+    let rows = db.active_trust_anchors().await?;
+    pki.set_uploaded_pems(rows.iter().map(|r| (r.trust_set, r.pem.as_str())));
+    Ok(())
 }
 
 /// The configured ephemeral store: in memory (one node) or Redis (shared by the nodes). The

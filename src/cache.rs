@@ -36,6 +36,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         entries.insert(key, (value, expires_at_ms));
     }
 
+    /// Forgets everything (e.g. verified tokens, once a signing key is retired).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     pub fn remove(&self, key: &K) {
         self.entries
             .lock()

@@ -212,13 +212,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(KeyCommand::Rotate { delay }) => {
             let delay = delay.unwrap_or(config.keys.rotation_delay_seconds);
             let app = App::build(config, Clock::system()).await?;
-            let kids = app.keys.rotate(chrono::Duration::seconds(delay)).await?;
-            app.audit
-                .record(
-                    crate::audit::Event::new("key.rotated")
-                        .detail(json!({ "kids": kids, "delay_seconds": delay })),
-                )
+            let kids = app
+                .keys
+                .rotate_recorded(chrono::Duration::seconds(delay), |kids, _| {
+                    app.audit.row(
+                        crate::audit::Event::new("key.rotated")
+                            .detail(json!({ "kids": kids, "delay_seconds": delay })),
+                    )
+                })
                 .await?;
+            // Through the configured store: with Redis every node reloads within a second;
+            // with the memory store (another process) at its next full reload.
+            crate::stamps::announce(app.store.as_ref(), crate::stamps::Shared::SigningKeys).await;
             println!(
                 "{}",
                 json!({ "new_keys": kids, "active_in_seconds": delay })

@@ -10,6 +10,7 @@
 //! - `connectors`: clients of external systems (carrier, SMS gateway, BHXH, mail gateway), a trait
 //!   each.
 //! - `keys`: signing keys — generation, encryption at rest, rotation, JWKS.
+//! - `stamps`: change stamps in the shared store, so keys and trust anchors reach every node.
 //! - `store`: the database (sea-orm) and the ephemeral store (memory / Redis).
 //! - `http`: the only place axum appears (besides the sandbox's own small app).
 //! - `sandbox`: simulators of external systems and the demo portal.
@@ -37,4 +38,5 @@ pub mod oidc;
 pub mod pki;
 pub mod random;
 pub mod sandbox;
+pub mod stamps;
 pub mod store;

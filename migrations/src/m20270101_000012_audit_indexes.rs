@@ -2,10 +2,8 @@
 //! actor and by time, each with the time range. `ix_audit_events_kind_at` (migration 1) already
 //! serves the kind filter.
 //!
-//! Also widens `audit_events.actor_id` from 36 to 100 characters on PostgreSQL: the admin API's
-//! actor is `client:<client_id>` (a client id holds up to 64), which a UUID-sized column refused,
-//! failing the audited action. SQLite does not enforce the length. Expand-only: indexes and a
-//! wider column, so a node of the previous release keeps working on it.
+//! (`audit_events.actor_id` was widened for the admin API's `client:<client_id>` actors by
+//! migration 11.) Expand-only: indexes, so a node of the previous release keeps working on it.
 
 use sea_orm_migration::prelude::*;
 
@@ -38,14 +36,6 @@ fn indexes() -> [(&'static str, Vec<AuditEvents>); 3] {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
-            // Widening a varchar is a catalogue change on PostgreSQL: no table rewrite.
-            m.get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE audit_events ALTER COLUMN actor_id TYPE varchar(100)",
-                )
-                .await?;
-        }
         for (name, cols) in indexes() {
             let mut index = Index::create();
             index.name(name).table(AuditEvents::Table).if_not_exists();

@@ -10,6 +10,8 @@ pub mod accounts;
 pub mod audit_trail;
 pub mod refusal;
 pub mod roles;
+pub mod signing_keys;
+pub mod trust_anchors;
 
 use serde_json::{Value, json};
 

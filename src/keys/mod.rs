@@ -12,7 +12,7 @@ use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, RS256};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::store::{Database, StoreError, StoredSigningKey};
+use crate::store::{AuditRecord, Database, StoreError, StoredSigningKey};
 pub use encryption::{KeyEncryptionError, KeyEncryptionKey};
 
 pub const ALGORITHMS: [&str; 2] = ["RS256", "ES256"];
@@ -158,7 +158,46 @@ impl KeyRing {
         Ok(kids)
     }
 
+    /// [`rotate`](Self::rotate) with its audit row, made by `audit` from the new kids and
+    /// their activation time, written in the keys' own transaction.
+    pub async fn rotate_recorded(
+        &self,
+        delay: Duration,
+        audit: impl FnOnce(&[String], DateTime<Utc>) -> AuditRecord,
+    ) -> Result<Vec<String>, KeyError> {
+        let activates_at = self.clock.now() + delay;
+        let keys = ALGORITHMS
+            .into_iter()
+            .map(|alg| self.make_key(alg, activates_at))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kids: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+        let row = audit(&kids, activates_at);
+        self.db.insert_signing_keys(&keys, &row).await?;
+        tracing::info!(?kids, %activates_at, "signing keys created");
+        self.reload().await?;
+        Ok(kids)
+    }
+
+    /// Every stored key (retired ones too) with its state at this moment, by algorithm and
+    /// activation.
+    pub async fn summaries(&self) -> Result<Vec<KeySummary>, KeyError> {
+        let stored = self.db.signing_keys().await?;
+        Ok(summaries(&stored, self.clock.now(), self.retention))
+    }
+
     async fn generate(&self, alg: &str, activates_at: DateTime<Utc>) -> Result<String, KeyError> {
+        let stored = self.make_key(alg, activates_at)?;
+        self.db.insert_signing_key(&stored).await?;
+        tracing::info!(kid = stored.kid, alg, %activates_at, "signing key created");
+        Ok(stored.kid)
+    }
+
+    /// A new key of `alg`, encrypted under the KEK, not yet stored.
+    fn make_key(
+        &self,
+        alg: &str,
+        activates_at: DateTime<Utc>,
+    ) -> Result<StoredSigningKey, KeyError> {
         let kid = new_kid(alg, self.clock.now());
         let (pem, mut jwk) = match alg {
             "RS256" => {
@@ -173,18 +212,15 @@ impl KeyRing {
         jwk.set_key_id(&kid);
         jwk.set_algorithm(alg);
         jwk.set_key_use("sig");
-        let stored = StoredSigningKey {
-            kid: kid.clone(),
+        Ok(StoredSigningKey {
+            kid,
             alg: alg.to_string(),
             encrypted_private_key: self.kek.encrypt(&pem)?,
             public_jwk: jwk.to_string(),
             created_at: self.clock.now(),
             activates_at,
             retired_at: None,
-        };
-        self.db.insert_signing_key(&stored).await?;
-        tracing::info!(kid, alg, %activates_at, "signing key created");
-        Ok(kid)
+        })
     }
 
     /// Signs `claims` as a compact JWS with the active key of `alg`.
@@ -241,6 +277,76 @@ impl KeyRing {
     }
 }
 
+/// Where a key stands at a moment (the admin's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Published ahead; signs once its activation comes.
+    Pending,
+    /// Signs now: the latest of its algorithm whose activation has come.
+    Active,
+    /// A newer key signs; still published so tokens it signed verify (`retention`).
+    SupersededPublished,
+    /// A newer key signs and the retention is over: no longer published.
+    Superseded,
+    /// Retired by an admin: unpublished at once, its tokens no longer verify.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::SupersededPublished => "superseded_published",
+            Self::Superseded => "superseded",
+            Self::Retired => "retired",
+        }
+    }
+
+    pub fn published(self) -> bool {
+        matches!(
+            self,
+            Self::Pending | Self::Active | Self::SupersededPublished
+        )
+    }
+}
+
+/// A key as the admin area lists it (no key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub state: KeyState,
+}
+
+/// The state at `now` of the live (not retired) key at `i` of one algorithm's activation
+/// times, in order. The one rule behind both the published set and the admin's list.
+fn live_state(
+    activations: &[DateTime<Utc>],
+    i: usize,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> KeyState {
+    if activations[i] > now {
+        return KeyState::Pending;
+    }
+    // Superseded when the next key (in activation order) became active.
+    match activations.get(i + 1) {
+        Some(next) if *next <= now => {
+            if now < *next + retention {
+                KeyState::SupersededPublished
+            } else {
+                KeyState::Superseded
+            }
+        }
+        _ => KeyState::Active,
+    }
+}
+
 /// Keys of one algorithm worth publishing at `now`: pending keys (so relying parties cache
 /// them before first use), the active key, and keys superseded less than `retention` ago.
 fn published(
@@ -248,20 +354,53 @@ fn published(
     now: DateTime<Utc>,
     retention: Duration,
 ) -> Vec<&Arc<LoadedKey>> {
+    let activations: Vec<DateTime<Utc>> = keys.iter().map(|k| k.activates_at).collect();
     keys.iter()
         .enumerate()
-        .filter(|(i, k)| {
-            if k.activates_at > now {
-                return true;
-            }
-            // Superseded when the next key (in activation order) became active.
-            match keys.get(i + 1) {
-                Some(next) if next.activates_at <= now => now < next.activates_at + retention,
-                _ => true,
-            }
-        })
+        .filter(|(i, _)| live_state(&activations, *i, now, retention).published())
         .map(|(_, k)| k)
         .collect()
+}
+
+/// Every stored key with its state at `now`: by algorithm, then activation.
+pub fn summaries(
+    stored: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Vec<KeySummary> {
+    let mut keys: Vec<&StoredSigningKey> = stored.iter().collect();
+    keys.sort_by(|a, b| (&a.alg, a.activates_at, &a.kid).cmp(&(&b.alg, b.activates_at, &b.kid)));
+    let mut out = Vec::with_capacity(keys.len());
+    for alg in keys
+        .iter()
+        .map(|k| k.alg.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let of_alg: Vec<&&StoredSigningKey> = keys.iter().filter(|k| k.alg == alg).collect();
+        let live: Vec<DateTime<Utc>> = of_alg
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.activates_at)
+            .collect();
+        let mut live_index = 0;
+        for k in of_alg {
+            let state = if k.retired_at.is_some() {
+                KeyState::Retired
+            } else {
+                live_index += 1;
+                live_state(&live, live_index - 1, now, retention)
+            };
+            out.push(KeySummary {
+                kid: k.kid.clone(),
+                alg: k.alg.clone(),
+                created_at: k.created_at,
+                activates_at: k.activates_at,
+                retired_at: k.retired_at,
+                state,
+            });
+        }
+    }
+    out
 }
 
 fn new_kid(alg: &str, now: DateTime<Utc>) -> String {

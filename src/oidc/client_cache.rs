@@ -10,17 +10,12 @@
 //! because of the stamp.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::oidc::client::Client;
 use crate::store::ephemeral::EphemeralStore;
 use crate::store::{Database, StoreError};
-
-/// How long a stamp is kept: far longer than any cache entry lives, so a stamp that expires
-/// only costs one database read per node.
-const STAMP_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn stamp_key(client_id: &str) -> String {
     format!("client_stamp:{client_id}")
@@ -88,11 +83,9 @@ impl ClientCache {
 /// it after the change committed. A store that does not answer leaves the nodes on their
 /// time limit; that is logged, not an error (the change itself is made).
 pub async fn announce_change(store: &dyn EphemeralStore, client_id: &str) -> bool {
-    let stamp = crate::random::token();
-    match store
-        .put(&stamp_key(client_id), stamp.as_bytes(), STAMP_TTL)
-        .await
-    {
+    // The stamp lives far longer than any cache entry, so a stamp that expires only costs
+    // one database read per node.
+    match crate::stamps::put_fresh(store, &stamp_key(client_id)).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, client = client_id, "client change not announced; nodes see it within server.client_cache_seconds");

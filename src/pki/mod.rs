@@ -9,12 +9,14 @@
 //! *parse* what OpenSSL's Rust binding does not expose (the signer infos of a SignedData; the
 //! nonce of an OCSP request and response).
 
+pub mod anchor;
 pub mod cms;
 pub mod digest;
 pub mod path;
 pub mod revocation;
 pub mod subject;
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,12 +30,37 @@ use crate::domain::{SubjectType, TrustSet};
 pub use subject::{CertSubject, Holder, Uid, classify};
 
 /// The verifier, built once in `App::build` from `[pki]` (plus the sandbox's roots when the
-/// sandbox is on). Cheap to share: the anchors are read-only and the revocation cache is
-/// behind a lock.
+/// sandbox is on), then given the anchors admins uploaded ([`Pki::set_uploaded`], again
+/// whenever they change). Every verification takes the anchors current when it starts (one
+/// `Arc` under a lock held only to clone it), so a change swaps the whole set at once and a
+/// verification in flight finishes on the set it began with. The revocation caches are kept
+/// across changes: they are keyed by certificate and issuer, not by anchor.
 pub struct Pki {
-    anchors: path::Anchors,
+    /// The anchors of the configuration files and the sandbox: fixed for the process.
+    fixed: Vec<FixedAnchor>,
+    anchors: RwLock<Arc<path::Anchors>>,
     revocation: revocation::Revocation,
     max_signature_bytes: usize,
+}
+
+/// Where an anchor comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnchorSource {
+    /// `pki.public_anchors` / `pki.government_anchors`.
+    Config,
+    /// The sandbox PKI's roots.
+    Sandbox,
+    /// An admin's upload (the `trust_anchors` table).
+    Uploaded,
+}
+
+/// An anchor of the configuration or the sandbox.
+#[derive(Debug, Clone)]
+pub struct FixedAnchor {
+    pub set: TrustSet,
+    pub source: AnchorSource,
+    pub cert: X509,
 }
 
 /// A verified CMS SignedData: the signed content and who signed it.
@@ -151,7 +178,7 @@ impl Pki {
         http: reqwest::Client,
         extra_anchors: &[(TrustSet, Vec<u8>)],
     ) -> Result<Pki, PkiError> {
-        let mut anchors = path::Anchors::default();
+        let mut fixed = Vec::new();
         for (set, files) in [
             (TrustSet::Public, &cfg.public_anchors),
             (TrustSet::Government, &cfg.government_anchors),
@@ -160,24 +187,35 @@ impl Pki {
                 let pem = std::fs::read(file).map_err(|e| {
                     PkiError::Config(format!("pki: reading {}: {e}", file.display()))
                 })?;
-                let n = anchors.add_pem(set, &pem).map_err(|_| {
+                let certs = X509::stack_from_pem(&pem).map_err(|_| {
                     PkiError::Config(format!("pki: {} is not PEM certificates", file.display()))
                 })?;
-                if n == 0 {
+                if certs.is_empty() {
                     return Err(PkiError::Config(format!(
                         "pki: {} holds no certificate",
                         file.display()
                     )));
                 }
+                fixed.extend(certs.into_iter().map(|cert| FixedAnchor {
+                    set,
+                    source: AnchorSource::Config,
+                    cert,
+                }));
             }
         }
         for (set, der) in extra_anchors {
             let cert = X509::from_der(der)
                 .map_err(|_| PkiError::Config("pki: an extra anchor is not DER".into()))?;
-            anchors.add(*set, cert);
+            fixed.push(FixedAnchor {
+                set: *set,
+                source: AnchorSource::Sandbox,
+                cert,
+            });
         }
         let fail_open = cfg.revocation == RevocationPolicy::FailOpen;
+        let anchors = RwLock::new(Arc::new(anchors_of(&fixed, Vec::new())));
         Ok(Pki {
+            fixed,
             anchors,
             revocation: revocation::Revocation::new(
                 http,
@@ -192,7 +230,45 @@ impl Pki {
 
     /// How many anchors a set has (start-up logs, tests).
     pub fn anchor_count(&self, set: TrustSet) -> usize {
-        self.anchors.len(set)
+        self.current().len(set)
+    }
+
+    /// The anchors of the configuration and the sandbox (listed read-only).
+    pub fn fixed_anchors(&self) -> &[FixedAnchor] {
+        &self.fixed
+    }
+
+    /// Replaces the uploaded anchors (the active rows of `trust_anchors`): the verifications
+    /// that start from now on use the fixed anchors plus these.
+    pub fn set_uploaded(&self, uploaded: Vec<(TrustSet, X509)>) {
+        let next = Arc::new(anchors_of(&self.fixed, uploaded));
+        *self.anchors.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    /// [`set_uploaded`](Self::set_uploaded) from stored PEM texts. A text that no longer
+    /// parses (it was checked at upload) is left out and logged, never fatal.
+    pub fn set_uploaded_pems<'a>(&self, pems: impl IntoIterator<Item = (TrustSet, &'a str)>) {
+        let certs = pems
+            .into_iter()
+            .filter_map(|(set, pem)| match X509::from_pem(pem.as_bytes()) {
+                Ok(cert) => Some((set, cert)),
+                Err(_) => {
+                    tracing::warn!(
+                        set = set.as_str(),
+                        "an uploaded trust anchor does not parse; left out"
+                    );
+                    None
+                }
+            })
+            .collect();
+        self.set_uploaded(certs);
+    }
+
+    fn current(&self) -> Arc<path::Anchors> {
+        self.anchors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// CMS SignedData (DER), attached or detached (`detached` = the signed content).
@@ -255,10 +331,11 @@ impl Pki {
         accept: &[TrustSet],
         now: DateTime<Utc>,
     ) -> Result<CertificateInfo, PkiError> {
-        let valid = path::validate(&self.anchors, certs, accept, now)?;
+        let anchors = self.current();
+        let valid = path::validate(&anchors, certs, accept, now)?;
         for pair in valid.chain.windows(2) {
             self.revocation
-                .check(&pair[0], &pair[1], &valid.chain, &self.anchors, now)
+                .check(&pair[0], &pair[1], &valid.chain, &anchors, now)
                 .await?;
         }
         let end_entity = &valid.chain[0];
@@ -266,6 +343,17 @@ impl Pki {
         classify(&subject, valid.trust)?;
         certificate_info(end_entity, valid.trust, subject)
     }
+}
+
+fn anchors_of(fixed: &[FixedAnchor], uploaded: Vec<(TrustSet, X509)>) -> path::Anchors {
+    let mut anchors = path::Anchors::default();
+    for a in fixed {
+        anchors.add(a.set, a.cert.clone());
+    }
+    for (set, cert) in uploaded {
+        anchors.add(set, cert);
+    }
+    anchors
 }
 
 fn certificate_info(

@@ -16,6 +16,7 @@ pub mod ephemeral;
 pub mod keys;
 pub mod roles;
 pub mod tokens;
+pub mod trust_anchors;
 
 use std::time::Duration;
 
@@ -33,9 +34,10 @@ pub use audit::{AuditQuery, AuditRecord, AuditRow, KindFilter};
 pub use clients::SecretRotation;
 pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
-pub use keys::StoredSigningKey;
+pub use keys::{KeyRetirement, StoredSigningKey};
 pub use roles::Revocation;
 pub use tokens::{RefreshGrant, Rotation};
+pub use trust_anchors::{AnchorRetirement, NewTrustAnchor, StoredTrustAnchor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

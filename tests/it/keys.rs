@@ -10,7 +10,7 @@ use xacthuc::domain::Ial;
 use crate::code_flow::decode_part;
 use crate::helpers::*;
 
-async fn jwks_kids(t: &TestApp) -> Vec<String> {
+pub async fn jwks_kids(t: &TestApp) -> Vec<String> {
     let jwks: Value = http()
         .get(t.url("/jwks"))
         .send()

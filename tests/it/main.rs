@@ -11,6 +11,8 @@ mod admin_accounts_browser;
 mod admin_audit;
 mod admin_hostile;
 mod admin_roles;
+mod admin_trust;
+mod admin_trust_browser;
 mod authorize_errors;
 mod bad_input;
 mod browser;

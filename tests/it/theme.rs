@@ -444,6 +444,40 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
                                      "counter_url": "/counter/complaints/KN-7QK2M9PX" }] }),
             json!({ "complaints": [] }),
         ),
+        // --- Admin area: trust ---
+        (
+            "admin_trust_anchors",
+            json!({
+                "home_url": "/admin", "can_write": true, "upload_action": "/admin/trust-anchors",
+                "notice": "n", "error": "e",
+                "sets": [{ "id": "public", "title": "Bộ công cộng", "anchors": [
+                    { "id": "a1", "subject": "CN=X", "sha256": "AB:CD", "not_after": "05/12/2030 15:33",
+                      "source": "Tải lên", "added_by": "client:ops", "added_at": "05/12/2026 15:33",
+                      "retired_at": "06/12/2026 15:33", "retire_action": "/admin/trust-anchors/a1/retire" },
+                    { "id": null, "subject": "CN=Y", "sha256": "EF", "not_after": "05/12/2030 15:33",
+                      "source": "Sandbox", "added_by": null, "added_at": null, "retired_at": null,
+                      "retire_action": null }] },
+                    { "id": "government", "title": "Bộ Chính phủ", "anchors": [] }],
+                "set_options": [{ "value": "public", "label": "Bộ công cộng", "selected": true }],
+                "values": { "trust_set": "public", "pem": "-----BEGIN CERTIFICATE-----" },
+                "errors": { "trust_set": "x", "pem": "x" },
+            }),
+            json!({ "home_url": "/admin", "can_write": false, "upload_action": "/admin/trust-anchors",
+                    "sets": [], "set_options": [], "values": null, "errors": null }),
+        ),
+        (
+            "admin_keys",
+            json!({
+                "home_url": "/admin", "can_write": true, "rotate_action": "/admin/keys/rotate",
+                "default_delay": 86400, "notice": "n", "error": "e",
+                "keys": [{ "kid": "rs256-1", "alg": "RS256", "state": "pending", "state_label": "Chờ",
+                           "bad": false, "created_at": "05/12/2026 15:33", "activates_at": "06/12/2026 15:33",
+                           "retired_at": "07/12/2026 15:33", "retire_action": "/admin/keys/rs256-1/retire" }],
+                "values": { "delay_seconds": "60" }, "errors": { "delay_seconds": "x", "confirm": "x" },
+            }),
+            json!({ "home_url": "/admin", "can_write": false, "rotate_action": "/admin/keys/rotate",
+                    "default_delay": 86400, "keys": [], "values": null, "errors": null }),
+        ),
     ]
 }
 

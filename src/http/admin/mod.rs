@@ -8,12 +8,15 @@
 //! console pages (`console()`), merged here.
 
 pub mod accounts;
+pub mod answers;
 pub mod api;
 pub mod audit;
 pub mod complaints;
 pub mod console;
+pub mod keys;
 mod refused;
 pub mod roles;
+pub mod trust_anchors;
 
 use std::sync::Arc;
 
@@ -70,6 +73,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .merge(audit::api())
         .merge(roles::api())
         .merge(complaints::api())
+        .merge(trust_anchors::api())
+        .merge(keys::api())
 }
 
 /// The OpenAPI document, as served.
@@ -88,6 +93,8 @@ pub fn router() -> Router<App> {
         .merge(audit::console())
         .merge(roles::console())
         .merge(complaints::console())
+        .merge(trust_anchors::console())
+        .merge(keys::console())
         .route(
             OPENAPI_PATH,
             get(move || {

@@ -12,3 +12,4 @@ pub mod credential;
 pub mod phone;
 pub mod refresh_token;
 pub mod signing_key;
+pub mod trust_anchor;
