@@ -6,6 +6,8 @@
 //! No axum and no SQL here: `http::admin` turns requests into an [`Actor`] and answers;
 //! the store does the writes.
 
+pub mod clients;
+
 use serde_json::{Value, json};
 
 use crate::audit::Event;

@@ -30,7 +30,7 @@ pub use accounts::{
     UpstreamLink,
 };
 pub use audit::AuditRecord;
-pub use clients::SecretRotation;
+pub use clients::{ClientWrite, SecretRotation};
 pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::StoredSigningKey;

@@ -6,6 +6,8 @@ mod admin_support;
 mod helpers;
 
 mod admin;
+mod admin_clients;
+mod admin_clients_browser;
 mod authorize_errors;
 mod bad_input;
 mod browser;

@@ -8,6 +8,7 @@
 //! console pages (`console()`), merged here.
 
 pub mod api;
+pub mod clients;
 pub mod console;
 
 use std::sync::Arc;
@@ -59,7 +60,9 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every API route with its documentation, one `merge` per resource.
 fn api_routes() -> OpenApiRouter<App> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::routes())
+        .merge(clients::api())
 }
 
 /// The OpenAPI document, as served.
@@ -71,17 +74,21 @@ pub fn openapi_json() -> String {
 pub fn router() -> Router<App> {
     let (api, doc) = api_routes().split_for_parts();
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
-    Router::new().merge(api).merge(console::router()).route(
-        OPENAPI_PATH,
-        get(move || {
-            let doc = doc.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc.to_string(),
-                )
-                    .into_response()
-            }
-        }),
-    )
+    Router::new()
+        .merge(api)
+        .merge(console::router())
+        .merge(clients::console())
+        .route(
+            OPENAPI_PATH,
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                        .into_response()
+                }
+            }),
+        )
 }
