@@ -4,6 +4,10 @@
 //! where a private_key_jwt client publishes its keys, instead of `jwks`) and
 //! `clients.updated_at` (nullable: never edited). Expand-only: columns with defaults or
 //! nullable, so a node of the previous release keeps working on it.
+//!
+//! Also widens `audit_events.actor_id` from 36 to 100 characters on PostgreSQL (SQLite does not
+//! enforce the length): an admin API actor is recorded as `client:<client_id>`, up to 71
+//! characters. The accounts migration (000012) makes the same change; the second is a no-op.
 
 use sea_orm_migration::prelude::*;
 
@@ -50,6 +54,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        }
+        if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            // Widening a varchar is a catalogue change on PostgreSQL: no table rewrite.
+            m.get_connection()
+                .execute_unprepared(
+                    "ALTER TABLE audit_events ALTER COLUMN actor_id TYPE varchar(100)",
+                )
+                .await?;
         }
         Ok(())
     }
