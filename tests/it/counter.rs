@@ -5,59 +5,25 @@
 //! software passkey (`passkey::holder`), the simplest strong login.
 
 use reqwest::StatusCode;
-use serde_json::json;
-use xacthuc::audit::Event;
 use xacthuc::domain::{Ial, Role};
 
+use crate::admin_support::{StaffDesk, grant, staff_desk};
 use crate::helpers::*;
-use crate::passkey::{Holder, holder, passkey_login};
+use crate::passkey::{holder, passkey_login};
 
 const OFFICER: &str = "001085000111";
 const CITIZEN: &str = "001090000777";
 const OFFICE: &str = "Bưu điện Hà Đông";
 
-/// Gives `account` the counter-officer role at [`OFFICE`], as the CLI does.
-pub async fn grant_counter_role(t: &TestApp, account: &str) {
-    let row = t.app.audit.row(
-        Event::new("role.granted")
-            .account(account)
-            .detail(json!({ "role": "counter_officer", "office": OFFICE })),
-    );
-    assert!(
-        t.app
-            .db
-            .grant_role(
-                account,
-                Role::CounterOfficer,
-                Some(OFFICE),
-                None,
-                t.clock.now(),
-                &row
-            )
-            .await
-            .unwrap()
-    );
-}
-
-/// An officer with a passkey, logged in with it in a browser of their own.
-pub struct Desk {
-    pub officer: Holder,
-    pub b: reqwest::Client,
-}
-
-async fn desk(t: &TestApp) -> Desk {
-    let mut officer = holder(t, OFFICER).await;
-    grant_counter_role(t, &officer.account_id).await;
-    let b = browser();
-    let resp = passkey_login(t, &b, &mut officer, None).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    Desk { officer, b }
+/// The officer, logged in with a passkey in a browser of their own.
+async fn desk(t: &TestApp) -> StaffDesk {
+    staff_desk(t, OFFICER, &[Role::CounterOfficer]).await
 }
 
 /// Posts the console form at `page` to `action` with `fields` (CSRF from the page).
 async fn post_form(
     t: &TestApp,
-    d: &Desk,
+    d: &StaffDesk,
     page: &str,
     action: &str,
     fields: &[(&str, &str)],
@@ -122,7 +88,7 @@ async fn the_counter_opens_only_to_a_strong_login_of_an_officer() {
 
     // A password + SMS code login, even of an officer, is too weak.
     let mut officer = holder(&t, OFFICER).await;
-    grant_counter_role(&t, &officer.account_id).await;
+    grant(&t, &officer.account_id, Role::CounterOfficer).await;
     let weak = browser();
     login(&t, &weak, &t.url("/login"), OFFICER, PASSWORD).await;
     let resp = weak.get(t.url("/counter")).send().await.unwrap();
@@ -195,7 +161,7 @@ async fn audited_for_actor(
 async fn a_citizen_registered_at_the_counter_finishes_on_their_phone_and_logs_in() {
     let t = spawn_app().await;
     let d = desk(&t).await;
-    let officer = d.officer.account_id.clone();
+    let officer = d.holder.account_id.clone();
 
     let resp = post_form(
         &t,
@@ -377,7 +343,7 @@ async fn a_counter_form_with_wrong_fields_says_what_is_wrong_and_sends_nothing()
     assert!(shows(&t, &html, "err_phone_not_mobile"));
 
     assert!(
-        audited_for_actor(&t, "counter.registration_started", &d.officer.account_id)
+        audited_for_actor(&t, "counter.registration_started", &d.holder.account_id)
             .await
             .is_none()
     );
@@ -492,7 +458,7 @@ async fn expired_unknown_and_overtaken_links_create_nothing() {
 
     // A new link (the officer logs in again: a day ended their session too), but the ID
     // number gets an account meanwhile (another registration).
-    let resp = passkey_login(&t, &d.b, &mut d.officer, None).await;
+    let resp = passkey_login(&t, &d.b, &mut d.holder, None).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let resp = post_form(
         &t,
@@ -552,7 +518,7 @@ async fn an_assisted_reset_sets_a_new_password_and_ends_every_session_and_token(
     );
 
     let d = desk(&t).await;
-    let officer = d.officer.account_id.clone();
+    let officer = d.holder.account_id.clone();
     // The ID number → the name, birth date and masked phones.
     let resp = post_form(
         &t,

@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod admin_clients;
 mod admin_clients_browser;
+mod admin_hostile;
 mod authorize_errors;
 mod bad_input;
 mod browser;
