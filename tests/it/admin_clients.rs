@@ -1276,3 +1276,40 @@ fn attr_text(html: &str, id: &str) -> Option<String> {
     let close = rest[open..].find('<')?;
     Some(unescape(rest[open..open + close].trim()))
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_client_routes() {
+    let t = spawn_app().await;
+    let (status, doc) = api_call(
+        &t,
+        None,
+        Method::GET,
+        xacthuc::http::admin::OPENAPI_PATH,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = &doc["paths"];
+    for (path, methods) in [
+        ("/admin/api/v1/clients", &["get", "post"][..]),
+        (
+            "/admin/api/v1/clients/{client_id}",
+            &["get", "put", "delete"][..],
+        ),
+        ("/admin/api/v1/clients/{client_id}/disable", &["post"][..]),
+        ("/admin/api/v1/clients/{client_id}/enable", &["post"][..]),
+        (
+            "/admin/api/v1/clients/{client_id}/rotate-secret",
+            &["post"][..],
+        ),
+    ] {
+        for m in methods {
+            assert!(paths[path][m].is_object(), "{m} {path}");
+        }
+    }
+    let draft = &doc["components"]["schemas"]["ClientDraft"]["properties"];
+    assert!(draft["redirect_uris"].is_object() && draft["jwks_uri"].is_object());
+    let view = &doc["components"]["schemas"]["ClientView"]["properties"];
+    assert!(view["version"].is_object());
+    assert!(view.get("secret_hash").is_none());
+}
