@@ -72,6 +72,8 @@ pub struct AppInner {
     pub sandbox_vneid: Option<Arc<crate::sandbox::vneid::SandboxVneid>>,
     /// Clients, per node, kept current through the shared store (`oidc::client_cache`).
     clients: ClientCache,
+    /// The JWK sets of private_key_jwt clients registered with a `jwks_uri`, per node.
+    pub jwks_uris: crate::oidc::jwks_uri::JwksUriCache,
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
     discovery: std::sync::OnceLock<Arc<Vec<u8>>>,
@@ -204,6 +206,7 @@ impl App {
             audit: Audit::new(db.clone(), clock.clone()),
             metrics: Metrics::default(),
             clients: ClientCache::new(config.server.client_cache_seconds),
+            jwks_uris: Default::default(),
             verified_tokens: TtlCache::new(100_000),
             discovery: std::sync::OnceLock::new(),
             config,
@@ -227,9 +230,12 @@ impl App {
         if !crate::oidc::client::valid_client_id(client_id) {
             return Ok(None);
         }
-        self.clients
+        // A disabled client is refused everywhere as an unknown one would be.
+        Ok(self
+            .clients
             .get(&self.db, self.store.as_ref(), &self.clock, client_id)
-            .await
+            .await?
+            .filter(|c| !c.disabled))
     }
 
     /// Tells every node that a client changed (call after the change committed).

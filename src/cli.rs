@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Ial, IdNumber, SubjectType};
-use crate::oidc::client::{Client, ClientAuthMethod, SubjectIdentifierType, check_redirect_uri};
+use crate::oidc::client::{Client, ClientAuthMethod};
 use crate::store::{Database, NewAccount};
 
 #[derive(Parser)]
@@ -444,54 +444,23 @@ pub async fn checked_client(
     http: &reqwest::Client,
 ) -> anyhow::Result<(Client, Option<String>)> {
     let (client, secret) = new_client(config, add)?;
-    crate::oidc::subject::check_sector_identifier(http, &client)
+    crate::admin::clients::check_remote(http, &client)
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!(e.english()))?;
     Ok((client, secret))
 }
 
-/// Builds a client registration from CLI input; returns the secret to show once. The sector
-/// identifier is not fetched here (see [`checked_client`]).
+/// Builds a client registration from CLI input with the admin area's rules
+/// (`admin::clients::check`; the operator may give admin scopes); returns the secret to show
+/// once. The sector identifier is not fetched here (see [`checked_client`]).
 pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Option<String>)> {
-    for uri in add
-        .redirect_uris
-        .iter()
-        .chain(&add.post_logout_redirect_uris)
-    {
-        check_redirect_uri(uri, add.public).map_err(anyhow::Error::msg)?;
-    }
-    // We call the back-channel URI ourselves: https (http to loopback), never an app's scheme.
-    if let Some(uri) = &add.backchannel_logout_uri {
-        check_redirect_uri(uri, false).map_err(anyhow::Error::msg)?;
-    }
-    if let Some(id) = &add.client_id
-        && !crate::oidc::client::valid_client_id(id)
-    {
-        anyhow::bail!("--client-id must be 1 to 64 visible ASCII characters");
-    }
-    let acr = crate::oidc::acr::AcrPolicy::new(&config.acr);
-    let min_ial = match &add.min_acr {
-        None => None,
-        Some(a) => Some(
-            acr.ial(a)
-                .ok_or_else(|| anyhow::anyhow!("unknown acr {a}"))?,
-        ),
-    };
-    let id_token_alg = add
-        .id_token_alg
-        .unwrap_or_else(|| config.keys.id_token_alg.clone());
-    if !crate::keys::ALGORITHMS.contains(&id_token_alg.as_str()) {
-        anyhow::bail!("id token algorithm must be RS256 or ES256");
-    }
+    use crate::admin::clients::{ClientDraft, Context, check};
     let jwks = match &add.jwks_file {
         None => None,
-        Some(path) => {
-            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-            if !v.get("keys").is_some_and(|k| k.is_array()) {
-                anyhow::bail!("{}: not a JWK set", path.display());
-            }
-            Some(v)
-        }
+        Some(path) => Some(
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        ),
     };
     let auth_method = if add.public {
         ClientAuthMethod::None
@@ -500,48 +469,47 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
     } else {
         ClientAuthMethod::ClientSecretBasic
     };
-    let secret = auth_method.uses_secret().then(crate::random::token);
-    let grants = if add.grants.is_empty() {
-        vec![
-            "authorization_code".to_string(),
-            "refresh_token".to_string(),
-        ]
+    let grant_types = if add.grants.is_empty() {
+        vec!["authorization_code".into(), "refresh_token".into()]
     } else {
         add.grants
     };
-    let scopes = if add.scopes.is_empty() {
-        crate::oidc::claims::SCOPES
-            .iter()
-            .map(|(s, _)| s.to_string())
+    let allowed_scopes = if add.scopes.is_empty() {
+        crate::admin::clients::user_scopes()
+            .map(String::from)
             .collect()
     } else {
         add.scopes
     };
-    let client = Client {
-        client_id: add
-            .client_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    let draft = ClientDraft {
+        client_id: add.client_id,
         name: add.name,
-        secret_hash: secret.as_deref().map(crate::random::sha256_hex),
-        auth_method,
         redirect_uris: add.redirect_uris,
         post_logout_redirect_uris: add.post_logout_redirect_uris,
         backchannel_logout_uri: add.backchannel_logout_uri,
-        grant_types: grants,
-        allowed_scopes: scopes,
+        grant_types,
+        token_endpoint_auth_method: auth_method.as_str().into(),
         jwks,
+        jwks_uri: None,
+        allowed_scopes,
+        min_acr: add.min_acr,
         skip_consent: add.skip_consent,
-        min_ial,
-        id_token_alg,
         require_phishing_resistant: add.require_phishing_resistant,
-        previous_secret: None,
         omit_iss_in_errors: add.omit_iss_in_errors,
-        subject_type: SubjectIdentifierType::parse(&add.subject_type)
-            .ok_or_else(|| anyhow::anyhow!("--subject-type must be public or pairwise"))?,
+        subject_type: Some(add.subject_type),
         sector_identifier_uri: add.sector_identifier_uri,
+        id_token_alg: add.id_token_alg,
+        theme: None,
+        version: None,
     };
-    crate::oidc::subject::check_registration(&client).map_err(anyhow::Error::msg)?;
-    Ok((client, secret))
+    let acr = crate::oidc::acr::AcrPolicy::new(&config.acr);
+    let ctx = Context {
+        acr: &acr,
+        default_id_token_alg: &config.keys.id_token_alg,
+        may_give_admin_scopes: true,
+        existing: None,
+    };
+    check(&draft, &ctx).map_err(|e| anyhow::anyhow!(e.english()))
 }
 
 async fn account_add(config: Config, a: AccountAdd) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod m20261229_000006_counter;
 mod m20261230_000007_complaints;
 mod m20261231_000008_client_secrets;
 mod m20261231_000009_pairwise;
+mod m20270101_000010_client_admin;
 mod m20270101_000011_trust_anchors;
 mod m20270101_000012_audit_indexes;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261230_000007_complaints::Migration),
             Box::new(m20261231_000008_client_secrets::Migration),
             Box::new(m20261231_000009_pairwise::Migration),
+            Box::new(m20270101_000010_client_admin::Migration),
             Box::new(m20270101_000011_trust_anchors::Migration),
             Box::new(m20270101_000012_audit_indexes::Migration),
         ]

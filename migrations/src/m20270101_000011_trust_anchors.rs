@@ -7,22 +7,11 @@
 //! A certificate is active in a set at most once: a partial unique index on
 //! (`trust_set`, `sha256`) over the rows not retired, so a retired anchor may be uploaded
 //! again while its history stays.
-//!
-//! Also (PostgreSQL only): `audit_events.actor_id` widened from varchar(36) to varchar(100).
-//! An admin API caller is recorded as `client:<client_id>` (up to 71 characters), which
-//! PostgreSQL refused, so every audited API action failed there; SQLite never enforced the
-//! length. Widening a varchar keeps every value and every reader: still expand-only.
 
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-#[derive(DeriveIden)]
-enum AuditEvents {
-    Table,
-    ActorId,
-}
 
 #[derive(DeriveIden)]
 enum TrustAnchors {
@@ -90,15 +79,6 @@ impl MigrationTrait for Migration {
                  WHERE retired_at IS NULL",
             )
             .await?;
-        if m.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            m.alter_table(
-                Table::alter()
-                    .table(AuditEvents::Table)
-                    .modify_column(ColumnDef::new(AuditEvents::ActorId).string_len(100).null())
-                    .to_owned(),
-            )
-            .await?;
-        }
         Ok(())
     }
 

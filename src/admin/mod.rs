@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit_trail;
+pub mod clients;
 pub mod refusal;
 pub mod roles;
 pub mod signing_keys;

@@ -800,6 +800,11 @@ mod tests {
             omit_iss_in_errors: false,
             subject_type: Default::default(),
             sector_identifier_uri: None,
+            jwks_uri: None,
+            disabled: false,
+            theme: None,
+            version: 1,
+            updated_at: None,
         }
     }
 

@@ -74,6 +74,17 @@ pub struct Client {
     pub subject_type: SubjectIdentifierType,
     /// For a pairwise client: where its sector's list of redirect URIs is published (§8.1).
     pub sector_identifier_uri: Option<String>,
+    /// For private_key_jwt: where the client publishes its public JWK set (instead of
+    /// `jwks`); fetched and cached per node (`oidc::jwks_uri`).
+    pub jwks_uri: Option<String>,
+    /// A disabled client is refused like an unknown one (`App::client` does not return it);
+    /// tokens it already holds live out their lifetime.
+    pub disabled: bool,
+    /// A theme of `[theme] client_themes` for its login pages (planned; only none for now).
+    pub theme: Option<String>,
+    /// Counts edits, so an edit based on an older version is refused rather than lost.
+    pub version: i32,
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// OIDC Core §8: `public` — every client sees the account id; `pairwise` — each sector sees its
@@ -167,29 +178,73 @@ pub fn valid_client_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Why a URI cannot be registered as a redirect (or post-logout redirect) URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectUriError {
+    NotAUri,
+    Fragment,
+    NotHttps,
+    SchemeNotReverseDomain,
+    CustomSchemeNotPublic,
+}
+
+impl RedirectUriError {
+    /// The theme string that tells an admin (`{uri}` filled in by the caller).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::NotAUri => "admin_clients_uri_not_a_uri",
+            Self::Fragment => "admin_clients_uri_fragment",
+            Self::NotHttps => "admin_clients_uri_not_https",
+            Self::SchemeNotReverseDomain => "admin_clients_uri_scheme",
+            Self::CustomSchemeNotPublic => "admin_clients_uri_custom_scheme_public_only",
+        }
+    }
+
+    /// English, for the command line and logs.
+    pub fn english(self) -> &'static str {
+        match self {
+            Self::NotAUri => "not an absolute URI (relative URL without a base)",
+            Self::Fragment => "a redirect URI must not have a fragment",
+            Self::NotHttps => {
+                "a redirect URI must be https (plain http only to 127.0.0.1, [::1] or localhost)"
+            }
+            Self::SchemeNotReverseDomain => {
+                "a custom scheme must be a reverse domain name, such as vn.gov.app:/callback"
+            }
+            Self::CustomSchemeNotPublic => {
+                "a custom scheme is only for public (native app) clients"
+            }
+        }
+    }
+}
+
 /// Whether `uri` may be registered as a redirect (or post-logout redirect) URI of a client;
 /// the error says why not. The rules of RFC 8252 and the OAuth 2.0 Security BCP: https; plain
 /// http only to a loopback host (`127.0.0.1`, `[::1]`, `localhost`: an app on the user's own
 /// machine); a private-use scheme, named by a reverse domain name (`vn.gov.app:/callback`),
 /// only for a public (native) client; never a fragment.
-pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
+pub fn redirect_uri_error(uri: &str, public: bool) -> Option<RedirectUriError> {
+    let Ok(parsed) = url::Url::parse(uri) else {
+        return Some(RedirectUriError::NotAUri);
+    };
     if parsed.fragment().is_some() {
-        return Err(format!("{uri}: a redirect URI must not have a fragment"));
+        return Some(RedirectUriError::Fragment);
     }
     match parsed.scheme() {
-        "https" if parsed.has_host() => Ok(()),
-        "http" if is_loopback(&parsed) => Ok(()),
-        "http" | "https" => Err(format!(
-            "{uri}: a redirect URI must be https (plain http only to 127.0.0.1, [::1] or localhost)"
-        )),
-        scheme if !scheme.contains('.') => Err(format!(
-            "{uri}: a custom scheme must be a reverse domain name, such as vn.gov.app:/callback"
-        )),
-        _ if !public => Err(format!(
-            "{uri}: a custom scheme is only for public (native app) clients"
-        )),
-        _ => Ok(()),
+        "https" if parsed.has_host() => None,
+        "http" if is_loopback(&parsed) => None,
+        "http" | "https" => Some(RedirectUriError::NotHttps),
+        scheme if !scheme.contains('.') => Some(RedirectUriError::SchemeNotReverseDomain),
+        _ if !public => Some(RedirectUriError::CustomSchemeNotPublic),
+        _ => None,
+    }
+}
+
+/// [`redirect_uri_error`] as an English sentence that starts with the URI.
+pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
+    match redirect_uri_error(uri, public) {
+        None => Ok(()),
+        Some(e) => Err(format!("{uri}: {}", e.english())),
     }
 }
 
@@ -233,6 +288,11 @@ mod tests {
             omit_iss_in_errors: false,
             subject_type: Default::default(),
             sector_identifier_uri: None,
+            jwks_uri: None,
+            disabled: false,
+            theme: None,
+            version: 1,
+            updated_at: None,
         };
         assert_eq!(c.match_secret("new", now), SecretMatch::Current);
         assert_eq!(c.match_secret("old", now), SecretMatch::Previous);

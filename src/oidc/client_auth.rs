@@ -170,12 +170,6 @@ async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), O
     if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(fail("client is not registered for private_key_jwt"));
     }
-    let keys = client
-        .jwks
-        .as_ref()
-        .and_then(|jwks| jwks.get("keys"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| fail("no registered keys"))?;
     let header = josekit::jwt::decode_header(jwt).map_err(|_| fail("bad header"))?;
     let alg = header
         .claim("alg")
@@ -183,15 +177,42 @@ async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), O
         .filter(|a| ASSERTION_SIGNING_ALGS.contains(a))
         .ok_or_else(|| fail("unsupported alg"))?;
     let kid = header.claim("kid").and_then(Value::as_str);
-    let payload = candidate_keys(keys, alg, kid)
-        .take(MAX_KEYS_TRIED)
-        .find_map(|key| {
-            let verifier = verifier(alg, key)?;
-            josekit::jws::deserialize_compact(jwt, verifier.as_ref())
-                .ok()
-                .map(|(payload, _)| payload)
-        })
-        .ok_or_else(|| fail("signature does not verify"))?;
+    let verified = |set: &Value| {
+        let keys = set.get("keys").and_then(Value::as_array)?;
+        candidate_keys(keys, alg, kid)
+            .take(MAX_KEYS_TRIED)
+            .find_map(|key| {
+                let verifier = verifier(alg, key)?;
+                josekit::jws::deserialize_compact(jwt, verifier.as_ref())
+                    .ok()
+                    .map(|(payload, _)| payload)
+            })
+    };
+    let payload = match (&client.jwks, &client.jwks_uri) {
+        (Some(jwks), _) => verified(jwks),
+        (None, Some(uri)) => {
+            let fetched = |refresh| async move {
+                app.jwks_uris
+                    .keys(&app.http, uri, app.clock.unix_ms(), refresh)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(client = %client.client_id, jwks_uri = %uri, error = %e, "client JWK set unavailable");
+                        fail("jwks_uri could not be fetched")
+                    })
+            };
+            let (set, fresh) = fetched(false).await?;
+            match verified(set.as_ref()) {
+                Some(p) => Some(p),
+                // A kid the cached set lacks: the client may have rotated its keys.
+                None if !fresh && kid.is_some_and(|k| !has_kid(set.as_ref(), k)) => {
+                    verified(fetched(true).await?.0.as_ref())
+                }
+                None => None,
+            }
+        }
+        (None, None) => return Err(fail("no registered keys")),
+    }
+    .ok_or_else(|| fail("signature does not verify"))?;
     let claims: Value = serde_json::from_slice(&payload).map_err(|_| fail("bad claims"))?;
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
     if str_claim("iss") != Some(&client.client_id) || str_claim("sub") != Some(&client.client_id) {
@@ -237,6 +258,16 @@ async fn verify_assertion(app: &App, client: &Client, jwt: &str) -> Result<(), O
         return Err(fail("jti was already used"));
     }
     Ok(())
+}
+
+/// Whether the JWK set holds a key with this `kid`.
+fn has_kid(set: &Value, kid: &str) -> bool {
+    set.get("keys")
+        .and_then(Value::as_array)
+        .is_some_and(|keys| {
+            keys.iter()
+                .any(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
+        })
 }
 
 /// The registered keys that may have signed an assertion with header `alg` and `kid`: those

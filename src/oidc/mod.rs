@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod error;
 pub mod grants;
 pub mod interaction;
+pub mod jwks_uri;
 pub mod logout;
 pub mod params;
 pub mod revocation;

@@ -57,6 +57,11 @@ pub async fn register(app: &App) -> Result<(), crate::store::StoreError> {
         omit_iss_in_errors: false,
         subject_type: Default::default(),
         sector_identifier_uri: None,
+        jwks_uri: None,
+        disabled: false,
+        theme: None,
+        version: 1,
+        updated_at: None,
     };
     app.db.upsert_client(&client, app.clock.now()).await?;
     app.client_changed(CLIENT_ID).await;

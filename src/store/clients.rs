@@ -24,7 +24,116 @@ pub enum SecretRotation {
     NoSecret,
 }
 
+/// What a compare-and-set write to a client did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientWrite {
+    Done,
+    NoSuchClient,
+    /// The client changed since the version the edit was based on: nothing written.
+    Stale,
+}
+
 impl Database {
+    /// Registers a new client with its audit row, in one transaction; a taken id is
+    /// [`StoreError::Conflict`].
+    pub async fn create_client_audited(
+        &self,
+        c: &Client,
+        now: DateTime<Utc>,
+        audit_row: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        client_row(c, Set(now))
+            .insert(&txn)
+            .await
+            .map_err(map_conflict)?;
+        audit::insert(&txn, audit_row).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a client's registration with `c` if it is still at `expected_version`
+    /// (`UPDATE … WHERE client_id AND version`, so of two edits from one version only the
+    /// first is written), making it version `expected_version + 1`, with its audit row, in
+    /// one transaction. Also how a client is disabled and enabled (`c.disabled`).
+    pub async fn update_client(
+        &self,
+        c: &Client,
+        expected_version: i32,
+        now: DateTime<Utc>,
+        audit_row: &AuditRecord,
+    ) -> Result<ClientWrite, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut row = client_row(c, sea_orm::ActiveValue::NotSet);
+        row.client_id = sea_orm::ActiveValue::NotSet;
+        row.version = Set(expected_version + 1);
+        row.updated_at = Set(Some(now));
+        let updated = client::Entity::update_many()
+            .set(row)
+            .filter(client::Column::ClientId.eq(c.client_id.as_str()))
+            .filter(client::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            let exists = client::Entity::find_by_id(c.client_id.clone())
+                .one(&txn)
+                .await?
+                .is_some();
+            txn.rollback().await?;
+            return Ok(if exists {
+                ClientWrite::Stale
+            } else {
+                ClientWrite::NoSuchClient
+            });
+        }
+        audit::insert(&txn, audit_row).await?;
+        txn.commit().await?;
+        Ok(ClientWrite::Done)
+    }
+
+    /// Removes a client still at `expected_version`, with its consents and grants and the
+    /// audit row, in one transaction.
+    pub async fn delete_client_audited(
+        &self,
+        client_id: &str,
+        expected_version: i32,
+        audit_row: &AuditRecord,
+    ) -> Result<ClientWrite, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = client::Entity::find_by_id(client_id.to_string())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(ClientWrite::NoSuchClient);
+        };
+        if row.version != expected_version {
+            txn.rollback().await?;
+            return Ok(ClientWrite::Stale);
+        }
+        // Grants first (they refer to the client); rolled back if the client changed.
+        consent::Entity::delete_many()
+            .filter(consent::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await?;
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await?;
+        let removed = client::Entity::delete_many()
+            .filter(client::Column::ClientId.eq(client_id))
+            .filter(client::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if removed.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(ClientWrite::Stale);
+        }
+        audit::insert(&txn, audit_row).await?;
+        txn.commit().await?;
+        Ok(ClientWrite::Done)
+    }
+
     pub async fn insert_client(&self, c: &Client, now: DateTime<Utc>) -> Result<(), StoreError> {
         client_row(c, Set(now))
             .insert(&self.conn)
@@ -107,6 +216,16 @@ impl Database {
                 client::Column::PreviousSecretExpiresAt,
                 previous_expires_at.into(),
             )
+            // A rotation is an edit: an edit based on the version before it is stale, so it
+            // cannot write the replaced secret back.
+            .col_expr(
+                client::Column::Version,
+                sea_orm::sea_query::ExprTrait::add(
+                    sea_orm::sea_query::Expr::col(client::Column::Version),
+                    1,
+                ),
+            )
+            .col_expr(client::Column::UpdatedAt, Some(now).into())
             .filter(client::Column::ClientId.eq(client_id))
             .filter(client::Column::SecretHash.eq(current))
             .exec(&txn)
@@ -165,6 +284,11 @@ fn client_row(c: &Client, created_at: sea_orm::ActiveValue<DateTime<Utc>>) -> cl
         subject_type: Set(c.subject_type.as_str().to_string()),
         sector_identifier_uri: Set(c.sector_identifier_uri.clone()),
         created_at,
+        version: Set(c.version),
+        disabled: Set(c.disabled),
+        theme: Set(c.theme.clone()),
+        jwks_uri: Set(c.jwks_uri.clone()),
+        updated_at: Set(c.updated_at),
     }
 }
 
@@ -205,5 +329,10 @@ fn client_from_row(m: client::Model) -> Result<Client, StoreError> {
         subject_type: SubjectIdentifierType::parse(&m.subject_type)
             .ok_or_else(|| StoreError::Corrupt(format!("subject type {}", m.subject_type)))?,
         sector_identifier_uri: m.sector_identifier_uri,
+        jwks_uri: m.jwks_uri,
+        disabled: m.disabled,
+        theme: m.theme,
+        version: m.version,
+        updated_at: m.updated_at,
     })
 }

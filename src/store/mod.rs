@@ -31,7 +31,7 @@ pub use accounts::{
     PhoneRemoval, StatusChange, UpstreamLink,
 };
 pub use audit::{AuditQuery, AuditRecord, AuditRow, KindFilter};
-pub use clients::SecretRotation;
+pub use clients::{ClientWrite, SecretRotation};
 pub use counter::{CounterLink, LinkKind, NewCounterLink};
 pub use credentials::{CREDENTIAL_PASSWORD, CredentialRow, StoredCredential};
 pub use keys::{KeyRetirement, StoredSigningKey};

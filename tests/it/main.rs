@@ -9,6 +9,8 @@ mod admin;
 mod admin_accounts;
 mod admin_accounts_browser;
 mod admin_audit;
+mod admin_clients;
+mod admin_clients_browser;
 mod admin_hostile;
 mod admin_roles;
 mod admin_trust;

@@ -478,6 +478,74 @@ fn samples() -> Vec<(&'static str, Value, Value)> {
             json!({ "home_url": "/admin", "can_write": false, "rotate_action": "/admin/keys/rotate",
                     "default_delay": 86400, "keys": [], "values": null, "errors": null }),
         ),
+        // --- Admin area: clients ---
+        (
+            "admin_clients",
+            json!({
+                "clients": [{ "url": "/admin/clients/c1", "client_id": "c1", "name": "Cổng", "kind": "k",
+                              "auth_method": "client_secret_basic", "disabled": true, "status": "s" }],
+                "can_write": true, "new_url": "/admin/clients/new", "notice": "n",
+            }),
+            json!({ "clients": [], "can_write": false, "new_url": "/admin/clients/new", "notice": null }),
+        ),
+        (
+            "admin_client",
+            {
+                let option =
+                    json!([{ "value": "a", "selected": true }, { "value": "", "selected": false }]);
+                let check = json!([{ "value": "openid", "checked": true }]);
+                json!({
+                    "client": { "client_id": "c1", "name": "Cổng", "kind": "k", "auth_method": "m",
+                                "disabled": true, "status": "s", "version": 3,
+                                "redirect_uris": ["https://a.vn/cb"], "has_secret": true,
+                                "previous_secret_expires_at": "2026-12-06T00:00:00+00:00",
+                                "updated_at": "2026-12-05T00:00:00+00:00" },
+                    "is_new": false, "can_write": true,
+                    "form": { "client_id": "c1", "name": "Cổng", "redirect_uris": "https://a.vn/cb",
+                              "post_logout_redirect_uris": "", "backchannel_logout_uri": "",
+                              "auth_methods": option, "grant_types": check, "scopes": check,
+                              "jwks": "", "jwks_uri": "", "min_acrs": option, "subject_types": option,
+                              "sector_identifier_uri": "", "id_token_algs": option, "theme": "",
+                              "skip_consent": true, "require_phishing_resistant": true,
+                              "omit_iss_in_errors": true, "version": "3" },
+                    "errors": { "client_id": "x", "name": "x", "token_endpoint_auth_method": "x",
+                                "redirect_uris": "x", "post_logout_redirect_uris": "x",
+                                "backchannel_logout_uri": "x", "grant_types": "x", "allowed_scopes": "x",
+                                "jwks": "x", "jwks_uri": "x", "min_acr": "x", "subject_type": "x",
+                                "sector_identifier_uri": "x", "id_token_alg": "x", "theme": "x" },
+                    "error": "e", "notice": "n", "secret": "s3cr3t", "list_url": "/admin/clients",
+                    "action": "/admin/clients/c1", "disable_url": "/admin/clients/c1/disable",
+                    "enable_url": "/admin/clients/c1/enable", "delete_url": "/admin/clients/c1/delete",
+                    "rotate_url": "/admin/clients/c1/rotate",
+                })
+            },
+            json!({
+                "client": null, "is_new": true, "can_write": false,
+                "form": { "client_id": "", "name": "", "redirect_uris": "", "post_logout_redirect_uris": "",
+                          "backchannel_logout_uri": "", "auth_methods": [], "grant_types": [], "scopes": [],
+                          "jwks": "", "jwks_uri": "", "min_acrs": [], "subject_types": [],
+                          "sector_identifier_uri": "", "id_token_algs": [], "theme": "",
+                          "skip_consent": false, "require_phishing_resistant": false,
+                          "omit_iss_in_errors": false, "version": "" },
+                "errors": {}, "error": null, "notice": null, "secret": null, "list_url": "/admin/clients",
+                "action": "/admin/clients/new", "disable_url": null, "enable_url": null,
+                "delete_url": null, "rotate_url": null,
+            }),
+        ),
+        (
+            "admin_client_confirm",
+            json!({
+                "client": { "client_id": "c1", "name": "Cổng", "version": 2 },
+                "action": "/admin/clients/c1/rotate", "back_url": "/admin/clients/c1", "kind": "rotate",
+                "question": "q", "submit": "s", "rotate": true, "overlap_seconds": "86400",
+                "errors": { "confirm": "x", "overlap_seconds": "x" },
+            }),
+            json!({
+                "client": { "client_id": "c1", "name": "Cổng", "version": 2 },
+                "action": "/admin/clients/c1/delete", "back_url": "/admin/clients/c1", "kind": "delete",
+                "question": "q", "submit": "s", "rotate": false, "overlap_seconds": "", "errors": {},
+            }),
+        ),
     ]
 }
 

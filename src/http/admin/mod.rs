@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod answers;
 pub mod api;
 pub mod audit;
+pub mod clients;
 pub mod complaints;
 pub mod console;
 pub mod keys;
@@ -75,6 +76,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .merge(complaints::api())
         .merge(trust_anchors::api())
         .merge(keys::api())
+        .merge(clients::api())
 }
 
 /// The OpenAPI document, as served.
@@ -95,6 +97,7 @@ pub fn router() -> Router<App> {
         .merge(complaints::console())
         .merge(trust_anchors::console())
         .merge(keys::console())
+        .merge(clients::console())
         .route(
             OPENAPI_PATH,
             get(move || {

@@ -39,6 +39,17 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub sector_identifier_uri: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Counts edits: an edit names the version it was based on (stale edits are refused).
+    pub version: i32,
+    /// Refused like an unknown client at every endpoint; its tokens live out their time.
+    pub disabled: bool,
+    /// A theme of `[theme] client_themes` (planned; none: the default theme).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub theme: Option<String>,
+    /// Where a private_key_jwt client publishes its public keys (instead of `jwks`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub jwks_uri: Option<String>,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
