@@ -42,6 +42,8 @@ pub struct AppInner {
     pub keys: KeyRing,
     pub acr: AcrPolicy,
     pub theme: Theme,
+    /// The per-client themes (`theme.clients_dir`), by name; a client's `theme` names one.
+    pub client_themes: crate::http::render::ClientThemes,
     /// Cookie names and flags (`__Host-` and `Secure` on an https issuer).
     pub cookies: Cookies,
     /// Binds CSRF tokens to the browser's session or browser cookie; derived from the
@@ -142,6 +144,8 @@ impl App {
             chrono::Duration::seconds(t.access_token_ttl_seconds.max(t.id_token_ttl_seconds) + 60);
         let keys = KeyRing::load(db.clone(), kek, clock.clone(), retention).await?;
         let theme = Theme::load(&config.theme).map_err(StartError::Theme)?;
+        let client_themes =
+            crate::http::render::load_client_themes(&config.theme).map_err(StartError::Theme)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
@@ -215,6 +219,7 @@ impl App {
             store,
             keys,
             theme,
+            client_themes,
             http,
         })))
     }

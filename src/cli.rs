@@ -508,6 +508,8 @@ pub fn new_client(config: &Config, add: ClientAdd) -> anyhow::Result<(Client, Op
         default_id_token_alg: &config.keys.id_token_alg,
         may_give_admin_scopes: true,
         existing: None,
+        // The command line sets no theme; the console and the API do.
+        theme_names: Vec::new(),
     };
     check(&draft, &ctx).map_err(|e| anyhow::anyhow!(e.english()))
 }

@@ -318,6 +318,10 @@ pub struct ThemeConfig {
     pub dir: PathBuf,
     /// An operator's theme directory whose templates/strings override the default by name.
     pub override_dir: Option<PathBuf>,
+    /// Per-client themes: each subdirectory of this folder (its name: lowercase letters,
+    /// digits and `-`) is a theme of that name, whose templates and strings override the two
+    /// above by name on the pages of a portal whose client names it (`theme`). Read at start.
+    pub clients_dir: Option<PathBuf>,
     /// `vi` or `en`.
     pub default_locale: String,
 }
@@ -528,6 +532,7 @@ impl Default for ThemeConfig {
         Self {
             dir: "themes/default".into(),
             override_dir: None,
+            clients_dir: None,
             default_locale: "vi".into(),
         }
     }

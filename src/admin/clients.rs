@@ -66,7 +66,7 @@ pub struct ClientDraft {
     pub sector_identifier_uri: Option<String>,
     /// RS256 or ES256 (none: the configured default).
     pub id_token_alg: Option<String>,
-    /// Per-client themes are planned; only none is accepted for now.
+    /// One of the deployment's client themes (`theme.clients_dir`), or none: the common theme.
     pub theme: Option<String>,
     /// An edit: the version it is based on (or `If-Match`); ignored at creation.
     pub version: Option<i32>,
@@ -115,6 +115,8 @@ pub struct Context<'a> {
     /// The registration being replaced (none: a new client). Its secrets, id, version and
     /// state are kept.
     pub existing: Option<&'a Client>,
+    /// The per-client themes this deployment has (`theme.clients_dir`): a client may name one.
+    pub theme_names: Vec<&'a str>,
 }
 
 impl<'a> Context<'a> {
@@ -383,11 +385,18 @@ pub fn check(
     }
 
     let theme = blank_to_none(&draft.theme);
-    if theme.is_some() {
+    if let Some(name) = &theme
+        && !ctx.theme_names.contains(&name.as_str())
+    {
+        let known = if ctx.theme_names.is_empty() {
+            "-".to_string()
+        } else {
+            ctx.theme_names.join(", ")
+        };
         errs.add(
             "theme",
-            Message::new("admin_clients_theme_planned"),
-            "per-client themes are not available yet; leave the theme empty",
+            Message::new("admin_clients_theme_unknown").with("themes", &known),
+            "the theme is not one of this deployment's client themes (theme.clients_dir)",
         );
     }
 
@@ -645,6 +654,7 @@ mod tests {
             default_id_token_alg: "RS256",
             may_give_admin_scopes: admin,
             existing: None,
+            theme_names: vec!["khanh-hoa"],
         }
     }
 

@@ -55,7 +55,7 @@ async fn login_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> Res
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
     let context = login_page::context_of(&app, &headers, ar).await;
-    let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
+    let req = login_page::page_request(&app, &headers, &uri, &context);
     let Ok(context) = context else {
         return page::error(
             &app,
@@ -105,7 +105,7 @@ async fn login_submit(
     };
     let ar = params.get("ar");
     let context = login_page::context_of(&app, &headers, ar).await;
-    let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
+    let req = login_page::page_request(&app, &headers, &uri, &context);
     let Ok(context) = context else {
         return page::error(
             &app,
@@ -158,7 +158,9 @@ async fn consent_page(State(app): State<App>, headers: HeaderMap, uri: Uri) -> R
             return page::error(&app, &req, StatusCode::BAD_REQUEST, key, None);
         }
     };
-    let req = PageRequest::new(&app, &headers, &uri, &pending.0.ui_locales);
+    let theme = login_page::theme_of(&app, &pending.0.client_id).await;
+    let req = PageRequest::new(&app, &headers, &uri, &pending.0.ui_locales)
+        .with_client_theme(&app, theme.as_deref());
     consent_form(&app, &req, &pending, ar.unwrap_or_default())
 }
 

@@ -1,7 +1,7 @@
 //! The login page: the methods configured in `[login]` that can meet what the portal asked
 //! for (level, phishing resistance), why a login is needed, and the ID number + password form.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -20,6 +20,8 @@ pub struct LoginContext {
     pub ar: Option<String>,
     pub pending: Option<(AuthorizationRequest, String)>,
     pub need: LoginNeed,
+    /// The theme the portal's client names, if any.
+    pub client_theme: Option<String>,
 }
 
 /// The pending request's `ui_locales`, for choosing the page language.
@@ -31,6 +33,29 @@ pub fn locales(context: &Result<LoginContext, ()>) -> &[String] {
         }) => &r.ui_locales,
         _ => &[],
     }
+}
+
+/// The page request of a login page: the pending request's languages and its portal's theme.
+pub fn page_request(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    context: &Result<LoginContext, ()>,
+) -> PageRequest {
+    let theme = context
+        .as_ref()
+        .ok()
+        .and_then(|c| c.client_theme.as_deref());
+    PageRequest::new(app, headers, uri, locales(context)).with_client_theme(app, theme)
+}
+
+/// The theme a portal's client names (`Client::theme`), for the pages of its requests.
+pub async fn theme_of(app: &App, client_id: &str) -> Option<String> {
+    app.client(client_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.theme.clone())
 }
 
 /// The login page's URL for the pending request `ar`.
@@ -55,14 +80,15 @@ pub async fn context(
             ar: None,
             pending: None,
             need: LoginNeed::default(),
+            client_theme: None,
         });
     };
     let request = match interaction::pending(app, ar, browser).await {
         Ok(Some(r)) => r,
         _ => return Err(()),
     };
-    let name = match app.client(&request.client_id).await {
-        Ok(Some(c)) => c.name.clone(),
+    let (name, client_theme) = match app.client(&request.client_id).await {
+        Ok(Some(c)) => (c.name.clone(), c.theme.clone()),
         _ => return Err(()),
     };
     let session = match session_cookie {
@@ -74,6 +100,7 @@ pub async fn context(
         ar: Some(ar.to_string()),
         pending: Some((request, name)),
         need,
+        client_theme,
     })
 }
 

@@ -1,10 +1,13 @@
 //! Themed HTML responses: common template variables, CSP, cookies (CSRF, language).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::render::Theme;
 use super::request::{BROWSER_COOKIE, LANG_COOKIE, SESSION_COOKIE, SameSite, form_params, locale};
 use crate::app::App;
 use crate::authenticators::RefusalKind;
@@ -30,6 +33,8 @@ pub struct PageRequest {
     session: Option<String>,
     /// The browser cookie (`xacthuc_browser`), if the browser sent one.
     browser: Option<String>,
+    /// The portal's own theme (`with_client_theme`), else the deployment's.
+    client_theme: Option<Arc<Theme>>,
 }
 
 impl PageRequest {
@@ -69,7 +74,20 @@ impl PageRequest {
             new_csrf_cookie,
             session: session.map(str::to_string),
             browser: app.cookies.get(headers, BROWSER_COOKIE).map(str::to_string),
+            client_theme: None,
         }
+    }
+
+    /// This request rendered in the theme a portal's client names (`Client::theme`), if the
+    /// deployment has it: the login and consent pages of that portal's requests.
+    pub fn with_client_theme(mut self, app: &App, theme: Option<&str>) -> PageRequest {
+        self.client_theme = theme.and_then(|name| app.client_themes.get(name)).cloned();
+        self
+    }
+
+    /// The theme this page renders with.
+    pub fn theme<'a>(&'a self, app: &'a App) -> &'a Theme {
+        self.client_theme.as_deref().unwrap_or(&app.theme)
     }
 
     /// This request with its language link going to `target` (a path on this site with its
@@ -99,7 +117,7 @@ impl PageRequest {
     }
 
     pub fn t(&self, app: &App, key: &str) -> String {
-        app.theme.t(self.locale, key)
+        self.theme(app).t(self.locale, key)
     }
 }
 
@@ -172,17 +190,17 @@ pub fn render(
     vars: Value,
 ) -> Response {
     let mut ctx = json!({
-        "t": app.theme.strings(req.locale),
+        "t": req.theme(app).strings(req.locale),
         "lang": req.locale,
         "lang_switch_url": req.switch_url,
-        "page_title": app.theme.t(req.locale, title_key),
+        "page_title": req.t(app, title_key),
         "sandbox": app.config.sandbox.enabled,
         "csrf": req.csrf,
     });
     if let (Some(obj), Value::Object(extra)) = (ctx.as_object_mut(), vars) {
         obj.extend(extra);
     }
-    let html = match app.theme.render(template, &ctx) {
+    let html = match req.theme(app).render(template, &ctx) {
         Ok(html) => html,
         Err(e) => {
             tracing::error!(template, error = %e, "template rendering failed");
@@ -237,8 +255,8 @@ pub fn error(
     code: Option<&str>,
 ) -> Response {
     let mut vars = json!({
-        "title": app.theme.t(req.locale, "title_error"),
-        "message": app.theme.t(req.locale, message_key),
+        "title": req.t(app, "title_error"),
+        "message": req.t(app, message_key),
     });
     if let Some(code) = code {
         vars["code"] = json!(code);

@@ -1,8 +1,9 @@
 //! The theme: handlebars templates (strict mode) and string tables per locale. An operator's
 //! theme directory overrides templates and strings by name.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use handlebars::Handlebars;
 use serde_json::{Map, Value};
@@ -17,13 +18,58 @@ pub struct Theme {
     pub default_locale: &'static str,
 }
 
+/// The themes of `theme.clients_dir`, by name: each its own directory layered over the default
+/// and the operator's theme.
+pub type ClientThemes = BTreeMap<String, Arc<Theme>>;
+
+/// Whether `name` may name a client theme: lowercase letters, digits and `-`, 1 to 64.
+pub fn valid_theme_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Loads every client theme of `cfg.clients_dir` (none without one). A subdirectory whose name
+/// cannot name a theme is refused, so an operator's typo is seen at start, not on a portal.
+pub fn load_client_themes(cfg: &ThemeConfig) -> Result<ClientThemes, String> {
+    let mut themes = ClientThemes::new();
+    let Some(root) = &cfg.clients_dir else {
+        return Ok(themes);
+    };
+    let entries = std::fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !valid_theme_name(&name) {
+            return Err(format!(
+                "{}: a client theme's name is lowercase letters, digits and '-'",
+                path.display()
+            ));
+        }
+        let theme = Theme::load_layers(cfg, Some(&path))?;
+        themes.insert(name, Arc::new(theme));
+    }
+    Ok(themes)
+}
+
 impl Theme {
     pub fn load(cfg: &ThemeConfig) -> Result<Self, String> {
+        Self::load_layers(cfg, None)
+    }
+
+    /// The default theme, the operator's over it, and `client` over both.
+    fn load_layers(cfg: &ThemeConfig, client: Option<&Path>) -> Result<Self, String> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.set_dev_mode(false);
         let mut strings: HashMap<&'static str, Map<String, Value>> = HashMap::new();
-        let dirs = std::iter::once(cfg.dir.as_path()).chain(cfg.override_dir.as_deref());
+        let dirs = std::iter::once(cfg.dir.as_path())
+            .chain(cfg.override_dir.as_deref())
+            .chain(client);
         for dir in dirs {
             register_templates(&mut hb, &dir.join("templates"))?;
             for locale in LOCALES {

@@ -58,7 +58,7 @@ async fn show(
     let params = query_params(&uri).unwrap_or_default();
     let ar = params.get("ar");
     let context = login_page::context_of(&app, &headers, ar).await;
-    let req = PageRequest::new(&app, &headers, &uri, login_page::locales(&context));
+    let req = login_page::page_request(&app, &headers, &uri, &context);
     let Some(method) = enabled(&app, &name) else {
         return not_found(&app, &req);
     };

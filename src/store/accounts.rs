@@ -178,6 +178,11 @@ impl Database {
     }
 
     pub async fn find_account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        // Account ids are UUIDs. Anything else (an admin URL's path, say) finds nothing without
+        // a query: PostgreSQL refuses a NUL byte in text, which would be an error, not "none".
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
         account::Entity::find_by_id(id.to_string())
             .one(&self.conn)
             .await?

@@ -416,7 +416,7 @@ async fn every_rule_is_checked_with_a_message_per_field() {
         (
             json!({ "theme": "khanh-hoa" }),
             "theme",
-            "admin_clients_theme_planned",
+            "admin_clients_theme_unknown",
         ),
     ];
     for (i, (changes, field, key)) in cases.into_iter().enumerate() {
@@ -1312,4 +1312,83 @@ async fn the_openapi_document_describes_the_client_routes() {
     let view = &doc["components"]["schemas"]["ClientView"]["properties"];
     assert!(view["version"].is_object());
     assert!(view.get("secret_hash").is_none());
+}
+
+/// A deployment with one portal theme, `khanh-hoa`, whose strings rename the login and consent
+/// pages' titles (Vietnamese only: English falls back to the common theme's).
+fn client_theme_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let strings = dir.path().join("khanh-hoa").join("strings");
+    std::fs::create_dir_all(&strings).unwrap();
+    std::fs::write(
+        strings.join("vi.toml"),
+        "login_title = \"Đăng nhập Cổng Khánh Hòa\"\nconsent_title = \"Khánh Hòa xin quyền truy cập\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_portal_theme_dresses_its_login_and_consent_pages_and_an_unknown_one_is_refused() {
+    let themes = client_theme_dir();
+    let root = themes.path().to_path_buf();
+    let t = spawn_app_with(|c| c.theme.clients_dir = Some(root)).await;
+    t.add_account(CITIZEN, Ial::Ial2).await;
+    let admin = api_token(&t, &[Role::Admin]).await;
+
+    let (status, answer) = api_en(
+        &t,
+        &admin,
+        Method::POST,
+        CLIENTS,
+        Some(with("cong-ha-noi", json!({ "theme": "ha-noi" }))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["fields"]["theme"]
+            .as_str()
+            .unwrap()
+            .contains("khanh-hoa")
+    );
+
+    let (status, answer) = api_en(
+        &t,
+        &admin,
+        Method::POST,
+        CLIENTS,
+        Some(with("cong-khanh-hoa", json!({ "theme": "khanh-hoa" }))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["theme"], "khanh-hoa", "{answer}");
+    let plain = create(&t, &admin, "cong-chung").await;
+    assert!(plain["theme"].is_null(), "{plain}");
+
+    // The themed portal's login page, then its consent page, in its theme.
+    let b = browser();
+    let (_, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(&t, "cong-khanh-hoa", &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login_url = location(&resp);
+    let html = page_text(&b, &login_url).await;
+    assert!(html.contains("Đăng nhập Cổng Khánh Hòa"), "{html}");
+    let consent_url = login(&t, &b, &login_url, CITIZEN, PASSWORD).await;
+    assert!(consent_url.contains("/consent"), "{consent_url}");
+    let html = page_text(&b, &consent_url).await;
+    assert!(html.contains("Khánh Hòa xin quyền truy cập"), "{html}");
+
+    // Another portal of the same deployment keeps the common theme.
+    let other = browser();
+    let resp = other
+        .get(authorize_url(&t, "cong-chung", &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let html = page_text(&other, &location(&resp)).await;
+    assert!(!html.contains("Cổng Khánh Hòa"), "{html}");
+    assert!(html.contains(&says(&t, "login_title")));
 }

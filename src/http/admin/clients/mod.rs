@@ -90,6 +90,7 @@ fn context<'a>(app: &'a App, by: &By<'_>, existing: Option<&'a Client>) -> Conte
         default_id_token_alg: &app.config.keys.id_token_alg,
         may_give_admin_scopes: Context::admin_scopes_allowed(by.actor.roles()),
         existing,
+        theme_names: app.client_themes.keys().map(String::as_str).collect(),
     }
 }
 
