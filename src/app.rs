@@ -290,9 +290,11 @@ impl App {
         match what {
             Shared::TrustAnchors => load_uploaded_anchors(&self.db, &self.pki).await?,
             Shared::SigningKeys => {
-                self.keys.reload().await?;
-                // A cached verification may be of a token whose key was just retired.
-                self.verified_tokens.clear();
+                // A cached verification may be of a token whose key was just retired; the
+                // periodic reload finds nothing new most of the time and keeps the cache.
+                if self.keys.reload().await? {
+                    self.verified_tokens.clear();
+                }
             }
         }
         Ok(())

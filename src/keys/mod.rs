@@ -88,8 +88,9 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// Re-reads the keys from the database and rebuilds the published set.
-    pub async fn reload(&self) -> Result<(), KeyError> {
+    /// Re-reads the keys from the database and rebuilds the published set; answers whether
+    /// the published set (the keys tokens are verified with) changed.
+    pub async fn reload(&self) -> Result<bool, KeyError> {
         let stored = self.db.signing_keys().await?;
         let now = self.clock.now();
         let mut by_alg: HashMap<String, Vec<Arc<LoadedKey>>> = HashMap::new();
@@ -139,12 +140,13 @@ impl KeyRing {
             json!({ "keys": published_keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>() });
         let jwks = Arc::new(serde_json::to_vec(&jwks).unwrap_or_default());
         let mut set = self.set.write().unwrap_or_else(|p| p.into_inner());
+        let changed = set.jwks != jwks;
         *set = KeySet {
             by_alg,
             by_kid,
             jwks,
         };
-        Ok(())
+        Ok(changed)
     }
 
     /// Introduces a new key per algorithm that becomes the signing key after `delay`.
