@@ -65,6 +65,8 @@ pub trait OtpJourney: WithOtp + Send + Sync + 'static {
     const PAGE: &'static str;
     /// Where to go when the code was already entered (a reload, the back button).
     const AFTER: &'static str;
+    /// The message when the flow is gone (expired, or lost with a Redis restart): start again.
+    const EXPIRED: &'static str = "err_flow_expired";
     /// The account whose other verified phones may receive the code instead.
     fn phones_of(&self) -> Option<&str> {
         None
@@ -119,9 +121,9 @@ async fn load<J: OtpJourney>(app: &App, headers: &HeaderMap) -> Result<(String, 
     Ok((secret, flow))
 }
 
-fn missing(app: &App, req: &PageRequest, m: Missing) -> Response {
+fn missing<J: OtpJourney>(app: &App, req: &PageRequest, m: Missing) -> Response {
     match m {
-        Missing::Flow => page::flow_expired(app, req),
+        Missing::Flow => page::error(app, req, StatusCode::BAD_REQUEST, J::EXPIRED, None),
         Missing::Login => Redirect::to(&app.url("/login")).into_response(),
     }
 }
@@ -157,7 +159,7 @@ async fn show<J: OtpJourney>(State(app): State<App>, headers: HeaderMap, uri: Ur
             Redirect::to(&app.url(J::AFTER)).into_response()
         }
         Ok((_, flow)) => render(&app, &req, StatusCode::OK, &flow, None, None).await,
-        Err(m) => missing(&app, &req, m),
+        Err(m) => missing::<J>(&app, &req, m),
     }
 }
 
@@ -174,7 +176,7 @@ async fn answer<J: OtpJourney>(
         Ok((secret, flow)) => {
             J::answer(&app, &req, secret, flow, &params, &peer.ip().to_string()).await
         }
-        Err(m) => missing(&app, &req, m),
+        Err(m) => missing::<J>(&app, &req, m),
     }
 }
 
@@ -195,7 +197,7 @@ async fn resend<J: OtpJourney>(
     };
     let (secret, mut flow) = match load::<J>(&app, &headers).await {
         Ok(x) => x,
-        Err(m) => return missing(&app, &req, m),
+        Err(m) => return missing::<J>(&app, &req, m),
     };
     let ctx = app.ctx(req.locale, &peer.ip().to_string());
     let Some(otp) = flow.otp_mut() else {
@@ -221,7 +223,7 @@ async fn phones_page<J: OtpJourney>(
     let req = PageRequest::new(&app, &headers, &uri, &[]);
     let (_, flow) = match load::<J>(&app, &headers).await {
         Ok(x) => x,
-        Err(m) => return missing(&app, &req, m),
+        Err(m) => return missing::<J>(&app, &req, m),
     };
     let Some(account_id) = flow.phones_of() else {
         return page::flow_expired(&app, &req);
@@ -265,7 +267,7 @@ async fn phones_submit<J: OtpJourney>(
     };
     let (secret, mut flow) = match load::<J>(&app, &headers).await {
         Ok(x) => x,
-        Err(m) => return missing(&app, &req, m),
+        Err(m) => return missing::<J>(&app, &req, m),
     };
     let Some(account_id) = flow.phones_of().map(str::to_string) else {
         return page::flow_expired(&app, &req);
@@ -358,6 +360,8 @@ impl OtpJourney for PhoneFlow {
 impl OtpJourney for LoginFlow {
     const PAGE: &'static str = LOGIN_PAGE;
     const AFTER: &'static str = "/login";
+    /// A login is started again from the portal, not "registration or password recovery".
+    const EXPIRED: &'static str = "error_session_expired";
 
     fn phones_of(&self) -> Option<&str> {
         self.so_far.as_ref().and_then(|e| e.account_id())

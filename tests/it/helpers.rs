@@ -22,7 +22,10 @@ pub struct TestApp {
     pub app: App,
     pub base: String,
     pub clock: Clock,
-    _dir: tempfile::TempDir,
+    /// A sandbox of its own process (many nodes share one), or `None`: this node's own
+    /// `/sandbox`.
+    pub sandbox: Option<String>,
+    pub _dir: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -81,13 +84,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         app,
         base,
         clock,
+        sandbox: None,
         _dir: dir,
     }
 }
 
 /// A fresh database for one test: a SQLite file, or a new PostgreSQL database on the server
 /// named by DATABASE_URL.
-async fn database_url(dir: &tempfile::TempDir) -> String {
+pub async fn database_url(dir: &tempfile::TempDir) -> String {
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             use sea_orm::ConnectionTrait;
@@ -110,6 +114,11 @@ async fn database_url(dir: &tempfile::TempDir) -> String {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A URL of the sandbox the server talks to (its own `/sandbox`, or a shared one).
+    pub fn sandbox_url(&self, path: &str) -> String {
+        format!("{}{path}", self.sandbox.as_deref().unwrap_or(&self.base))
     }
 
     /// A confidential client (client_secret_basic) with a redirect URI on a port nobody
@@ -200,6 +209,7 @@ impl TestApp {
             app,
             base,
             clock: self.clock.clone(),
+            sandbox: self.sandbox.clone(),
             _dir: tempfile::tempdir().expect("tempdir"),
         }
     }
@@ -534,6 +544,19 @@ pub async fn exchange_code(
     token_request(t, client_id, secret, &form).await
 }
 
+/// Introspects `token` as client `id` (RFC 7662); the answer's JSON.
+pub async fn introspect(t: &TestApp, id: &str, secret: &str, token: &str) -> serde_json::Value {
+    let resp = http()
+        .post(t.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
 /// Uses a refresh token (Basic auth).
 pub async fn refresh(
     t: &TestApp,
@@ -692,7 +715,7 @@ pub async fn outbox(t: &TestApp, gateway: &str, to: Option<&str>) -> Vec<serde_j
         })
         .unwrap_or_default();
     let messages: serde_json::Value = http()
-        .get(t.url(&format!("/sandbox/{gateway}/outbox{query}")))
+        .get(t.sandbox_url(&format!("/sandbox/{gateway}/outbox{query}")))
         .send()
         .await
         .unwrap()
@@ -879,12 +902,22 @@ pub fn amr_of(id_token: &str) -> Vec<String> {
 // --- push signatures in Chromium (SIM ký số, Chữ ký số cá nhân) ---------------------------------
 
 /// Waits (up to 15 s: the page polls every 2 s) until `done` holds.
-pub async fn wait_for<F, Fut>(mut done: F) -> bool
+pub async fn wait_for<F, Fut>(done: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..60 {
+    wait_for_within(Duration::from_secs(15), done).await
+}
+
+/// Waits (polling every 250 ms, for at most `limit`) until `done` holds.
+pub async fn wait_for_within<F, Fut>(limit: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
         if done().await {
             return true;
         }

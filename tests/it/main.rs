@@ -3,6 +3,7 @@
 //! REDIS_URL are set.
 
 mod admin_support;
+mod cluster;
 mod helpers;
 
 mod admin;
@@ -35,6 +36,7 @@ mod ial3_registration;
 mod keys;
 mod limits;
 mod logout;
+mod many_nodes;
 mod otp_captcha;
 mod pairwise;
 mod passkey;
