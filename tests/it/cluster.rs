@@ -151,7 +151,10 @@ impl Cluster {
             .arg("serve")
             .arg("--config")
             .arg(&self.config_file)
-            .env("XACTHUC__SERVER__BIND", format!("127.0.0.1:{}", self.nodes[i].port))
+            .env(
+                "XACTHUC__SERVER__BIND",
+                format!("127.0.0.1:{}", self.nodes[i].port),
+            )
             .env("XACTHUC_LOG", "warn")
             // The file says everything; the test run's own database and Redis must not leak in.
             .env_remove("DATABASE_URL")
@@ -171,7 +174,11 @@ impl Cluster {
             matches!(plain().get(&url).send().await, Ok(r) if r.status() == StatusCode::OK)
         })
         .await;
-        assert!(ready, "node {i} not ready within {WAIT:?}:\n{}", self.log(i));
+        assert!(
+            ready,
+            "node {i} not ready within {WAIT:?}:\n{}",
+            self.log(i)
+        );
     }
 
     /// Kills node `i` with SIGKILL, as a crash or an OOM kill would.
@@ -213,7 +220,14 @@ impl Cluster {
         let mut statuses = Vec::new();
         for i in 0..self.nodes.len() {
             let url = format!("{}{path}", self.node_base(i));
-            statuses.push(plain().get(&url).send().await.expect("node answers").status());
+            statuses.push(
+                plain()
+                    .get(&url)
+                    .send()
+                    .await
+                    .expect("node answers")
+                    .status(),
+            );
         }
         statuses
     }
@@ -461,7 +475,8 @@ impl LoadBalancer {
                     for k in 0..nodes.len() {
                         let node = nodes[(first + k) % nodes.len()];
                         if let Ok(mut outbound) = TcpStream::connect(node).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                             return;
                         }
                     }

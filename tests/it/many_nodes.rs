@@ -66,14 +66,20 @@ async fn a_login_started_on_one_node_finishes_on_another() {
     let back = finish_on_node(&c, 1, &b, &otp_url).await;
     let tokens = redeem(&c.node(2), &back, &client_id, &secret, &verifier).await;
     let amr = amr_of(tokens["id_token"].as_str().unwrap());
-    assert!(amr.contains(&"pwd".into()) && amr.contains(&"sms".into()), "{amr:?}");
+    assert!(
+        amr.contains(&"pwd".into()) && amr.contains(&"sms".into()),
+        "{amr:?}"
+    );
 
     // The SSO session made on node 1 is known to node 0: the next portal visit skips login.
     let (_, challenge) = pkce();
     let again = authorize_url(&c.lb, &client_id, &challenge, &[]);
     let resp = b.get(c.on_node(0, &again)).send().await.unwrap();
     let back = location(&resp);
-    assert!(back.contains("code="), "SSO session not seen on node 0: {back}");
+    assert!(
+        back.contains("code="),
+        "SSO session not seen on node 0: {back}"
+    );
 }
 
 #[tokio::test]
@@ -106,8 +112,14 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_others() {
 
     for i in 1..3 {
         let seen = introspect(&c.node(i), &client_id, &secret, access).await;
-        assert_eq!(seen["active"], false, "node {i} still accepts the access token");
-        assert_eq!(userinfo_status(&c, i, access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            seen["active"], false,
+            "node {i} still accepts the access token"
+        );
+        assert_eq!(
+            userinfo_status(&c, i, access).await,
+            StatusCode::UNAUTHORIZED
+        );
         let (status, body) = refresh(&c.node(i), &client_id, &secret, refresh_token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "node {i}: {body}");
         assert_eq!(body["error"], "invalid_grant");
@@ -143,8 +155,13 @@ async fn a_node_killed_during_a_login_leaves_the_user_to_finish_on_another() {
     let tokens = redeem(&c.lb, &back, &client_id, &secret, &verifier).await;
     assert!(tokens["id_token"].is_string());
     assert_eq!(
-        introspect(&c.lb, &client_id, &secret, tokens["access_token"].as_str().unwrap()).await
-            ["active"],
+        introspect(
+            &c.lb,
+            &client_id,
+            &secret,
+            tokens["access_token"].as_str().unwrap()
+        )
+        .await["active"],
         true
     );
 }
@@ -165,8 +182,13 @@ async fn a_redis_restart_asks_users_to_start_again_and_the_nodes_recover() {
     // While Redis is down: not ready, and the login in progress is lost: "start again", never
     // a 5xx.
     assert!(
-        wait_until(|| async { c.statuses("/readyz").await.iter().all(|s| s.as_u16() == 503) })
-            .await
+        wait_until(|| async {
+            c.statuses("/readyz")
+                .await
+                .iter()
+                .all(|s| s.as_u16() == 503)
+        })
+        .await
     );
     assert_start_again(&c, &b, &otp_url).await;
 
@@ -178,16 +200,23 @@ async fn a_redis_restart_asks_users_to_start_again_and_the_nodes_recover() {
     assert_start_again(&c, &b, &otp_url).await;
     assert_eq!(count_accounts(&c.lb).await, accounts);
 
-    // Without restarting any node, a new login works through the load balancer.
+    // Without restarting any node, a new login works through the load balancer, and a change
+    // announced through the new Redis (a key rotation) reaches every node.
     let tokens = tokens_for(&c.lb, &client_id, &secret, ID).await;
     assert!(tokens["id_token"].is_string());
+    let new_kids = rotate_keys(&c).await;
+    assert_every_node_publishes(&c, &new_kids).await;
 }
 
 /// The OTP screen of a lost login: a 400 page saying to go back to the portal and start again,
 /// in Vietnamese and in English.
 async fn assert_start_again(c: &Cluster, b: &reqwest::Client, otp_url: &str) {
     for lang in ["vi", "en"] {
-        let resp = b.get(format!("{otp_url}?lang={lang}")).send().await.unwrap();
+        let resp = b
+            .get(format!("{otp_url}?lang={lang}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         let html = unescape(&resp.text().await.unwrap());
         let says = c.lb.app.theme.t(lang, "error_session_expired");
@@ -205,8 +234,11 @@ async fn postgres_unreachable_makes_nodes_unready_with_clear_errors_until_it_ret
         return;
     };
     let (client_id, secret) = portal_and_citizen(&c).await;
+    // A portal no node has seen yet (so none has it cached).
+    let (new_portal, _) = c.lb.add_client(|_| {}).await;
     let tokens = tokens_for(&c.lb, &client_id, &secret, ID).await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
     let b = lb_browser();
     let (verifier, challenge) = pkce();
     let resp = b
@@ -219,8 +251,13 @@ async fn postgres_unreachable_makes_nodes_unready_with_clear_errors_until_it_ret
 
     c.pg.cut();
     assert!(
-        wait_until(|| async { c.statuses("/readyz").await.iter().all(|s| s.as_u16() == 503) })
-            .await,
+        wait_until(|| async {
+            c.statuses("/readyz")
+                .await
+                .iter()
+                .all(|s| s.as_u16() == 503)
+        })
+        .await,
         "readyz {:?}",
         c.statuses("/readyz").await
     );
@@ -234,7 +271,36 @@ async fn postgres_unreachable_makes_nodes_unready_with_clear_errors_until_it_ret
             .unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "node {i}");
         let html = resp.text().await.unwrap();
-        assert!(shows(&c.lb, &html, "error_temporarily_unavailable"), "{html}");
+        assert!(
+            shows(&c.lb, &html, "error_temporarily_unavailable"),
+            "{html}"
+        );
+    }
+    // A portal no node has cached sends a user: the themed "try again later" page (its
+    // redirect URI cannot be checked, so no redirect).
+    let (_, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(&c.lb, &new_portal, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(shows(
+        &c.lb,
+        &resp.text().await.unwrap(),
+        "error_temporarily_unavailable"
+    ));
+    // A resource server asks for the user's claims: an OAuth error in JSON, 503.
+    for i in 0..3 {
+        let resp = http()
+            .get(c.node(i).url("/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "node {i}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
     }
     // The portal refreshes its tokens: an OAuth error in JSON, 503.
     let (status, body) = refresh(&c.lb, &client_id, &secret, refresh_token).await;
@@ -261,38 +327,8 @@ async fn a_key_rotation_on_one_node_is_seen_by_all() {
         return;
     };
     let (client_id, secret) = portal_and_citizen(&c).await;
-    let rotated: Value = serde_json::from_str(&c.cli(&["key", "rotate", "--delay", "0"]).await).unwrap();
-    let new_kids: Vec<String> = rotated["new_keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap().to_string())
-        .collect();
-    assert!(!new_kids.is_empty());
-
-    // Every node publishes the new keys.
-    for i in 0..3 {
-        let node = c.node(i);
-        let published = wait_until(|| async {
-            let jwks: Value = http()
-                .get(node.url("/jwks"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let kids: Vec<&str> = jwks["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|k| k["kid"].as_str())
-                .collect();
-            new_kids.iter().all(|k| kids.contains(&k.as_str()))
-        })
-        .await;
-        assert!(published, "node {i} does not publish {new_kids:?}");
-    }
+    let new_kids = rotate_keys(&c).await;
+    assert_every_node_publishes(&c, &new_kids).await;
 
     // Tokens made on node 0 are signed with a new key and verify on every node.
     let b = browser();
@@ -308,6 +344,47 @@ async fn a_key_rotation_on_one_node_is_seen_by_all() {
         let seen = introspect(&c.node(i), &client_id, &secret, access).await;
         assert_eq!(seen["active"], true, "node {i}");
         assert_eq!(userinfo_status(&c, i, access).await, StatusCode::OK);
+    }
+}
+
+/// `xacthuc key rotate --delay 0`, run as an operator would on one node; the new keys' ids.
+async fn rotate_keys(c: &Cluster) -> Vec<String> {
+    let rotated: Value =
+        serde_json::from_str(&c.cli(&["key", "rotate", "--delay", "0"]).await).unwrap();
+    let new_kids: Vec<String> = rotated["new_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert!(!new_kids.is_empty());
+    new_kids
+}
+
+/// Waits (bounded, well within the nodes' 60 s periodic reload) until every node's JWKS
+/// publishes `kids`.
+async fn assert_every_node_publishes(c: &Cluster, kids: &[String]) {
+    for i in 0..3 {
+        let node = c.node(i);
+        let published = wait_until(|| async {
+            let jwks: Value = http()
+                .get(node.url("/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let published: Vec<&str> = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|k| k["kid"].as_str())
+                .collect();
+            kids.iter().all(|k| published.contains(&k.as_str()))
+        })
+        .await;
+        assert!(published, "node {i} does not publish {kids:?}");
     }
 }
 
