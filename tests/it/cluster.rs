@@ -181,6 +181,17 @@ impl Cluster {
         );
     }
 
+    /// Starts the stopped (or running) Redis again, empty, and waits until every node is ready
+    /// again. The harness's own connection notices the restart on its first command, as each
+    /// node's does: that one is spent on a ping.
+    pub async fn restart_redis(&mut self) {
+        self.redis.restart().await;
+        for i in 0..self.nodes.len() {
+            self.wait_ready(i).await;
+        }
+        let _ = self.lb.app.store.ping().await;
+    }
+
     /// Kills node `i` with SIGKILL, as a crash or an OOM kill would.
     pub fn kill_node(&mut self, i: usize) {
         self.nodes[i].process = None;

@@ -12,6 +12,16 @@ use crate::helpers::*;
 
 const ID: &str = "079090001234";
 
+/// A seeded subscriber of the sandbox carrier whose SIM is their own.
+const AN: [(&str, &str); 4] = [
+    ("id_number", "001090012345"),
+    ("full_name", "Nguyễn Văn An"),
+    ("birthdate", "12/06/1990"),
+    ("phone", "0823456088"),
+];
+const AN_ID: &str = "001090012345";
+const AN_PHONE: &str = "+84823456088";
+
 /// A portal and a citizen with a password and the sandbox phone; returns the client's id and
 /// secret.
 async fn portal_and_citizen(c: &Cluster) -> (String, String) {
@@ -80,6 +90,65 @@ async fn a_login_started_on_one_node_finishes_on_another() {
         back.contains("code="),
         "SSO session not seen on node 0: {back}"
     );
+}
+
+/// "Thuê bao di động": the form and captcha on node `form`, the SMS code on node `otp`.
+async fn registration_up_to_password(c: &Cluster, b: &reqwest::Client, form: usize, otp: usize) {
+    let resp = submit_registration(&c.node(form), b, "/register/mobile", &AN).await;
+    assert_eq!(
+        location(&resp),
+        c.lb.url("/register/otp"),
+        "to the OTP screen"
+    );
+    let node = c.node(otp);
+    let next = submit_otp(&node, b, &node.url("/register/otp"), AN_PHONE).await;
+    assert_eq!(next, c.lb.url("/register/password"));
+}
+
+/// The new password, submitted on node `i`.
+async fn choose_password(c: &Cluster, b: &reqwest::Client, i: usize) -> reqwest::Response {
+    let node = c.node(i);
+    let fields = [("password", PASSWORD), ("password_confirm", PASSWORD)];
+    post_on(
+        &node,
+        b,
+        &node.url("/register/password"),
+        "/register/password",
+        &fields,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_registration_started_on_one_node_finishes_on_another() {
+    let Some(c) = Cluster::start("a_registration_started_on_one_node_finishes_on_another").await
+    else {
+        return;
+    };
+    let b = browser();
+    registration_up_to_password(&c, &b, 0, 1).await;
+    let done = choose_password(&c, &b, 2).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(shows(
+        &c.lb,
+        &done.text().await.unwrap(),
+        "register_done_heading"
+    ));
+
+    // The new citizen logs in to a portal through the load balancer: password, SMS code.
+    let (client_id, secret) = c.lb.add_client(|p| p.skip_consent = true).await;
+    let b = lb_browser();
+    let (verifier, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(&c.lb, &client_id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let form = login_form(&b, &location(&resp), AN_ID, PASSWORD).await;
+    let resp = b.post(c.lb.url("/login")).form(&form).send().await.unwrap();
+    let back = submit_otp(&c.lb, &b, &location(&resp), AN_PHONE).await;
+    let tokens = redeem(&c.lb, &back, &client_id, &secret.unwrap(), &verifier).await;
+    assert!(tokens["id_token"].is_string());
 }
 
 #[tokio::test]
@@ -193,12 +262,49 @@ async fn a_redis_restart_asks_users_to_start_again_and_the_nodes_recover() {
     assert_start_again(&c, &b, &otp_url).await;
 
     // Redis is back, empty: the login in progress is gone, and the user is told to start again.
-    c.redis.restart().await;
-    for i in 0..3 {
-        c.wait_ready(i).await;
-    }
+    c.restart_redis().await;
     assert_start_again(&c, &b, &otp_url).await;
     assert_eq!(count_accounts(&c.lb).await, accounts);
+
+    // A registration past its SMS code when Redis restarts: start again, and no account was
+    // made; done again, it makes one account with its phone and password.
+    let b = browser();
+    registration_up_to_password(&c, &b, 0, 1).await;
+    let page = page_text(&b, c.node(2).url("/register/password")).await;
+    let csrf = hidden(&page, "csrf").expect("csrf");
+    c.restart_redis().await;
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+    let lost = b
+        .post(c.node(2).url("/register/password"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status(), StatusCode::BAD_REQUEST);
+    assert!(shows(
+        &c.lb,
+        &lost.text().await.unwrap(),
+        "err_flow_expired"
+    ));
+    assert_eq!(count_accounts(&c.lb).await, accounts);
+    registration_up_to_password(&c, &b, 1, 2).await;
+    assert_eq!(choose_password(&c, &b, 0).await.status(), StatusCode::OK);
+    assert_eq!(count_accounts(&c.lb).await, accounts + 1);
+    let db = &c.lb.app.db;
+    let an = db
+        .find_account_by_id_number(AN_ID)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(
+        db.default_phone(&an.id).await.unwrap().as_deref(),
+        Some(AN_PHONE)
+    );
+    assert!(db.password_hash(&an.id).await.unwrap().is_some());
 
     // Without restarting any node, a new login works through the load balancer, and a change
     // announced through the new Redis (a key rotation) reaches every node.
