@@ -87,7 +87,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A fresh database for one test: a SQLite file, or a new PostgreSQL database on the server
 /// named by DATABASE_URL.
-async fn database_url(dir: &tempfile::TempDir) -> String {
+pub async fn database_url(dir: &tempfile::TempDir) -> String {
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             use sea_orm::ConnectionTrait;
@@ -174,6 +174,17 @@ impl TestApp {
 
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// The same deployment reached at `base`: another node (another process) on this app's
+    /// database, which the helpers then talk to.
+    pub fn elsewhere(&self, base: &str) -> TestApp {
+        TestApp {
+            app: self.app.clone(),
+            base: base.to_string(),
+            clock: self.clock.clone(),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// A second node of the same deployment: the same configuration (issuer, database,
