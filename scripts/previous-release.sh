@@ -7,8 +7,7 @@
 # into $CARGO_TARGET_DIR/previous-release/<tag>/ and built there with the SAME target dir as the
 # current tree: the dependencies are reused and only the workspace crates are compiled. The
 # binary is then copied next to the exported tree (its themes/ and config/ are the old release's,
-# and the test runs it from there), because the next `cargo build` of the current tree writes
-# target/debug/xacthuc again. A finished export is reused as long as the tag names the same commit.
+# and the test runs it from there), and the current tree's target/debug/xacthuc is put back. A finished export is reused as long as the tag names the same commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +28,15 @@ mkdir -p "$dir"
 git archive "$commit" | tar -x -C "$dir"
 echo "building $tag ($commit) in $dir" >&2
 start=$(date +%s)
+# The build writes target/debug/xacthuc, which the current tree's tests run
+# (CARGO_BIN_EXE_xacthuc): keep the current one and put it back.
+current="$target/debug/xacthuc"
+[ -f "$current" ] && cp -p "$current" "$target/debug/.xacthuc.current"
 (cd "$dir" && CARGO_TARGET_DIR="$target" cargo build --locked --bin xacthuc >&2)
-cp "$target/debug/xacthuc" "$bin"
+cp "$current" "$bin"
+if [ -f "$target/debug/.xacthuc.current" ]; then
+  mv -f "$target/debug/.xacthuc.current" "$current"
+fi
 echo "$commit" >"$dir/.commit"
 echo "built $tag in $(($(date +%s) - start)) s" >&2
 echo "$bin"

@@ -229,8 +229,8 @@ fn the_port_is_the_same_everywhere() {
         assert!(u.contains(&format!(":{port} ")), "nginx upstream {u}");
     }
     // Kubernetes: the ConfigMap's bind, the container port, the Service's target.
-    let (toml, _) = configmap_file();
-    let cfg: Config = toml::from_str(&toml).unwrap();
+    let (file, _) = configmap_file();
+    let cfg: Config = toml::from_str(&file).unwrap();
     assert_eq!(port_of(&cfg.server.bind), port);
     let d = deployment();
     let ports = container(&d)["ports"].as_sequence().unwrap();
@@ -246,8 +246,8 @@ fn the_port_is_the_same_everywhere() {
 
 #[test]
 fn the_configmap_with_its_secrets_passes_the_production_check() {
-    let (toml, _) = configmap_file();
-    let cfg = load(Some(&toml), k8s_env(container(&deployment())));
+    let (file, _) = configmap_file();
+    let cfg = load(Some(&file), k8s_env(container(&deployment())));
     assert_eq!(cfg.server.mode, Mode::Production);
     assert_eq!(cfg.store.backend, StoreBackend::Redis);
     assert_eq!(cfg.database.migrate, MigrateMode::Check);
