@@ -10,9 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use migrations::{
-    Alias, Expr, MigrationName, MigrationTrait, Migrator, MigratorTrait, Query, SchemaManager,
-};
+use migrations::{Alias, Expr, Migrator, MigratorTrait, Query, SchemaManager};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use serde::Deserialize;
 

@@ -545,6 +545,19 @@ pub async fn exchange_code(
     token_request(t, client_id, secret, &form).await
 }
 
+/// Introspects `token` as client `id` (Basic auth); the answer must be 200.
+pub async fn introspect(t: &TestApp, id: &str, secret: &str, token: &str) -> serde_json::Value {
+    let resp = http()
+        .post(t.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
 /// Uses a refresh token (Basic auth).
 pub async fn refresh(
     t: &TestApp,

@@ -152,19 +152,6 @@ impl Deployment {
     }
 }
 
-async fn introspect(base: &str, client: &str, secret: &str, token: &str) -> serde_json::Value {
-    http()
-        .post(format!("{base}/introspect"))
-        .basic_auth(client, Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn client_credentials(t: &TestApp, client: &str, secret: &str) -> String {
     let (status, body) =
         token_request(t, client, secret, &[("grant_type", "client_credentials")]).await;
@@ -253,11 +240,11 @@ async fn the_previous_release_keeps_serving_beside_this_one_on_its_schema() {
     let from_old = client_credentials(&old_view, &client, &secret).await;
     let from_new = client_credentials(&new, &client, &secret).await;
     assert_eq!(
-        introspect(&new.base, &client, &secret, &from_old).await["active"],
+        introspect(&new, &client, &secret, &from_old).await["active"],
         true
     );
     assert_eq!(
-        introspect(&old_view.base, &client, &secret, &from_new).await["active"],
+        introspect(&old_view, &client, &secret, &from_new).await["active"],
         true
     );
 

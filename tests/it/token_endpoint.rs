@@ -22,18 +22,6 @@ async fn code_for(t: &TestApp, client_id: &str) -> (String, String) {
     (query(&loc)["code"].clone(), verifier)
 }
 
-async fn introspect(t: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    let resp = http()
-        .post(t.url("/introspect"))
-        .basic_auth(id, Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let t = spawn_app().await;
