@@ -111,7 +111,12 @@ impl App {
         // Also here, not only in `Config::load`: a configuration built in code (tests, tools)
         // gets the same refusals, the production guard rails among them.
         config.validate()?;
-        let db = Database::connect(&config.database.url, config.database.max_connections).await?;
+        let db = Database::open(
+            &config.database.url,
+            config.database.max_connections,
+            config.database.migrate,
+        )
+        .await?;
         let store = open_store(&config, &clock).await?;
         Self::build_with_store(config, clock, db, store).await
     }
@@ -125,7 +130,12 @@ impl App {
     ) -> Result<Self, StartError> {
         install_crypto_provider();
         config.validate()?;
-        let db = Database::connect(&config.database.url, config.database.max_connections).await?;
+        let db = Database::open(
+            &config.database.url,
+            config.database.max_connections,
+            config.database.migrate,
+        )
+        .await?;
         Self::build_with_store(config, clock, db, store).await
     }
 

@@ -64,6 +64,10 @@ pub struct DatabaseConfig {
     /// `sqlite://PATH?mode=rwc` or `postgres://…`. `DATABASE_URL` overrides it.
     pub url: String,
     pub max_connections: u32,
+    /// `on_start` applies this release's pending migrations when a node starts; `check`
+    /// applies nothing (a migration job runs `xacthuc migrate`) and refuses to start while one
+    /// is missing. Either way a later release's migrations are accepted (rolling upgrades).
+    pub migrate: crate::store::schema::MigrateMode,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -401,6 +405,7 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://data/xacthuc.db?mode=rwc".into(),
             max_connections: 16,
+            migrate: crate::store::schema::MigrateMode::OnStart,
         }
     }
 }
@@ -584,6 +589,21 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// [`Config::load`] with the environment given as a map (`None`: the process's), so a
+    /// deployment's variables can be checked without setting them (tests/it/deploy.rs).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| match &env {
+            Some(env) => env.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        let database_url = var("DATABASE_URL");
+        let redis_url = var("REDIS_URL");
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
@@ -594,17 +614,18 @@ impl Config {
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true)
-                    .list_separator(","),
+                    .list_separator(",")
+                    .source(env),
                 |env, key| env.with_list_parse_key(&key),
             ),
         );
         let mut cfg: Config = builder.build()?.try_deserialize()?;
-        if let Ok(url) = std::env::var("DATABASE_URL")
+        if let Some(url) = database_url
             && !url.is_empty()
         {
             cfg.database.url = url;
         }
-        if let Ok(url) = std::env::var("REDIS_URL")
+        if let Some(url) = redis_url
             && !url.is_empty()
         {
             cfg.store.redis_url = url;

@@ -15,12 +15,12 @@ pub mod entities;
 pub mod ephemeral;
 pub mod keys;
 pub mod roles;
+pub mod schema;
 pub mod tokens;
 pub mod trust_anchors;
 
 use std::time::Duration;
 
-use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
@@ -65,8 +65,19 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects (creating the SQLite file and its folder if needed) and runs pending migrations.
+    /// Connects (creating the SQLite file and its folder if needed) and applies this release's
+    /// pending migrations (`migrate` and the CLI's commands).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::open(url, max_connections, schema::MigrateMode::OnStart).await
+    }
+
+    /// Connects, then prepares the schema as `migrate` says (`schema::prepare`): a newer
+    /// schema is accepted, a missing migration of this release applied or refused.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        migrate: schema::MigrateMode,
+    ) -> Result<Self, StoreError> {
         if let Some(path) = sqlite_file_path(url)
             && let Some(dir) = std::path::Path::new(&path).parent()
             && !dir.as_os_str().is_empty()
@@ -89,7 +100,7 @@ impl Database {
                     .busy_timeout(Duration::from_secs(5))
             });
         let conn = sea_orm::Database::connect(opts).await?;
-        Migrator::up(&conn, None).await?;
+        schema::prepare(&conn, migrate).await?;
         Ok(Self { conn })
     }
 

@@ -185,6 +185,17 @@ impl TestApp {
         self.clock.advance(Duration::from_secs(secs));
     }
 
+    /// The same deployment reached at `base`: another node (another process) on this app's
+    /// database, which the helpers then talk to.
+    pub fn elsewhere(&self, base: &str) -> TestApp {
+        TestApp {
+            app: self.app.clone(),
+            base: base.to_string(),
+            clock: self.clock.clone(),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     /// A second node of the same deployment: the same configuration (issuer, database,
     /// key-encryption key), the same clock and the same ephemeral store (this app's, so an
     /// in-memory store is shared too, as two servers share one Redis), listening on its own
@@ -552,7 +563,7 @@ pub async fn exchange_code(
     token_request(t, client_id, secret, &form).await
 }
 
-/// Introspects `token` as client `id` (RFC 7662); the answer's JSON.
+/// Introspects `token` as client `id` (RFC 7662, Basic auth); the answer must be 200.
 pub async fn introspect(t: &TestApp, id: &str, secret: &str, token: &str) -> serde_json::Value {
     let resp = http()
         .post(t.url("/introspect"))
