@@ -13,7 +13,11 @@ cd "$(dirname "$0")/.."
 
 tag="${1:-v0.10.0}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-commit="$(git rev-parse --verify "$tag^{commit}")"
+# A shallow clone may not hold the tag's commit: say so and let the caller decide.
+if ! commit="$(git rev-parse --verify --quiet "$tag^{commit}")"; then
+  echo "previous release $tag is not in this clone (shallow?): cannot build it" >&2
+  exit 3
+fi
 dir="$target/previous-release/$tag"
 bin="$dir/xacthuc"
 
@@ -32,7 +36,11 @@ start=$(date +%s)
 # (CARGO_BIN_EXE_xacthuc): keep the current one and put it back.
 current="$target/debug/xacthuc"
 [ -f "$current" ] && cp -p "$current" "$target/debug/.xacthuc.current"
-(cd "$dir" && CARGO_TARGET_DIR="$target" cargo build --locked --bin xacthuc >&2)
+# Built the way `cargo test` builds (dev-dependency features unified, as in the run that
+# precedes this one), so the compiled dependencies are reused: a plain `cargo build` of the
+# binary resolves some features differently and recompiles much of the tree. Building the old
+# integration tests writes the binary they run, target/debug/xacthuc.
+(cd "$dir" && CARGO_TARGET_DIR="$target" cargo test --locked --no-run --test it >&2)
 cp "$current" "$bin"
 if [ -f "$target/debug/.xacthuc.current" ]; then
   mv -f "$target/debug/.xacthuc.current" "$current"

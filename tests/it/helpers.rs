@@ -192,6 +192,7 @@ impl TestApp {
             app: self.app.clone(),
             base: base.to_string(),
             clock: self.clock.clone(),
+            sandbox: self.sandbox.clone(),
             _dir: tempfile::tempdir().expect("tempdir"),
         }
     }
