@@ -183,6 +183,8 @@ pub struct AccountAdd {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
+    // Kept to the end of the command: dropping it flushes the traces (feature `otel`).
+    let _telemetry = crate::telemetry::init_logs(&config.log);
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -248,11 +250,54 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "xacthuc listening on {bind}: open {} (the issuer)",
         app.issuer
     );
-    crate::http::serve(app, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let drain = std::time::Duration::from_secs(app.config.server.shutdown_timeout_seconds);
+    let (stopping, mut stop) = tokio::sync::watch::channel(false);
+    let draining = app.clone();
+    let server = crate::http::serve(app, listener, async move {
+        stop_signal().await;
+        // /readyz answers 503 from now on, so a load balancer still probing stops sending.
+        draining.start_draining();
+        tracing::info!(
+            drain_seconds = drain.as_secs(),
+            "stopping: finishing in-flight requests"
+        );
+        let _ = stopping.send(true);
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        ended = &mut server => ended?,
+        _ = stop.wait_for(|s| *s) => match tokio::time::timeout(drain, &mut server).await {
+            Ok(ended) => ended?,
+            Err(_) => tracing::warn!("requests still running after server.shutdown_timeout_seconds; exiting anyway"),
+        },
+    }
+    // Background tasks (key reloads) end with the runtime, when `main` returns.
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves at the first SIGTERM (an orchestrator stopping the node) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn sandbox(

@@ -35,6 +35,7 @@ mod ial3_registration;
 mod keys;
 mod limits;
 mod logout;
+mod observability;
 mod otp_captcha;
 mod pairwise;
 mod passkey;
