@@ -217,7 +217,11 @@ impl Metrics {
         );
         for grant in Grant::ALL {
             let n = self.tokens_by_grant[grant as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "xacthuc_tokens_total{{grant=\"{}\"}} {n}", grant.name());
+            let _ = writeln!(
+                out,
+                "xacthuc_tokens_total{{grant=\"{}\"}} {n}",
+                grant.name()
+            );
         }
         Self::render_by(
             &mut out,
@@ -256,10 +260,7 @@ fn render_pairs(
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
     if let Ok(map) = map.lock() {
         for ((method, result), n) in map.iter() {
-            let _ = writeln!(
-                out,
-                "{name}{{method=\"{method}\",result=\"{result}\"}} {n}"
-            );
+            let _ = writeln!(out, "{name}{{method=\"{method}\",result=\"{result}\"}} {n}");
         }
     }
 }
@@ -267,7 +268,20 @@ fn render_pairs(
 /// Upper bounds of the latency buckets, in seconds: 1 ms (a cached discovery document) to
 /// 10 s (an upstream at its timeout). Fixed, so every node's series add up.
 pub const BUCKETS: [f64; 14] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    f64::INFINITY,
 ];
 
 /// One latency histogram: a count per bucket (not cumulative; rendering adds them up), and the
@@ -503,13 +517,31 @@ mod tests {
         let mut out = String::new();
         r.render(&mut out);
         let ok = "route=\"/token\",method=\"POST\",status=\"2xx\"";
-        assert!(out.contains(&format!("_bucket{{{ok},le=\"0.001\"}} 1\n")), "{out}");
-        assert!(out.contains(&format!("_bucket{{{ok},le=\"0.05\"}} 2\n")), "{out}");
-        assert!(out.contains(&format!("_bucket{{{ok},le=\"+Inf\"}} 2\n")), "{out}");
+        assert!(
+            out.contains(&format!("_bucket{{{ok},le=\"0.001\"}} 1\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("_bucket{{{ok},le=\"0.05\"}} 2\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("_bucket{{{ok},le=\"+Inf\"}} 2\n")),
+            "{out}"
+        );
         assert!(out.contains(&format!("_count{{{ok}}} 2\n")), "{out}");
         let slow = "route=\"/token\",method=\"POST\",status=\"4xx\"";
-        assert!(out.contains(&format!("_bucket{{{slow},le=\"10\"}} 0\n")), "{out}");
-        assert!(out.contains(&format!("_bucket{{{slow},le=\"+Inf\"}} 1\n")), "{out}");
-        assert!(out.contains("method=\"other\""), "an unknown method is one label: {out}");
+        assert!(
+            out.contains(&format!("_bucket{{{slow},le=\"10\"}} 0\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("_bucket{{{slow},le=\"+Inf\"}} 1\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains("method=\"other\""),
+            "an unknown method is one label: {out}"
+        );
     }
 }

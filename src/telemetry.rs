@@ -86,7 +86,9 @@ pub struct Telemetry {
 
 impl Telemetry {
     #[cfg(not(feature = "otel"))]
-    fn start(_layers: &mut Vec<Box<dyn tracing_subscriber::Layer<Filtered> + Send + Sync>>) -> Self {
+    fn start(
+        _layers: &mut Vec<Box<dyn tracing_subscriber::Layer<Filtered> + Send + Sync>>,
+    ) -> Self {
         Self::default()
     }
 
@@ -98,9 +100,12 @@ impl Telemetry {
         use opentelemetry::trace::TracerProvider as _;
         use tracing_subscriber::Layer;
 
-        let configured = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-            .iter()
-            .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
+        let configured = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
         if !configured {
             return Self::default();
         }

@@ -372,7 +372,8 @@ impl Endpoint {
                 Err(ConnectorError::Unavailable(_)) => CallOutcome::Unavailable,
                 Err(ConnectorError::Malformed(_)) => CallOutcome::Malformed,
             };
-            self.calls.observe(self.upstream, started.elapsed(), outcome);
+            self.calls
+                .observe(self.upstream, started.elapsed(), outcome);
             match result {
                 Err(ConnectorError::Unavailable(why)) if attempt <= retries => {
                     tracing::warn!(system = self.system, attempt, reason = %why, "upstream unavailable, retrying");

@@ -452,8 +452,7 @@ pub async fn create_account_by(
             app.clock.now(),
         )
         .await;
-    app.metrics
-        .registration(method, registration_result(&made));
+    app.metrics.registration(method, registration_result(&made));
     let account = made.map_err(|e| match e {
         StoreError::Conflict => Refusal::Duplicate,
         other => Refusal::Store(other),

@@ -96,7 +96,10 @@ fn layers(app: App, routes: Router<App>) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         // Outermost: times and logs everything above, panics and timeouts included.
-        .layer(middleware::from_fn_with_state(app.clone(), observe::observe))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .with_state(app)
 }
 

@@ -50,7 +50,12 @@ async fn sandbox(config: ConnectorsConfig, fault_delay: Duration) -> Sandbox {
     let sim = Arc::new(Simulators::new(seed, Clock::system()).with_fault_delay(fault_delay));
     let base = serve(simulators::standalone_router(sim.clone())).await;
     let http = http_client();
-    let connectors = Connectors::http(&config, &format!("{base}/"), http.clone(), Default::default());
+    let connectors = Connectors::http(
+        &config,
+        &format!("{base}/"),
+        http.clone(),
+        Default::default(),
+    );
     Sandbox {
         sim,
         base,

@@ -51,11 +51,18 @@ async fn logins_token_grants_and_routes_are_counted() {
         &t,
         &client_id,
         &secret,
-        &[("grant_type", "authorization_code"), ("code", "no-such-code")],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "no-such-code"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let resp = http().get(t.url("/no/such/page/001090000811")).send().await.unwrap();
+    let resp = http()
+        .get(t.url("/no/such/page/001090000811"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     let m = metrics(&t.base).await;
@@ -76,9 +83,15 @@ async fn logins_token_grants_and_routes_are_counted() {
         sample(&m, "xacthuc_tokens_total{grant=\"authorization_code\"}"),
         1
     );
-    assert_eq!(sample(&m, "xacthuc_tokens_total{grant=\"refresh_token\"}"), 0);
     assert_eq!(
-        sample(&m, "xacthuc_token_errors_by_code_total{error=\"invalid_grant\"}"),
+        sample(&m, "xacthuc_tokens_total{grant=\"refresh_token\"}"),
+        0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "xacthuc_token_errors_by_code_total{error=\"invalid_grant\"}"
+        ),
         1,
         "{m}"
     );
@@ -155,7 +168,10 @@ async fn a_gateway_that_is_down_counts_as_a_failure_of_that_system() {
         "SMS sends are never retried: {m}"
     );
     assert_eq!(
-        sample(&m, "xacthuc_upstream_failures_total{system=\"carrier\",reason=\"unavailable\"}"),
+        sample(
+            &m,
+            "xacthuc_upstream_failures_total{system=\"carrier\",reason=\"unavailable\"}"
+        ),
         0
     );
 }
@@ -250,7 +266,14 @@ impl Node {
             .unwrap()
             .port();
         let added = Self::command(dir.path(), port, env)
-            .args(["account", "add", "--id-number", ID_NUMBER, "--name", "Nguyễn Văn Quan"])
+            .args([
+                "account",
+                "add",
+                "--id-number",
+                ID_NUMBER,
+                "--name",
+                "Nguyễn Văn Quan",
+            ])
             .args(["--phone", PHONE_E164, "--password", PASSWORD])
             .output()
             .unwrap();
@@ -395,9 +418,10 @@ async fn json_logs_carry_the_request_id_and_no_personal_data() {
         .filter(|l| l["span"]["request_id"] == request_id.as_str())
         .collect();
     assert!(
-        of_login
-            .iter()
-            .any(|l| l["span"]["route"] == "/login" && l["status"].as_u64().is_some_and(|s| (300..400).contains(&s))),
+        of_login.iter().any(|l| l["span"]["route"] == "/login"
+            && l["status"]
+                .as_u64()
+                .is_some_and(|s| (300..400).contains(&s))),
         "the access line of POST /login carries its request id: {logs:#?}"
     );
     let all = logs.join("\n");
@@ -449,7 +473,10 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
         .expect("the login reached the SMS gateway");
     node.terminate();
     // A new connection is refused soon after; the login in flight still gets its answer.
-    let resp = login.await.unwrap().expect("the in-flight login is answered");
+    let resp = login
+        .await
+        .unwrap()
+        .expect("the in-flight login is answered");
     assert!(resp.status().is_redirection(), "{}", resp.status());
     assert!(location(&resp).ends_with("/login/otp"));
     assert!(node.wait_exit().success(), "exit code 0");
