@@ -646,6 +646,12 @@ impl Config {
             ));
         }
         self.connectors.validate().map_err(ConfigError::Invalid)?;
+        // An orchestrator waits this long for a stopping node; more than an hour is a typo.
+        if !(1..=3600).contains(&self.server.shutdown_timeout_seconds) {
+            return Err(ConfigError::Invalid(
+                "server.shutdown_timeout_seconds must be 1..=3600".into(),
+            ));
+        }
         if crate::domain::PasswordPolicy::from_name(&self.passwords.policy).is_none() {
             return Err(ConfigError::Invalid(
                 "passwords.policy must be portal or nist".into(),
