@@ -238,6 +238,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Installed first: from here on a SIGTERM drains the node instead of killing it.
+    let stop_signal = stop_signal();
     let bind = config.server.bind.clone();
     let app = App::build(config, Clock::system()).await?;
     if app.config.sandbox.enabled {
@@ -254,7 +256,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stopping, mut stop) = tokio::sync::watch::channel(false);
     let draining = app.clone();
     let server = crate::http::serve(app, listener, async move {
-        stop_signal().await;
+        stop_signal.await;
         // /readyz answers 503 from now on, so a load balancer still probing stops sending.
         draining.start_draining();
         tracing::info!(
@@ -276,26 +278,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves at the first SIGTERM (an orchestrator stopping the node) or Ctrl-C.
-async fn stop_signal() {
+/// Resolves at the first SIGTERM (an orchestrator stopping the node) or Ctrl-C. The SIGTERM
+/// handler is registered when this is called, not when the future is first polled.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only"))
+        .ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -109,6 +109,8 @@ impl Telemetry {
         if !configured {
             return Self::default();
         }
+        // The exporter's HTTP client is reqwest on rustls without a built-in provider.
+        crate::app::install_crypto_provider();
         let exporter = match opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .build()

@@ -485,3 +485,29 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     let logs = node.logs().join("\n");
     assert!(logs.contains("finishing in-flight requests"), "{logs}");
 }
+
+#[tokio::test]
+async fn a_registration_is_counted_by_method_with_its_carrier_check() {
+    let t = spawn_app().await;
+    crate::registration::register_an(&t, &browser()).await;
+    let m = metrics(&t.base).await;
+    assert_eq!(
+        sample(
+            &m,
+            "xacthuc_registrations_total{method=\"mobile_subscriber\",result=\"succeeded\"}"
+        ),
+        1,
+        "{m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "xacthuc_upstream_call_duration_seconds_count{system=\"carrier\"}"
+        ) >= 1,
+        "the carrier was asked: {m}"
+    );
+    assert_eq!(
+        sample(&m, "xacthuc_sms_sent_total{purpose=\"registration\"}"),
+        1
+    );
+}
