@@ -109,8 +109,9 @@ impl Telemetry {
         if !configured {
             return Self::default();
         }
-        // The exporter's HTTP client is reqwest on rustls without a built-in provider.
-        crate::app::install_crypto_provider();
+        // The exporter's HTTP client is reqwest on rustls without a built-in provider; the same
+        // one `app::install_crypto_provider` installs later (this module must not need `app`).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let exporter = match opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .build()
