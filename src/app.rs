@@ -79,6 +79,8 @@ pub struct AppInner {
     /// Verified access tokens by SHA-256, so introspection and userinfo skip the signature.
     pub verified_tokens: TtlCache<[u8; 32], Arc<serde_json::Value>>,
     discovery: std::sync::OnceLock<Arc<Vec<u8>>>,
+    /// Set when a stop signal arrived: /readyz answers 503 while in-flight requests finish.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Deref for App {
@@ -162,7 +164,13 @@ impl App {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| StartError::Refused(format!("http client: {e}")))?;
-        let connectors = Connectors::http(&config.connectors, &config.issuer(), http.clone());
+        let metrics = Metrics::default();
+        let connectors = Connectors::http(
+            &config.connectors,
+            &config.issuer(),
+            http.clone(),
+            metrics.upstream.clone(),
+        );
         let sandbox_pki = if config.sandbox.enabled {
             let pki = SandboxPki::open(&config.sandbox.pki_dir, &config.issuer(), clock.clone())
                 .map_err(|e| StartError::Refused(e.to_string()))?;
@@ -195,6 +203,7 @@ impl App {
             &config.federation,
             &config.issuer(),
             http.clone(),
+            metrics.upstream.clone(),
         );
         let sandbox_vneid = match &simulators {
             Some(sim) => Some(Arc::new(
@@ -218,11 +227,12 @@ impl App {
             subjects,
             acr: AcrPolicy::new(&config.acr),
             audit: Audit::new(db.clone(), clock.clone()),
-            metrics: Metrics::default(),
+            metrics,
             clients: ClientCache::new(config.server.client_cache_seconds),
             jwks_uris: Default::default(),
             verified_tokens: TtlCache::new(100_000),
             discovery: std::sync::OnceLock::new(),
+            draining: Default::default(),
             config,
             clock,
             db,
@@ -322,6 +332,16 @@ impl App {
     /// Keeps every node's keys and trust anchors current: the change stamps read every
     /// second (`stamps::POLL`), a full reload every `keys.reload_seconds` (rotations that
     /// activate with time, changes whose announcement was lost).
+    /// Marks the node as stopping (see `draining`).
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn spawn_background_tasks(&self) {
         let app = self.clone();
         tokio::spawn(async move {

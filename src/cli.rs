@@ -183,6 +183,8 @@ pub struct AccountAdd {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
+    // Kept to the end of the command: dropping it flushes the traces (feature `otel`).
+    let _telemetry = crate::telemetry::init_logs(&config.log);
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -236,6 +238,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Installed first: from here on a SIGTERM drains the node instead of killing it.
+    let stop_signal = stop_signal();
     let bind = config.server.bind.clone();
     let app = App::build(config, Clock::system()).await?;
     if app.config.sandbox.enabled {
@@ -248,11 +252,50 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "xacthuc listening on {bind}: open {} (the issuer)",
         app.issuer
     );
-    crate::http::serve(app, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let drain = std::time::Duration::from_secs(app.config.server.shutdown_timeout_seconds);
+    let (stopping, mut stop) = tokio::sync::watch::channel(false);
+    let draining = app.clone();
+    let server = crate::http::serve(app, listener, async move {
+        stop_signal.await;
+        // /readyz answers 503 from now on, so a load balancer still probing stops sending.
+        draining.start_draining();
+        tracing::info!(
+            drain_seconds = drain.as_secs(),
+            "stopping: finishing in-flight requests"
+        );
+        let _ = stopping.send(true);
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        ended = &mut server => ended?,
+        _ = stop.wait_for(|s| *s) => match tokio::time::timeout(drain, &mut server).await {
+            Ok(ended) => ended?,
+            Err(_) => tracing::warn!("requests still running after server.shutdown_timeout_seconds; exiting anyway"),
+        },
+    }
+    // Background tasks (key reloads) end with the runtime, when `main` returns.
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves at the first SIGTERM (an orchestrator stopping the node) or Ctrl-C. The SIGTERM
+/// handler is registered when this is called, not when the future is first polled.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only"))
+        .ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn sandbox(

@@ -33,6 +33,8 @@ pub struct Config {
     pub pki: PkiConfig,
     pub federation: crate::connectors::federation::FederationConfig,
     pub admin: AdminConfig,
+    pub log: crate::telemetry::LogConfig,
+    pub metrics: crate::telemetry::MetricsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -56,6 +58,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds a client read from the database is cached in each node.
     pub client_cache_seconds: u64,
+    /// After SIGTERM or Ctrl-C: seconds in-flight requests may take to finish before the
+    /// process exits anyway.
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -396,6 +401,7 @@ impl Default for ServerConfig {
             mode: Mode::Development,
             max_body_bytes: 64 * 1024,
             client_cache_seconds: 30,
+            shutdown_timeout_seconds: 30,
         }
     }
 }
@@ -661,6 +667,12 @@ impl Config {
             ));
         }
         self.connectors.validate().map_err(ConfigError::Invalid)?;
+        // An orchestrator waits this long for a stopping node; more than an hour is a typo.
+        if !(1..=3600).contains(&self.server.shutdown_timeout_seconds) {
+            return Err(ConfigError::Invalid(
+                "server.shutdown_timeout_seconds must be 1..=3600".into(),
+            ));
+        }
         if crate::domain::PasswordPolicy::from_name(&self.passwords.policy).is_none() {
             return Err(ConfigError::Invalid(
                 "passwords.policy must be portal or nist".into(),

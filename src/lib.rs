@@ -40,3 +40,4 @@ pub mod random;
 pub mod sandbox;
 pub mod stamps;
 pub mod store;
+pub mod telemetry;

@@ -243,6 +243,7 @@ impl Harness {
                 &config.federation,
                 &config.issuer(),
                 test_http_client(),
+                Default::default(),
             ),
             clock,
             config,

@@ -233,6 +233,8 @@ pub struct TokenAnswer {
 /// The HTTP side of the broker: one per app, with a per-node cache of discovery documents.
 pub struct Upstreams {
     http: reqwest::Client,
+    /// Where each call is timed (`xacthuc_upstream_*{system="federation"}`).
+    calls: Arc<crate::metrics::UpstreamCalls>,
     timeout: Duration,
     cache_ms: i64,
     public_url: String,
@@ -240,9 +242,15 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(config: &FederationConfig, public_url: &str, http: reqwest::Client) -> Self {
+    pub fn new(
+        config: &FederationConfig,
+        public_url: &str,
+        http: reqwest::Client,
+        calls: Arc<crate::metrics::UpstreamCalls>,
+    ) -> Self {
         Self {
             http,
+            calls,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
             cache_ms: (config.discovery_cache_seconds as i64).saturating_mul(1000),
             public_url: public_url.to_string(),
@@ -303,7 +311,7 @@ impl Upstreams {
             ("redirect_uri", redirect_uri),
             ("code_verifier", code_verifier),
         ];
-        let resp = self
+        let request = self
             .http
             .post(token_endpoint)
             .timeout(self.timeout)
@@ -311,24 +319,40 @@ impl Upstreams {
                 &upstream.client_id,
                 Some(upstream.client_secret.expose_secret()),
             )
-            .form(&form)
-            .send()
-            .await
-            .map_err(|_| UpstreamError::Unavailable("token"))?;
-        let body = answer("token", resp).await?;
+            .form(&form);
+        let body = self.send("token", request).await?;
         serde_json::from_slice(&body).map_err(|e| UpstreamError::Malformed("token", e.to_string()))
     }
 
     async fn get(&self, call: &'static str, url: &str) -> Result<Vec<u8>, UpstreamError> {
-        let resp = self
+        let request = self
             .http
             .get(url)
             .timeout(self.timeout)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|_| UpstreamError::Unavailable(call))?;
-        answer(call, resp).await
+            .header("accept", "application/json");
+        self.send(call, request).await
+    }
+
+    /// Sends one call and reads its answer, timed into the upstream metrics.
+    async fn send(
+        &self,
+        call: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        use crate::metrics::{CallOutcome, Upstream};
+        let started = std::time::Instant::now();
+        let result = match request.send().await {
+            Ok(resp) => answer(call, resp).await,
+            Err(_) => Err(UpstreamError::Unavailable(call)),
+        };
+        let outcome = match &result {
+            Ok(_) | Err(UpstreamError::Refused(..)) => CallOutcome::Answered,
+            Err(UpstreamError::Unavailable(_)) => CallOutcome::Unavailable,
+            Err(UpstreamError::Malformed(..)) => CallOutcome::Malformed,
+        };
+        self.calls
+            .observe(Upstream::Federation, started.elapsed(), outcome);
+        result
     }
 }
 

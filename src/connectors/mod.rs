@@ -38,6 +38,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::metrics::{CallOutcome, Upstream, UpstreamCalls};
+
 pub use bhxh::{BhxhRecord, BhxhRegistry, HttpBhxhRegistry};
 pub use carrier::{CarrierClient, HttpCarrierClient, SubscriberCheck, SubscriberQuery};
 pub use mail::{HttpMailGateway, MailGateway};
@@ -269,35 +271,37 @@ pub struct Connectors {
 
 impl Connectors {
     /// HTTP clients for every system. `http` is the process's shared client (one connection
-    /// pool); each call sets its own timeout from `config`.
-    pub fn http(config: &ConnectorsConfig, public_url: &str, http: reqwest::Client) -> Self {
+    /// pool); each call sets its own timeout from `config` and is timed into `calls`.
+    pub fn http(
+        config: &ConnectorsConfig,
+        public_url: &str,
+        http: reqwest::Client,
+        calls: Arc<UpstreamCalls>,
+    ) -> Self {
         let urls = config.resolve(public_url);
         let timeout = Duration::from_millis(config.timeout_ms.max(1));
-        let endpoint = |system: &'static str, base_url: String| Endpoint {
-            system,
-            base_url,
-            http: http.clone(),
-            timeout,
+        let endpoint = |upstream: Upstream, base_url: String| {
+            Endpoint::new(upstream, &base_url, http.clone(), timeout, calls.clone())
         };
         Self {
             carrier: Arc::new(HttpCarrierClient::new(
-                endpoint("carrier", urls.carrier),
+                endpoint(Upstream::Carrier, urls.carrier),
                 config.retries,
             )),
-            sms: Arc::new(HttpSmsGateway::new(endpoint("sms", urls.sms))),
+            sms: Arc::new(HttpSmsGateway::new(endpoint(Upstream::Sms, urls.sms))),
             bhxh: Arc::new(HttpBhxhRegistry::new(
-                endpoint("bhxh", urls.bhxh),
+                endpoint(Upstream::Bhxh, urls.bhxh),
                 config.retries,
             )),
-            mail: Arc::new(HttpMailGateway::new(endpoint("mail", urls.mail))),
+            mail: Arc::new(HttpMailGateway::new(endpoint(Upstream::Mail, urls.mail))),
             mobile_signature: Arc::new(HttpMobileSignatureService::new(
-                endpoint("mobile_signature", urls.mobile_signature),
+                endpoint(Upstream::MobileSignature, urls.mobile_signature),
                 config.retries,
                 &config.mobile_signature_ap_id,
                 &config.mobile_signature_ap_password,
             )),
             remote_signature: Arc::new(HttpRemoteSignatureService::new(
-                endpoint("remote_signature", urls.remote_signature),
+                endpoint(Upstream::RemoteSignature, urls.remote_signature),
                 config.retries,
                 &config.remote_signature_client_id,
                 &config.remote_signature_client_secret,
@@ -317,6 +321,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct Endpoint {
     /// Names the system in errors and logs ("carrier", "sms", "bhxh").
     pub(crate) system: &'static str,
+    /// The system as a metrics label, and where its calls are timed.
+    upstream: Upstream,
+    calls: Arc<UpstreamCalls>,
     /// Base URL without a trailing `/`.
     pub(crate) base_url: String,
     pub(crate) http: reqwest::Client,
@@ -332,13 +339,16 @@ pub(crate) struct Answer {
 impl Endpoint {
     /// Builds an endpoint by hand (adapters, tests); `Connectors::http` is the usual way.
     pub fn new(
-        system: &'static str,
+        upstream: Upstream,
         base_url: &str,
         http: reqwest::Client,
         timeout: Duration,
+        calls: Arc<UpstreamCalls>,
     ) -> Self {
         Self {
-            system,
+            system: upstream.name(),
+            upstream,
+            calls,
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
             timeout,
@@ -355,7 +365,16 @@ impl Endpoint {
     ) -> Result<Answer, ConnectorError> {
         let mut attempt: u32 = 1;
         loop {
-            match self.attempt(&build).await {
+            let started = std::time::Instant::now();
+            let result = self.attempt(&build).await;
+            let outcome = match &result {
+                Ok(_) => CallOutcome::Answered,
+                Err(ConnectorError::Unavailable(_)) => CallOutcome::Unavailable,
+                Err(ConnectorError::Malformed(_)) => CallOutcome::Malformed,
+            };
+            self.calls
+                .observe(self.upstream, started.elapsed(), outcome);
+            match result {
                 Err(ConnectorError::Unavailable(why)) if attempt <= retries => {
                     tracing::warn!(system = self.system, attempt, reason = %why, "upstream unavailable, retrying");
                     tokio::time::sleep(BACKOFF_STEP * attempt).await;

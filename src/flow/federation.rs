@@ -256,6 +256,12 @@ async fn create(
         .db
         .create_linked_account(&new, &link_of(upstream, lookup), app.clock.now(), &record)
         .await;
+    // Every upstream counts as one method: upstream ids are the operator's words, not a
+    // closed label set.
+    app.metrics.registration(
+        "federation",
+        super::registration::registration_result(&made),
+    );
     match made {
         Ok(account) => {
             Audit::log(&record);

@@ -386,11 +386,21 @@ pub async fn complete(
 pub async fn create_account(
     app: &App,
     evidence: &Evidence,
-    method: &str,
+    method: &'static str,
     password_hash: Option<String>,
     ip: Option<&str>,
 ) -> Result<Account, Refusal> {
     create_account_by(app, evidence, method, password_hash, ip, None).await
+}
+
+/// A registration's end as a metrics label (`xacthuc_registrations_total{result}`): the
+/// account was made, the identity had one already, or the store failed.
+pub fn registration_result<T>(made: &Result<T, StoreError>) -> &'static str {
+    match made {
+        Ok(_) => "succeeded",
+        Err(StoreError::Conflict) => "duplicate",
+        Err(_) => "failed",
+    }
 }
 
 /// Who registered the person when it was not themselves: a counter officer (the audit row's
@@ -405,7 +415,7 @@ pub struct Registrar<'a> {
 pub async fn create_account_by(
     app: &App,
     evidence: &Evidence,
-    method: &str,
+    method: &'static str,
     password_hash: Option<String>,
     ip: Option<&str>,
     registrar: Option<Registrar<'_>>,
@@ -424,7 +434,7 @@ pub async fn create_account_by(
             )));
         }
     };
-    let account = app
+    let made = app
         .db
         .create_account(
             &NewAccount {
@@ -441,11 +451,12 @@ pub async fn create_account_by(
             },
             app.clock.now(),
         )
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => Refusal::Duplicate,
-            other => Refusal::Store(other),
-        })?;
+        .await;
+    app.metrics.registration(method, registration_result(&made));
+    let account = made.map_err(|e| match e {
+        StoreError::Conflict => Refusal::Duplicate,
+        other => Refusal::Store(other),
+    })?;
     let mut event = Event::new("account.registered")
         .account(&account.id)
         .ip(ip)

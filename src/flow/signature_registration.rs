@@ -273,11 +273,15 @@ pub async fn complete(
             app.clock.now(),
             &audit,
         )
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => Refusal::Duplicate,
-            other => Refusal::Store(other),
-        })?;
+        .await;
+    app.metrics.registration(
+        flow.method.name(),
+        super::registration::registration_result(&account),
+    );
+    let account = account.map_err(|e| match e {
+        StoreError::Conflict => Refusal::Duplicate,
+        other => Refusal::Store(other),
+    })?;
     Audit::log(&audit);
     Ok(account)
 }

@@ -1,5 +1,6 @@
 //! The only place axum appears: one router per feature, merged here, with the cross-cutting
-//! layers (security headers, body limit, timeouts, panic safety).
+//! layers (request id, access log and latency metrics, security headers, body limit,
+//! timeouts, panic safety).
 
 pub mod admin;
 pub mod captcha;
@@ -8,6 +9,7 @@ pub mod counter;
 pub mod federation_link;
 pub mod login;
 pub mod login_page;
+pub mod observe;
 pub mod oidc;
 pub mod otp;
 pub mod otp_screen;
@@ -93,10 +95,18 @@ fn layers(app: App, routes: Router<App>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::new())
+        // Outermost: times and logs everything above, panics and timeouts included.
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .with_state(app)
 }
 
 async fn ready(State(app): State<App>) -> Response {
+    if app.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping").into_response();
+    }
     let db = app.db.ping().await;
     let store = app.store.ping().await;
     match (db, store) {
@@ -108,7 +118,22 @@ async fn ready(State(app): State<App>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<App>) -> Response {
+/// The Prometheus exposition; behind a bearer token when `[metrics] token` is set.
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+    let token = &app.config.metrics.token;
+    if !token.is_empty() {
+        let presented = request::header_str(&headers, header::AUTHORIZATION)
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crate::random::constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the configured bearer token",
+            )
+                .into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

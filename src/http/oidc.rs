@@ -15,7 +15,7 @@ use super::page::{self, PageRequest};
 use super::request::{SESSION_COOKIE, form_params, header_str, query_params};
 use crate::app::App;
 use crate::limits::Ceiling;
-use crate::metrics::Metrics;
+use crate::metrics::{Grant, Metrics};
 use crate::oidc::authorize::{self, AuthorizationRequest, ErrorTarget, PageError, ResponseMode};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::interaction::{self, Next};
@@ -326,35 +326,46 @@ async fn authenticated(
     app: &App,
     req: Request<Body>,
 ) -> Result<(std::sync::Arc<crate::oidc::client::Client>, Params), Response> {
+    authenticate_form(app, req)
+        .await
+        .map_err(|(e, basic)| json_error(&e, basic))
+}
+
+/// [`authenticated`], keeping the error (and whether HTTP Basic was tried) for the caller.
+async fn authenticate_form(
+    app: &App,
+    req: Request<Body>,
+) -> Result<(std::sync::Arc<crate::oidc::client::Client>, Params), (OAuthError, bool)> {
     let basic = req.headers().contains_key(header::AUTHORIZATION);
     let (headers, params) = form_params(req, app.config.server.max_body_bytes)
         .await
-        .map_err(|e| json_error(&e, false))?;
+        .map_err(|e| (e, false))?;
     let client =
         client_auth::authenticate(app, header_str(&headers, header::AUTHORIZATION), &params)
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "client authentication failed");
-                json_error(&e, basic)
+                (e, basic)
             })?;
     Ok((client, params))
 }
 
 async fn token(State(app): State<App>, req: Request<Body>) -> Response {
-    let (client, params) = match authenticated(&app, req).await {
+    let (client, params) = match authenticate_form(&app, req).await {
         Ok(x) => x,
-        Err(resp) => {
-            Metrics::inc(&app.metrics.token_errors);
-            return resp;
+        Err((e, basic)) => {
+            app.metrics.token_refused(e.code.as_str());
+            return json_error(&e, basic);
         }
     };
     match grants::exchange(&app, &client, &params).await {
         Ok(body) => {
-            Metrics::inc(&app.metrics.tokens_issued);
+            app.metrics
+                .token_issued(Grant::of(params.get("grant_type")));
             json_ok(body)
         }
         Err(e) => {
-            Metrics::inc(&app.metrics.token_errors);
+            app.metrics.token_refused(e.code.as_str());
             tracing::info!(client = %client.client_id, error = %e, "token request refused");
             json_error(&e, false)
         }

@@ -50,7 +50,12 @@ async fn sandbox(config: ConnectorsConfig, fault_delay: Duration) -> Sandbox {
     let sim = Arc::new(Simulators::new(seed, Clock::system()).with_fault_delay(fault_delay));
     let base = serve(simulators::standalone_router(sim.clone())).await;
     let http = http_client();
-    let connectors = Connectors::http(&config, &format!("{base}/"), http.clone());
+    let connectors = Connectors::http(
+        &config,
+        &format!("{base}/"),
+        http.clone(),
+        Default::default(),
+    );
     Sandbox {
         sim,
         base,
@@ -273,7 +278,12 @@ async fn carrier_unreachable_is_unavailable() {
         carrier_url: format!("http://{addr}/carrier"),
         ..fast_config()
     };
-    let c = Connectors::http(&config, "http://unused.invalid", http_client());
+    let c = Connectors::http(
+        &config,
+        "http://unused.invalid",
+        http_client(),
+        Default::default(),
+    );
     let r = c.carrier.check_subscriber(&an("+84823456088")).await;
     match r {
         Err(ConnectorError::Unavailable(why)) => {
@@ -316,7 +326,12 @@ fn pointed_at(url: &str) -> Connectors {
         bhxh_url: url.into(),
         ..fast_config()
     };
-    Connectors::http(&config, "http://unused.invalid", http_client())
+    Connectors::http(
+        &config,
+        "http://unused.invalid",
+        http_client(),
+        Default::default(),
+    )
 }
 
 #[tokio::test]
@@ -894,6 +909,7 @@ async fn the_standalone_sandbox_signs_with_its_ca_and_answers_ocsp_for_it() {
         &ConnectorsConfig::default(),
         &format!("{base}/"),
         http.clone(),
+        Default::default(),
     );
     let dtbs = b"0123456789abcdef0123456789abcdef".to_vec();
     let requested = connectors

@@ -38,6 +38,7 @@ mod keys;
 mod limits;
 mod logout;
 mod many_nodes;
+mod observability;
 mod otp_captcha;
 mod pairwise;
 mod passkey;

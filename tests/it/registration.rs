@@ -20,7 +20,7 @@ type Fields = [(&'static str, &'static str); 4];
 const NEW_PASSWORD: &str = "Hà-Nội@2024!";
 
 /// Registers Nguyễn Văn An by mobile subscription all the way; returns the final page.
-async fn register_an(t: &TestApp, b: &reqwest::Client) -> String {
+pub(crate) async fn register_an(t: &TestApp, b: &reqwest::Client) -> String {
     let resp = submit_registration(t, b, "/register/mobile", &AN).await;
     assert_eq!(location(&resp), t.url("/register/otp"), "to the OTP screen");
     let next = submit_otp(t, b, &t.url("/register/otp"), AN_PHONE).await;
