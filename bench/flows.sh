@@ -285,8 +285,6 @@ steps=$(jq -r -s '.[0].steps_ms | keys_unsorted | join(" ")' "$ROWS")
     "| \(.topology) | \(.concurrency) | \(.flows_per_s) | \(.flow_ms.p50)/\(.flow_ms.p95)/\(.flow_ms.p99) | " +
     ([$steps | split(" ")[] | $r.steps_ms[.] | "\(.p50)/\(.p95)/\(.p99)"] | join(" | ")) +
     " | \(.busy) | \(.errors | to_entries | map("\(.key) ×\(.value)") | join(", ") | if . == "" then "0" else . end) | \(.rss_mb) | \(.server_cpu) | \(.driver_cpu) |"' "$ROWS"
-  samples=$(jq -r -s '[.[].error_samples[]] | unique | .[:5] | join(" | ")' "$ROWS")
-  [[ -z $samples ]] || { echo; echo "Error samples: $samples"; }
   [[ $LOGIN_ONLY != 1 ]] || { echo; echo "Accounts in the database: $(jq -r -s '.[0].accounts' "$ROWS")"; }
 } >"$REPORT"
 cat "$REPORT"
