@@ -125,8 +125,8 @@ wait_http() { # url pid what
 }
 
 start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    >"$WORK/redis.log" 2>&1 &
+  nice -n "$NICE" taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+    --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
   die "redis-server did not start"
@@ -273,7 +273,7 @@ steps=$(jq -r -s '.[0].steps_ms | keys_unsorted | join(" ")' "$ROWS")
 {
   echo "## xacthuc whole flows ($(basename "$BIN"), $( [[ $LOGIN_ONLY == 1 ]] && echo "login + token of accounts in $PG_DB" || echo "register + login + token"))"
   echo
-  echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) CPUs; server side (nodes, sandbox, haproxy) \`taskset -c $SERVER_CPU\`, driver \`taskset -c $LOAD_CPU\`, nice $NICE; PostgreSQL not pinned"
+  echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) CPUs; server side (nodes, sandbox, haproxy, Redis) \`taskset -c $SERVER_CPU\`, driver \`taskset -c $LOAD_CPU\`, nice $NICE; PostgreSQL not pinned"
   echo
   printf '| topology | conc. | flows/s | flow p50/p95/p99 ms |'
   for s in $steps; do printf ' %s p50/p95/p99 ms |' "$s"; done
