@@ -163,6 +163,13 @@ start_topology() {
       start_redis
       db=${PG_DB:-$(fresh_db)}
       ROW_ENV=("DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$db" "REDIS_URL=redis://127.0.0.1:$REDIS_PORT")
+      if [[ -n $PG_DB ]]; then
+        # A kept database keeps its signing keys, encrypted with the first run's key-encryption
+        # key: keep that key too (gitignored, beside the reports).
+        mkdir -p "$RESULTS_DIR"
+        [[ -s $RESULTS_DIR/kek-$PG_DB ]] || openssl rand -base64 32 >"$RESULTS_DIR/kek-$PG_DB"
+        ROW_ENV+=("XACTHUC__KEYS__ENCRYPTION_KEY=$(cat "$RESULTS_DIR/kek-$PG_DB")")
+      fi
       start_node node0 "127.0.0.1:$PORT" "${ROW_ENV[@]}"
       ;;
     cluster3)
