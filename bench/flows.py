@@ -124,7 +124,8 @@ class Citizen:
         return json.loads(body)
 
     def sms_code(self, phone, not_before):
-        """The newest SMS code sent to `phone` that is not `not_before` (the previous one)."""
+        """The newest SMS code sent to `phone`, once more than `not_before` codes have been sent
+        to it (the registration's code stays in the outbox); returns it and how many there are."""
         for _ in range(50):
             path = f"/sandbox/sms/outbox?to={urllib.parse.quote(phone)}"
             texts = self.sandbox_json(self.sandbox, "SMS outbox", path)
@@ -255,8 +256,8 @@ class Citizen:
 def identities(args):
     """Citizen k, in order, shared by every thread."""
     if args.login_only:
-        for n, id_number in enumerate(args.id_numbers.split(",")):
-            yield {"id_number": id_number, "phone": args.phones.split(",")[n]}
+        for id_number, phone in zip(args.id_numbers.split(","), args.phones.split(",")):
+            yield {"id_number": id_number, "phone": phone}
         return
     for k in itertools.count(args.first):
         yield {
