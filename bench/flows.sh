@@ -132,10 +132,15 @@ start_redis() {
   die "redis-server did not start"
 }
 
-fresh_db() {
+# The row's database: PG_DB as it is, or a fresh one (DB, dropped by stop_all).
+row_db() {
+  if [[ -n $PG_DB ]]; then
+    ROW_DB=$PG_DB
+    return
+  fi
   DB="xacthuc_flows_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
   psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $DB"
-  echo "$DB"
+  ROW_DB=$DB
 }
 
 start_node() { # name bind env...
@@ -151,7 +156,7 @@ start_node() { # name bind env...
 # Starts the row's topology; sets ROW_ENV (the environment for `xacthuc client add`) and
 # SANDBOX_URL (where the driver reads captcha answers and SMS).
 start_topology() {
-  local topology=$1 db
+  local topology=$1
   SANDBOX_URL=$BASE
   case $topology in
     sqlite)
@@ -161,8 +166,8 @@ start_topology() {
       ;;
     postgres)
       start_redis
-      db=${PG_DB:-$(fresh_db)}
-      ROW_ENV=("DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$db" "REDIS_URL=redis://127.0.0.1:$REDIS_PORT")
+      row_db
+      ROW_ENV=("DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$ROW_DB" "REDIS_URL=redis://127.0.0.1:$REDIS_PORT")
       if [[ -n $PG_DB ]]; then
         # A kept database keeps its signing keys, encrypted with the first run's key-encryption
         # key: keep that key too (gitignored, beside the reports).
@@ -174,7 +179,7 @@ start_topology() {
       ;;
     cluster3)
       start_redis
-      db=${PG_DB:-$(fresh_db)}
+      row_db
       local sb_port=$((PORT + 10)) i
       SANDBOX_URL="http://127.0.0.1:$sb_port"
       (cd "$WORK" && exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$WORK/xacthuc" sandbox \
@@ -186,7 +191,7 @@ start_topology() {
       # key, one database, one Redis, and the standalone sandbox as carrier and SMS gateway. The
       # nodes keep their own sandbox routes on only for the captcha answers (read from Redis).
       ROW_ENV=(
-        "DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
+        "DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/$ROW_DB"
         "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
         "XACTHUC__KEYS__ENCRYPTION_KEY=$(openssl rand -base64 32)"
         "XACTHUC__CONNECTORS__CARRIER_URL=$SANDBOX_URL/sandbox/carrier"
@@ -257,7 +262,7 @@ for topology in $TOPOLOGIES; do
     t0=$(ticks); s0=$(date +%s%N)
     log "$topology, concurrency $c, ${DURATION}s"
     TIMEFORMAT='%U %S'
-    { time nice -n "$NICE" taskset -c "$LOAD_CPU" python3 "$BENCH_DIR/flows.py" --url "$BASE" \
+    { time nice -n "$NICE" taskset -c "$LOAD_CPU" python3 -B "$BENCH_DIR/flows.py" --url "$BASE" \
       --sandbox-url "$SANDBOX_URL" "${client[@]}" --redirect-uri "$REDIRECT_URI" \
       --full-name "$FULL_NAME" "${who[@]}" --concurrency "$c" --duration "$DURATION" \
       >"$WORK/result"; } 2>"$WORK/time"
