@@ -309,7 +309,7 @@ fn json_error(e: &OAuthError, basic_attempted: bool) -> Response {
     resp
 }
 
-fn json_ok(body: Value) -> Response {
+fn json_ok(body: impl serde::Serialize) -> Response {
     (
         [
             (header::CACHE_CONTROL, "no-store"),

@@ -2,18 +2,21 @@
 //! in JWKS by `kid`. Private-key operations go through josekit (OpenSSL), never `rsa`.
 
 mod encryption;
+mod signer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use josekit::jwk::KeyPair;
-use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, RS256};
+use josekit::jws::{ES256, JwsVerifier, RS256};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::store::{AuditRecord, Database, StoreError, StoredSigningKey};
 pub use encryption::{KeyEncryptionError, KeyEncryptionKey};
+pub use signer::SignerError;
+use signer::TokenSigner;
 
 pub const ALGORITHMS: [&str; 2] = ["RS256", "ES256"];
 
@@ -25,6 +28,8 @@ pub enum KeyError {
     Encryption(#[from] KeyEncryptionError),
     #[error("key material: {0}")]
     Jose(#[from] josekit::JoseError),
+    #[error(transparent)]
+    Signer(#[from] SignerError),
     #[error("no active {0} signing key")]
     NoActiveKey(String),
 }
@@ -33,7 +38,7 @@ struct LoadedKey {
     kid: String,
     alg: String,
     activates_at: DateTime<Utc>,
-    signer: Box<dyn JwsSigner>,
+    signer: TokenSigner,
     verifier: Box<dyn JwsVerifier>,
     public_jwk: Value,
 }
@@ -99,16 +104,13 @@ impl KeyRing {
             let public_jwk: Value = serde_json::from_str(&k.public_jwk)
                 .map_err(|e| KeyError::Store(StoreError::Corrupt(format!("jwk: {e}"))))?;
             let jwk = josekit::jwk::Jwk::from_bytes(k.public_jwk.as_bytes())?;
-            let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match k
-                .alg
-                .as_str()
-            {
+            let (signer, verifier): (TokenSigner, Box<dyn JwsVerifier>) = match k.alg.as_str() {
                 "RS256" => (
-                    Box::new(RS256.signer_from_pem(&pem)?),
+                    TokenSigner::from_pem("RS256", &pem)?,
                     Box::new(RS256.verifier_from_jwk(&jwk)?),
                 ),
                 "ES256" => (
-                    Box::new(ES256.signer_from_pem(&pem)?),
+                    TokenSigner::from_pem("ES256", &pem)?,
                     Box::new(ES256.verifier_from_jwk(&jwk)?),
                 ),
                 other => {
@@ -226,17 +228,15 @@ impl KeyRing {
     }
 
     /// Signs `claims` as a compact JWS with the active key of `alg`.
-    pub fn sign(&self, alg: &str, typ: &str, claims: &Value) -> Result<String, KeyError> {
+    pub fn sign(
+        &self,
+        alg: &str,
+        typ: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, KeyError> {
         let key = self.active(alg)?;
-        let mut header = JwsHeader::new();
-        header.set_token_type(typ);
-        header.set_key_id(&key.kid);
         let payload = serde_json::to_vec(claims).unwrap_or_default();
-        Ok(josekit::jws::serialize_compact(
-            &payload,
-            &header,
-            key.signer.as_ref(),
-        )?)
+        Ok(key.signer.compact(&key.alg, &key.kid, typ, &payload)?)
     }
 
     /// Verifies a compact JWS signed by one of our published keys; returns its claims and

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{internal, token_response};
+use super::{TokenResponse, internal, token_response};
 use crate::app::App;
 use crate::audit::Event;
 use crate::domain::{AccountStatus, Ial};
@@ -97,7 +97,11 @@ pub async fn issue(
     Ok(code)
 }
 
-pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+pub async fn exchange(
+    app: &App,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let hash = random::sha256_hex(code);
     let Some(bytes) = app.store.take(&code_key(&hash)).await.map_err(internal)? else {

@@ -1,15 +1,17 @@
 //! `client_credentials` (RFC 6749 §4.4): a confidential client acting for itself.
 
-use serde_json::Value;
-
-use super::{internal, token_response};
+use super::{TokenResponse, internal, token_response};
 use crate::app::App;
 use crate::oidc::client::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
 use crate::oidc::tokens;
 
-pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+pub async fn exchange(
+    app: &App,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -4,7 +4,7 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::error::OAuthError;
 use crate::keys::KeyError;
@@ -16,7 +16,7 @@ pub async fn exchange(
     app: &crate::app::App,
     client: &super::client::Client,
     params: &super::params::Params,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     let grant_type = params.require("grant_type")?;
     if !client.allows_grant(grant_type) {
         return Err(match grant_type {
@@ -42,29 +42,35 @@ fn unsupported() -> OAuthError {
     )
 }
 
-/// The standard successful token response body.
+/// The standard successful token response body (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    /// An empty `scope` is not a scope (RFC 6749 §3.3: one or more); say nothing instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
 fn token_response(
     access: &crate::oidc::tokens::AccessToken,
     scopes: &[String],
     id_token: Option<String>,
     refresh_token: Option<String>,
-) -> Value {
-    let mut body = json!({
-        "access_token": access.token,
-        "token_type": "Bearer",
-        "expires_in": access.expires_in,
-    });
-    // An empty `scope` is not a scope (RFC 6749 §3.3: one or more); say nothing instead.
-    if !scopes.is_empty() {
-        body["scope"] = json!(scopes.join(" "));
+) -> TokenResponse {
+    TokenResponse {
+        access_token: access.token.clone(),
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        id_token,
+        refresh_token,
     }
-    if let Some(t) = id_token {
-        body["id_token"] = json!(t);
-    }
-    if let Some(t) = refresh_token {
-        body["refresh_token"] = json!(t);
-    }
-    body
 }
 
 /// Internal failures become `server_error` / `temporarily_unavailable`; the cause is logged once.

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{internal, token_response};
+use super::{TokenResponse, internal, token_response};
 use crate::app::App;
 use crate::audit::Event;
 use crate::domain::{AccountStatus, Ial};
@@ -20,7 +20,11 @@ fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
 }
 
-pub async fn exchange(app: &App, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+pub async fn exchange(
+    app: &App,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let token = params.require("refresh_token")?;
     let hash = random::sha256_hex(token);
     let requested: Option<Vec<String>> = params.get("scope").map(|s| {
