@@ -135,9 +135,7 @@ mod tests {
 
             let mut parts: Vec<&str> = token.split('.').collect();
             parts[1] = "eyJzdWIiOiJ5In0";
-            assert!(
-                josekit::jws::deserialize_compact(&parts.join("."), verifier.as_ref()).is_err()
-            );
+            assert!(josekit::jws::deserialize_compact(parts.join("."), verifier.as_ref()).is_err());
         }
         assert!(TokenSigner::from_pem("PS256", &key_pair("ES256").0).is_err());
         assert!(TokenSigner::from_pem("ES256", b"junk").is_err());
