@@ -329,9 +329,6 @@ impl App {
         }
     }
 
-    /// Keeps every node's keys and trust anchors current: the change stamps read every
-    /// second (`stamps::POLL`), a full reload every `keys.reload_seconds` (rotations that
-    /// activate with time, changes whose announcement was lost).
     /// Marks the node as stopping (see `draining`).
     pub fn start_draining(&self) {
         self.draining
@@ -342,6 +339,9 @@ impl App {
         self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Keeps every node's keys and trust anchors current: the change stamps read every
+    /// second (`stamps::POLL`), a full reload every `keys.reload_seconds` (rotations that
+    /// activate with time, changes whose announcement was lost).
     pub fn spawn_background_tasks(&self) {
         let app = self.clone();
         tokio::spawn(async move {

@@ -91,9 +91,7 @@ impl Metrics {
             "busy" => {}
             _ => Self::inc(&self.logins_failed),
         }
-        if let Ok(mut map) = self.logins.lock() {
-            *map.entry((method, result)).or_default() += 1;
-        }
+        Self::add_pair(&self.logins, method, result);
     }
 
     /// Counts a token response for `grant`.
@@ -111,9 +109,7 @@ impl Metrics {
     /// Counts a registration's end for a method: `succeeded`, `duplicate` (the identity has an
     /// account already) or `failed` (the store refused).
     pub fn registration(&self, method: &'static str, result: &'static str) {
-        if let Ok(mut map) = self.registrations.lock() {
-            *map.entry((method, result)).or_default() += 1;
-        }
+        Self::add_pair(&self.registrations, method, result);
     }
 
     /// Counts an SMS code sent for `purpose`.
@@ -129,6 +125,16 @@ impl Metrics {
     /// Counts a send refused by the SMS ceiling.
     pub fn sms_ceiling_hit(&self) {
         Self::inc(&self.sms_ceiling_hits);
+    }
+
+    fn add_pair(
+        map: &Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+        method: &'static str,
+        result: &'static str,
+    ) {
+        if let Ok(mut map) = map.lock() {
+            *map.entry((method, result)).or_default() += 1;
+        }
     }
 
     fn add(map: &Mutex<BTreeMap<&'static str, u64>>, label: &'static str) {

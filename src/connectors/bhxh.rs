@@ -69,13 +69,13 @@ impl HttpBhxhRegistry {
     /// input can change which resource is asked for.
     fn url(&self, bhxh_code: &str) -> Result<reqwest::Url, ConnectorError> {
         let mut url = reqwest::Url::parse(&self.endpoint.base_url).map_err(|_| {
-            ConnectorError::Unavailable(format!("{}: invalid endpoint URL", self.endpoint.system))
+            ConnectorError::Unavailable(format!("{}: invalid endpoint URL", self.endpoint.system()))
         })?;
         {
             let mut segments = url.path_segments_mut().map_err(|_| {
                 ConnectorError::Unavailable(format!(
                     "{}: invalid endpoint URL",
-                    self.endpoint.system
+                    self.endpoint.system()
                 ))
             })?;
             segments
@@ -111,8 +111,8 @@ impl BhxhRegistry for HttpBhxhRegistry {
             StatusCode::NOT_FOUND => return Ok(None),
             other => return Err(self.endpoint.unexpected_status(other)),
         }
-        let raw: RecordAnswer = parse_json(self.endpoint.system, &answer.body)?;
-        validate(self.endpoint.system, bhxh_code, raw).map(Some)
+        let raw: RecordAnswer = parse_json(self.endpoint.system(), &answer.body)?;
+        validate(self.endpoint.system(), bhxh_code, raw).map(Some)
     }
 }
 

@@ -100,14 +100,14 @@ impl CarrierClient for HttpCarrierClient {
         if answer.status != StatusCode::OK {
             return Err(self.endpoint.unexpected_status(answer.status));
         }
-        let parsed: CheckAnswer = parse_json(self.endpoint.system, &answer.body)?;
+        let parsed: CheckAnswer = parse_json(self.endpoint.system(), &answer.body)?;
         match parsed.result.as_str() {
             "match" => Ok(SubscriberCheck::Match),
             "mismatch" => Ok(SubscriberCheck::Mismatch),
             "unknown_number" => Ok(SubscriberCheck::UnknownNumber),
             _ => Err(ConnectorError::Malformed(format!(
                 "{}: unknown result",
-                self.endpoint.system
+                self.endpoint.system()
             ))),
         }
     }

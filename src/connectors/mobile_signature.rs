@@ -231,7 +231,7 @@ impl HttpMobileSignatureService {
     }
 
     fn malformed(&self, what: &str) -> ConnectorError {
-        ConnectorError::Malformed(format!("{}: {what}", self.endpoint.system))
+        ConnectorError::Malformed(format!("{}: {what}", self.endpoint.system()))
     }
 }
 
@@ -332,7 +332,7 @@ impl MobileSignatureService for HttpMobileSignatureService {
         if answer.status != StatusCode::OK {
             return Err(self.endpoint.unexpected_status(answer.status));
         }
-        let parsed: SignatureAnswer = parse_json(self.endpoint.system, &answer.body)?;
+        let parsed: SignatureAnswer = parse_json(self.endpoint.system(), &answer.body)?;
         let status = match (parsed.response, parsed.fault) {
             (Some(r), None) => {
                 if r.status.status_code.value == code::REQUEST_OK {
@@ -367,7 +367,7 @@ impl MobileSignatureService for HttpMobileSignatureService {
         if answer.status != StatusCode::OK {
             return Err(self.endpoint.unexpected_status(answer.status));
         }
-        let parsed: StatusAnswer = parse_json(self.endpoint.system, &answer.body)?;
+        let parsed: StatusAnswer = parse_json(self.endpoint.system(), &answer.body)?;
         let (status, signature) = match (parsed.response, parsed.fault) {
             (Some(r), None) => (r.status.status_code.value, r.signature),
             (None, Some(f)) => (f.code, None),

@@ -319,9 +319,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// One external system reached over HTTP: the shared client, a base URL and a timeout.
 #[derive(Clone)]
 pub struct Endpoint {
-    /// Names the system in errors and logs ("carrier", "sms", "bhxh").
-    pub(crate) system: &'static str,
-    /// The system as a metrics label, and where its calls are timed.
+    /// The system: named in errors, logs and metrics ("carrier", "sms", "bhxh").
     upstream: Upstream,
     calls: Arc<UpstreamCalls>,
     /// Base URL without a trailing `/`.
@@ -346,13 +344,17 @@ impl Endpoint {
         calls: Arc<UpstreamCalls>,
     ) -> Self {
         Self {
-            system: upstream.name(),
             upstream,
             calls,
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
             timeout,
         }
+    }
+
+    /// The system's name in errors and logs.
+    pub(crate) fn system(&self) -> &'static str {
+        self.upstream.name()
     }
 
     /// Sends the request `build` makes, up to `retries + 1` times while the upstream is
@@ -376,12 +378,12 @@ impl Endpoint {
                 .observe(self.upstream, started.elapsed(), outcome);
             match result {
                 Err(ConnectorError::Unavailable(why)) if attempt <= retries => {
-                    tracing::warn!(system = self.system, attempt, reason = %why, "upstream unavailable, retrying");
+                    tracing::warn!(system = self.system(), attempt, reason = %why, "upstream unavailable, retrying");
                     tokio::time::sleep(BACKOFF_STEP * attempt).await;
                     attempt += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(system = self.system, attempt, error = %e, "upstream call failed");
+                    tracing::warn!(system = self.system(), attempt, error = %e, "upstream call failed");
                     return Err(e);
                 }
                 Ok(answer) => return Ok(answer),
@@ -405,7 +407,7 @@ impl Endpoint {
         {
             return Err(ConnectorError::Unavailable(format!(
                 "{}: HTTP {}",
-                self.system,
+                self.system(),
                 status.as_u16()
             )));
         }
@@ -419,7 +421,7 @@ impl Endpoint {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(ConnectorError::Malformed(format!(
                     "{}: answer larger than {MAX_BODY_BYTES} bytes",
-                    self.system
+                    self.system()
                 )));
             }
             body.extend_from_slice(&chunk);
@@ -438,7 +440,7 @@ impl Endpoint {
         } else {
             "request failed".to_string()
         };
-        ConnectorError::Unavailable(format!("{}: {what}", self.system))
+        ConnectorError::Unavailable(format!("{}: {what}", self.system()))
     }
 
     /// Hands a message (JSON) to a gateway: `POST {base_url}/v1/messages`, never retried (a
@@ -457,7 +459,7 @@ impl Endpoint {
     pub(crate) fn unexpected_status(&self, status: StatusCode) -> ConnectorError {
         ConnectorError::Malformed(format!(
             "{}: unexpected HTTP {}",
-            self.system,
+            self.system(),
             status.as_u16()
         ))
     }

@@ -178,7 +178,7 @@ impl HttpRemoteSignatureService {
     }
 
     fn malformed(&self, what: &str) -> ConnectorError {
-        ConnectorError::Malformed(format!("{}: {what}", self.endpoint.system))
+        ConnectorError::Malformed(format!("{}: {what}", self.endpoint.system()))
     }
 }
 
@@ -235,7 +235,7 @@ impl RemoteSignatureService for HttpRemoteSignatureService {
         let answer = self
             .post("credentials/list", body, self.retries, StatusCode::OK)
             .await?;
-        let list: ListAnswer = parse_json(self.endpoint.system, &answer)?;
+        let list: ListAnswer = parse_json(self.endpoint.system(), &answer)?;
         if list.credential_ids.iter().any(|id| !valid_id(id)) {
             return Err(self.malformed("invalid credential id"));
         }
@@ -248,7 +248,7 @@ impl RemoteSignatureService for HttpRemoteSignatureService {
         let answer = self
             .post("credentials/info", body, self.retries, StatusCode::OK)
             .await?;
-        let info: InfoAnswer = parse_json(self.endpoint.system, &answer)?;
+        let info: InfoAnswer = parse_json(self.endpoint.system(), &answer)?;
         let algorithm = info
             .key
             .algo
@@ -288,7 +288,7 @@ impl RemoteSignatureService for HttpRemoteSignatureService {
         let answer = self
             .post("signatures/signHash", body, 0, StatusCode::ACCEPTED)
             .await?;
-        let sign: SignAnswer = parse_json(self.endpoint.system, &answer)?;
+        let sign: SignAnswer = parse_json(self.endpoint.system(), &answer)?;
         if !valid_id(&sign.response_id) {
             return Err(self.malformed("invalid responseID"));
         }
@@ -305,7 +305,7 @@ impl RemoteSignatureService for HttpRemoteSignatureService {
                 StatusCode::OK,
             )
             .await?;
-        let status: StatusAnswer = parse_json(self.endpoint.system, &answer)?;
+        let status: StatusAnswer = parse_json(self.endpoint.system(), &answer)?;
         match status.status.as_str() {
             "pending" => Ok(SignStatus::Pending),
             "rejected" => Ok(SignStatus::Rejected),
