@@ -255,7 +255,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let drain = std::time::Duration::from_secs(app.config.server.shutdown_timeout_seconds);
     let (stopping, mut stop) = tokio::sync::watch::channel(false);
     let draining = app.clone();
-    let server = crate::http::serve(app, listener, async move {
+    // The router is the last thing start-up builds.
+    let router = crate::http::router(app);
+    crate::resident::release_startup_pages();
+    let server = crate::http::serve_router(router, listener, async move {
         stop_signal.await;
         // /readyz answers 503 from now on, so a load balancer still probing stops sending.
         draining.start_draining();

@@ -15,6 +15,7 @@
 //! - `http`: the only place axum appears (besides the sandbox's own small app).
 //! - `sandbox`: simulators of external systems and the demo portal.
 //! - `admin`: the admin area's rules — who may do what, who is acting, how changes are audited.
+//! - `resident`: hands back the memory only start-up used, once the server is up.
 //! - `app`: wiring; the only module that knows every other.
 
 pub mod admin;
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod pki;
 pub mod random;
+pub mod resident;
 pub mod sandbox;
 pub mod stamps;
 pub mod store;

@@ -175,6 +175,10 @@ impl EphemeralStore for Yielding<'_> {
         tokio::task::yield_now().await;
         self.0.count(key).await
     }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        tokio::task::yield_now().await;
+        self.0.get_many(keys).await
+    }
     async fn exists_any(&self, keys: &[String]) -> Result<bool, EphemeralError> {
         tokio::task::yield_now().await;
         self.0.exists_any(keys).await

@@ -66,14 +66,28 @@ pub async fn is_revoked(app: &App, claims: &Value) -> Result<bool, StoreError> {
 /// are written before the database rows are revoked, so a rotation that checks them while it
 /// holds the old token cannot extend a family that a revocation has begun to end.
 pub async fn family_ended(app: &App, grant: &RefreshGrant) -> Result<bool, StoreError> {
-    let mut keys = vec![family_key(&grant.family_id)];
+    // One read of the store for all the markers: this runs inside the rotation's
+    // transaction, which holds a database connection until it is answered.
+    let mut keys = vec![
+        family_key(&grant.family_id),
+        session::not_before_key(&grant.account_id),
+    ];
     if let Some(sid) = &grant.sid {
         keys.push(sid_key(sid));
     }
-    if app.store.exists_any(&keys).await? {
+    let values = app.store.get_many(&keys).await?;
+    if values.len() != keys.len() {
+        return Err(StoreError::Corrupt(
+            "the store answered for another number of keys".into(),
+        ));
+    }
+    let (family, not_before, session_revoked) = (&values[0], &values[1], values.get(2));
+    if family.is_some() || session_revoked.is_some_and(Option::is_some) {
         return Ok(true);
     }
-    let not_before = session::not_before(app.store.as_ref(), &grant.account_id).await?;
+    let not_before = not_before
+        .as_deref()
+        .and_then(session::NotBefore::from_bytes);
     let sid = grant.sid.as_deref().unwrap_or_default();
     Ok(not_before.is_some_and(|n| n.ends(sid, grant.auth_time.timestamp())))
 }

@@ -78,7 +78,7 @@ impl NotBefore {
         bytes
     }
 
-    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let at = i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
         let kept = std::str::from_utf8(&bytes[8..]).ok()?;
         Some(Self {
@@ -121,6 +121,35 @@ pub async fn live(
     };
     let ended = not_before(store, &session.account_id)
         .await?
+        .is_some_and(|n| n.ends(&session.sid, session.auth_time));
+    Ok((!ended).then_some(session))
+}
+
+/// [`live`] in one read of the store, for a caller that knows whose session it must be (an
+/// authorization code names its account): a session of another account is not live.
+pub async fn live_of(
+    store: &dyn EphemeralStore,
+    handle: &str,
+    account_id: &str,
+    now: i64,
+) -> Result<Option<SsoSession>, EphemeralError> {
+    let keys = [session_key(handle), not_before_key(account_id)];
+    let values = store.get_many(&keys).await?;
+    let [stored, not_before] = values.as_slice() else {
+        return Err(EphemeralError::Unavailable(
+            "the store answered for another number of keys".into(),
+        ));
+    };
+    let Some(session) = stored
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<SsoSession>(b).ok())
+        .filter(|s| s.expires_at > now && s.account_id == account_id)
+    else {
+        return Ok(None);
+    };
+    let ended = not_before
+        .as_deref()
+        .and_then(NotBefore::from_bytes)
         .is_some_and(|n| n.ends(&session.sid, session.auth_time));
     Ok((!ended).then_some(session))
 }

@@ -13,7 +13,6 @@ use crate::app::App;
 use crate::domain::{Account, Ial};
 use crate::keys::KeyError;
 use crate::random;
-use crate::store::{RefreshGrant, StoreError};
 
 /// Who and how: everything a token says about the authentication behind it.
 pub struct Grant<'a> {
@@ -169,38 +168,6 @@ pub fn id_token(
     claims.extend(personal_claims(g.account, phone, g.scopes, requested));
     app.keys
         .sign(&g.client.id_token_alg, "JWT", &Value::Object(claims))
-}
-
-/// Creates and stores a refresh token of `g.family_id`; returns the token (stored hashed).
-pub async fn refresh_token(app: &App, g: &Grant<'_>) -> Result<String, StoreError> {
-    let token = random::token();
-    app.db
-        .insert_refresh_token(&refresh_row(app, g, &token))
-        .await?;
-    Ok(token)
-}
-
-/// The stored form of a new refresh token `token` for grant `g`.
-fn refresh_row(app: &App, g: &Grant<'_>, token: &str) -> RefreshGrant {
-    let now = app.clock.now();
-    RefreshGrant {
-        id: uuid::Uuid::now_v7().to_string(),
-        family_id: g.family_id.to_string(),
-        token_hash: random::sha256_hex(token),
-        client_id: g.client.client_id.clone(),
-        account_id: g.account.id.clone(),
-        sid: g.sid.map(str::to_string),
-        scope: g.scopes.join(" "),
-        // The level, not the configurable acr string, so renaming acr values keeps grants valid.
-        acr: g.ial.level().to_string(),
-        amr: g.amr.to_vec(),
-        auth_time: crate::clock::Clock::from_unix(g.auth_time),
-        claims: g.claims.map(Value::to_string),
-        expires_at: now + chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds),
-        created_at: now,
-        used_at: None,
-        revoked_at: None,
-    }
 }
 
 /// The logout token for `client`: `sub` as that client knows the account.

@@ -2,10 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, Set, Statement, UpdateMany, Value,
+};
 
-use super::entities::refresh_token;
+use super::accounts::account_from_row;
+use super::entities::{account, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
+use crate::domain::{Account, AccountStatus};
 
 impl Database {
     pub async fn insert_refresh_token(&self, g: &RefreshGrant) -> Result<(), StoreError> {
@@ -28,42 +33,136 @@ impl Database {
             .transpose()
     }
 
-    /// Rotates a refresh token in one transaction: claims the live token (a conditional
-    /// `UPDATE … RETURNING`, so of two racing uses exactly one wins), lets `next` check it and
-    /// build its successor, and inserts that. When `next` refuses, nothing changes (rollback):
-    /// a request that fails consumes nothing.
-    pub async fn rotate_refresh_token<E>(
+    /// The refresh token with this hash, and its account as it is now, in one query.
+    pub async fn find_refresh_token_and_account(
         &self,
         token_hash: &str,
-        now: DateTime<Utc>,
-        next: impl AsyncFnOnce(&RefreshGrant) -> Result<RefreshGrant, E>,
-    ) -> Result<Rotation<E>, StoreError> {
-        let txn = self.begin_write().await?;
-        let claimed = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+    ) -> Result<Option<(RefreshGrant, Option<Account>)>, StoreError> {
+        let owner = refresh_token::Entity::belongs_to(account::Entity)
+            .from(refresh_token::Column::AccountId)
+            .to(account::Column::Id)
+            .into();
+        let Some((token, account)) = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
-            .filter(refresh_token::Column::UsedAt.is_null())
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec_with_returning(&txn)
-            .await?;
-        let Some(row) = claimed.into_iter().next() else {
+            .join(JoinType::LeftJoin, owner)
+            .select_also(account::Entity)
+            .one(&self.conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            refresh_from_row(token)?,
+            account.map(account_from_row).transpose()?,
+        )))
+    }
+
+    /// Replaces the live refresh token `old_hash` by `new` in one atomic step: marks it used
+    /// (a conditional `UPDATE`, so of two racing uses exactly one wins) and inserts `new`.
+    /// Returns false, changing nothing, when the token is no longer live (used or revoked
+    /// meanwhile). On PostgreSQL that is one statement (a data-modifying `WITH`), one round
+    /// trip instead of four; SQLite, in process, runs it as a transaction.
+    pub async fn replace_refresh_token(
+        &self,
+        old_hash: &str,
+        now: DateTime<Utc>,
+        new: &RefreshGrant,
+    ) -> Result<bool, StoreError> {
+        if self.conn.get_database_backend() == DbBackend::Postgres {
+            return self
+                .replace_refresh_token_in_one_statement(old_hash, now, new)
+                .await;
+        }
+        let txn = self.begin_write().await?;
+        let claimed = claim_refresh_token(old_hash, now).exec(&txn).await?;
+        if claimed.rows_affected != 1 {
             txn.rollback().await?;
-            return Ok(Rotation::NotLive);
-        };
-        let old = refresh_from_row(row)?;
-        let new = match next(&old).await {
-            Ok(new) => new,
-            Err(e) => {
-                txn.rollback().await?;
-                return Ok(Rotation::Refused(e));
-            }
-        };
-        refresh_row(&new).insert(&txn).await.map_err(map_conflict)?;
+            return Ok(false);
+        }
+        refresh_row(new).insert(&txn).await.map_err(map_conflict)?;
         txn.commit().await?;
-        Ok(Rotation::Rotated {
-            old: Box::new(old),
-            new: Box::new(new),
-        })
+        Ok(true)
+    }
+
+    async fn replace_refresh_token_in_one_statement(
+        &self,
+        old_hash: &str,
+        now: DateTime<Utc>,
+        new: &RefreshGrant,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "WITH claimed AS (
+                UPDATE refresh_tokens SET used_at = $1
+                WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL
+                RETURNING id
+            )
+            INSERT INTO refresh_tokens (id, family_id, token_hash, client_id, account_id, sid,
+                scope, acr, amr, auth_time, claims, expires_at, created_at, used_at, revoked_at)
+            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL
+            FROM claimed";
+        let mut values = vec![now.into(), old_hash.into()];
+        values.extend(new_refresh_values(new));
+        let inserted = self
+            .conn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                SQL,
+                values,
+            ))
+            .await
+            .map_err(map_conflict)?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// The account `account_id` as it is, and, if it is active, `refresh` stored for it in the
+    /// same step: a code exchange needs both. On PostgreSQL that is one statement (one round
+    /// trip instead of two); on SQLite, in process, a read then an insert. `refresh` is stored
+    /// exactly when the account returned is active.
+    pub async fn find_account_storing_refresh(
+        &self,
+        account_id: &str,
+        refresh: Option<&RefreshGrant>,
+    ) -> Result<Option<Account>, StoreError> {
+        let Some(refresh) = refresh else {
+            return self.find_account(account_id).await;
+        };
+        if self.conn.get_database_backend() != DbBackend::Postgres
+            || uuid::Uuid::parse_str(account_id).is_err()
+        {
+            let account = self.find_account(account_id).await?;
+            if account
+                .as_ref()
+                .is_some_and(|a| a.status == AccountStatus::Active)
+            {
+                self.insert_refresh_token(refresh).await?;
+            }
+            return Ok(account);
+        }
+        let sql = format!(
+            "WITH found AS (SELECT * FROM accounts WHERE id = $1),
+            stored AS (
+                INSERT INTO refresh_tokens (id, family_id, token_hash, client_id, account_id,
+                    sid, scope, acr, amr, auth_time, claims, expires_at, created_at, used_at,
+                    revoked_at)
+                SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL
+                FROM found WHERE found.status = '{}'
+                RETURNING 1
+            )
+            SELECT * FROM found",
+            AccountStatus::Active.as_str()
+        );
+        let mut values = vec![account_id.into()];
+        values.extend(new_refresh_values(refresh));
+        account::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .one(&self.conn)
+            .await
+            .map_err(map_conflict)?
+            .map(account_from_row)
+            .transpose()
     }
 
     /// Revokes every token of a grant family; returns how many were live.
@@ -141,17 +240,34 @@ impl Database {
     }
 }
 
-/// The outcome of [`Database::rotate_refresh_token`].
-#[derive(Debug)]
-pub enum Rotation<E> {
-    /// Unknown, already used, or revoked.
-    NotLive,
-    /// The token is live but `next` refused it; it was left untouched.
-    Refused(E),
-    Rotated {
-        old: Box<RefreshGrant>,
-        new: Box<RefreshGrant>,
-    },
+/// The values of a new refresh token's row in the order of its columns, `id` to `created_at`
+/// (the raw statements above).
+fn new_refresh_values(new: &RefreshGrant) -> [Value; 13] {
+    [
+        new.id.as_str().into(),
+        new.family_id.as_str().into(),
+        new.token_hash.as_str().into(),
+        new.client_id.as_str().into(),
+        new.account_id.as_str().into(),
+        new.sid.clone().into(),
+        new.scope.as_str().into(),
+        new.acr.as_str().into(),
+        to_json(&new.amr).into(),
+        new.auth_time.into(),
+        new.claims.clone().into(),
+        new.expires_at.into(),
+        new.created_at.into(),
+    ]
+}
+
+/// Marks the live refresh token `token_hash` used (SQLite's half of
+/// [`Database::replace_refresh_token`]).
+fn claim_refresh_token(token_hash: &str, now: DateTime<Utc>) -> UpdateMany<refresh_token::Entity> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -71,6 +71,7 @@ contracts!(
     take_attempt_under_contention_allows_exactly_the_limit,
     give_back_returns_an_attempt_and_keeps_the_window,
     exists_any_reports_whether_any_key_is_live,
+    get_many_reads_live_values_in_order,
     binary_and_empty_values_roundtrip,
     ping_answers,
     compare_and_swap_replaces_only_the_expected_live_value,
@@ -272,6 +273,25 @@ async fn exists_any_reports_whether_any_key_is_live(store: &Store, clock: &Clock
 
     clock.advance(MINUTE);
     assert!(!store.exists_any(&keys).await.unwrap());
+}
+
+async fn get_many_reads_live_values_in_order(store: &Store, clock: &Clock) {
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+    let keys = ["short".to_owned(), "missing".to_owned(), "long".to_owned()];
+    store.put("short", b"s", MINUTE).await.unwrap();
+    store.put("long", b"", 2 * MINUTE).await.unwrap();
+    assert_eq!(
+        store.get_many(&keys).await.unwrap(),
+        [Some(b"s".to_vec()), None, Some(Vec::new())],
+        "each key's value in the order asked; an empty value is present"
+    );
+
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        store.get_many(&keys).await.unwrap(),
+        [None, None, Some(Vec::new())],
+        "an expired value is absent"
+    );
 }
 
 async fn binary_and_empty_values_roundtrip(store: &Store, _clock: &Clock) {

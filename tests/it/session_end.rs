@@ -170,24 +170,25 @@ async fn a_rotation_racing_a_family_revocation_leaves_no_live_successor() {
         let (db, now) = (t.app.db.clone(), t.clock.now());
         let store = t.app.store.clone();
         let rotation = tokio::spawn(async move {
-            db.rotate_refresh_token(&grant.token_hash, now, async |old| {
-                // A store round trip inside the transaction, as the refresh grant makes.
-                store.exists_any(&["x".to_string()]).await.map(|_| ())?;
-                Ok::<_, xacthuc::store::ephemeral::EphemeralError>(xacthuc::store::RefreshGrant {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    token_hash: format!("race-{round}-new"),
-                    used_at: None,
-                    ..old.clone()
-                })
-            })
-            .await
-            .unwrap()
+            // A store round trip before the replacement, as the refresh grant makes.
+            store.get_many(&["x".to_string()]).await.unwrap();
+            let new = xacthuc::store::RefreshGrant {
+                id: uuid::Uuid::now_v7().to_string(),
+                token_hash: format!("race-{round}-new"),
+                used_at: None,
+                ..grant.clone()
+            };
+            let replaced = db
+                .replace_refresh_token(&grant.token_hash, now, &new)
+                .await
+                .unwrap();
+            replaced.then_some(new)
         });
         let (db, family) = (t.app.db.clone(), format!("race-{round}"));
         let revocation = tokio::spawn(async move { db.revoke_refresh_family(&family, now).await });
         let (rotation, revocation) = (rotation.await.unwrap(), revocation.await.unwrap());
         revocation.unwrap();
-        if let xacthuc::store::Rotation::Rotated { new, .. } = rotation {
+        if let Some(new) = rotation {
             rotated += 1;
             let stored = t
                 .app

@@ -4,7 +4,7 @@
 use josekit::jws::{ES256, JwsHeader};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use xacthuc::domain::Ial;
+use xacthuc::domain::{AccountStatus, Ial};
 
 use crate::helpers::*;
 
@@ -51,6 +51,85 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     assert_eq!(introspect(&t, &id, &secret, at2).await["active"], false);
     let audit = t.app.db.audit_events(20).await.unwrap();
     assert!(audit.iter().any(|e| e.kind == "token.refresh_reused"));
+}
+
+/// A code redeemed after its account was locked gets no tokens, and leaves no refresh token
+/// stored (the account is read and the token stored in one step).
+#[tokio::test]
+async fn a_code_of_an_account_locked_since_the_login_is_refused_and_stores_nothing() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let (code, verifier) = code_for(&t, &id).await;
+    let account = t
+        .app
+        .db
+        .find_account_by_id_number("001090012345")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = xacthuc::store::AuditRecord {
+        at: t.clock.now(),
+        kind: "account.locked".into(),
+        account_id: Some(account.id.clone()),
+        actor_id: None,
+        client_id: None,
+        ip: None,
+        detail: json!({}),
+    };
+    t.app
+        .db
+        .set_account_status(&account.id, AccountStatus::Locked, t.clock.now(), &audit)
+        .await
+        .unwrap();
+
+    let (status, body) = exchange_code(&t, &id, &secret, &code, CB, &verifier).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(body.get("refresh_token").is_none());
+    let live_families = t
+        .app
+        .db
+        .revoke_refresh_by_account(&account.id, t.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        live_families.is_empty(),
+        "a refresh token was stored: {live_families:?}"
+    );
+}
+
+/// Several uses of one refresh token at once: exactly one is answered with a successor, and
+/// since two uses of one token are reuse, that successor's family is revoked too.
+#[tokio::test]
+async fn simultaneous_uses_of_one_refresh_token_rotate_it_once_and_revoke_the_family() {
+    let t = spawn_app().await;
+    t.add_account("001090012345", Ial::Ial2).await;
+    let (id, secret) = t.add_client(|_| {}).await;
+    let secret = secret.unwrap();
+    let first = tokens_for(&t, &id, &secret, "001090012345").await;
+    let r1 = first["refresh_token"].as_str().unwrap();
+
+    let answers = futures::future::join_all((0..5).map(|_| refresh(&t, &id, &secret, r1))).await;
+    let rotated: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(rotated.len(), 1, "exactly one use rotates: {answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+        assert_eq!(*status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_grant");
+    }
+    let successor = rotated[0]["refresh_token"].as_str().unwrap();
+    let (status, err) = refresh(&t, &id, &secret, successor).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the family is revoked: {err}"
+    );
+    assert_eq!(err["error"], "invalid_grant");
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ use crate::oidc::revocation;
 use crate::oidc::session::{self, SsoSession};
 use crate::oidc::tokens::{self, Grant};
 use crate::random;
+use crate::store::RefreshGrant;
 
 /// What a code stands for, kept in the ephemeral store under the code's hash.
 #[derive(Serialize, Deserialize)]
@@ -124,22 +125,26 @@ pub async fn exchange(
     }
     check_verifier(grant.code_challenge.as_deref(), params.get("code_verifier"))?;
 
+    if !session_stands(app, &grant).await? {
+        return Err(session_ended());
+    }
+    let family_id = uuid::Uuid::now_v7().to_string();
+    let refresh = client
+        .allows_grant("refresh_token")
+        .then(|| new_refresh_token(app, &grant, &family_id));
+    // The account, and the refresh token stored with it if it is active: one round trip.
     let account = app
         .db
-        .find_account(&grant.account_id)
+        .find_account_storing_refresh(&grant.account_id, refresh.as_ref().map(|(_, row)| row))
         .await
         .map_err(internal)?
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("the account is no longer active"))?;
-    if !session_stands(app, &grant).await? {
-        return Err(session_ended());
-    }
     let phone = if grant.scopes.iter().any(|s| s == "phone") {
         app.db.default_phone(&account.id).await.map_err(internal)?
     } else {
         None
     };
-    let family_id = uuid::Uuid::now_v7().to_string();
     let g = Grant {
         client,
         account: &account,
@@ -155,11 +160,7 @@ pub async fn exchange(
     };
     let access = tokens::access_token_for_user(app, &g).map_err(internal)?;
     let id_token = tokens::id_token(app, &g, &access.token, phone.as_deref()).map_err(internal)?;
-    let refresh = if client.allows_grant("refresh_token") {
-        Some(tokens::refresh_token(app, &g).await.map_err(internal)?)
-    } else {
-        None
-    };
+    let refresh = refresh.map(|(token, _)| token);
     let redeemed = serde_json::to_vec(&Redeemed {
         family_id: family_id.clone(),
         jti: access.jti.clone(),
@@ -191,12 +192,43 @@ pub async fn exchange(
     ))
 }
 
+/// A refresh token opening the family `family_id` for what `grant` stands for, and its stored
+/// form (the token itself is stored hashed).
+fn new_refresh_token(app: &App, grant: &CodeGrant, family_id: &str) -> (String, RefreshGrant) {
+    let token = random::token();
+    let now = app.clock.now();
+    let row = RefreshGrant {
+        id: uuid::Uuid::now_v7().to_string(),
+        family_id: family_id.to_string(),
+        token_hash: random::sha256_hex(&token),
+        client_id: grant.client_id.clone(),
+        account_id: grant.account_id.clone(),
+        sid: Some(grant.sid.clone()),
+        scope: grant.scopes.join(" "),
+        // The level, not the configurable acr string, so renaming acr values keeps grants valid.
+        acr: grant.ial.level().to_string(),
+        amr: grant.amr.clone(),
+        auth_time: crate::clock::Clock::from_unix(grant.auth_time),
+        claims: grant.claims.as_ref().map(Value::to_string),
+        expires_at: now + chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds),
+        created_at: now,
+        used_at: None,
+        revoked_at: None,
+    };
+    (token, row)
+}
+
 /// Whether the SSO session the code was issued in still stands: not logged out, not ended by
 /// a password reset or change, not expired.
 async fn session_stands(app: &App, grant: &CodeGrant) -> Result<bool, OAuthError> {
-    let live = session::live(app.store.as_ref(), &grant.session_handle, app.clock.unix())
-        .await
-        .map_err(internal)?;
+    let live = session::live_of(
+        app.store.as_ref(),
+        &grant.session_handle,
+        &grant.account_id,
+        app.clock.unix(),
+    )
+    .await
+    .map_err(internal)?;
     Ok(live.is_some_and(|s| s.sid == grant.sid))
 }
 

@@ -14,7 +14,7 @@ use crate::oidc::params::Params;
 use crate::oidc::revocation;
 use crate::oidc::tokens::{self, Grant};
 use crate::random;
-use crate::store::{RefreshGrant, Rotation};
+use crate::store::RefreshGrant;
 
 fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
@@ -34,67 +34,74 @@ pub async fn exchange(
             .collect()
     });
     let now = app.clock.now();
-    let new_token = random::token();
-    let ttl = chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds);
-
-    let outcome = app
+    let Some((old, account)) = app
         .db
-        .rotate_refresh_token(&hash, now, async |old: &RefreshGrant| {
-            if old.client_id != client.client_id || old.expires_at <= now {
-                return Err(invalid());
-            }
-            // Checked inside the transaction that holds the old token: a logout, a password
-            // reset or a revocation that has begun (its marker is written first) ends the
-            // family here, even if its database update has not reached these rows yet.
-            if revocation::family_ended(app, old).await.map_err(internal)? {
-                return Err(invalid());
-            }
-            let granted: Vec<&str> = old.scope.split(' ').filter(|s| !s.is_empty()).collect();
-            let scope = match &requested {
-                None => old.scope.clone(),
-                Some(r) if r.iter().all(|s| granted.contains(&s.as_str())) => r.join(" "),
-                Some(_) => {
-                    return Err(OAuthError::new(
-                        ErrorCode::InvalidScope,
-                        "the requested scope exceeds the original grant",
-                    ));
-                }
-            };
-            Ok(RefreshGrant {
-                id: uuid::Uuid::now_v7().to_string(),
-                token_hash: random::sha256_hex(&new_token),
-                scope,
-                expires_at: now + ttl,
-                created_at: now,
-                used_at: None,
-                revoked_at: None,
-                ..old.clone()
-            })
-        })
-        .await
-        .map_err(internal)?;
-    let (old, new) = match outcome {
-        Rotation::Rotated { old, new } => (old, new),
-        Rotation::Refused(e) => return Err(e),
-        Rotation::NotLive => {
-            // Unknown, revoked, or already rotated: the last is reuse of a stolen or replayed
-            // token, and the whole family goes.
-            if let Some(g) = app.db.find_refresh_token(&hash).await.map_err(internal)?
-                && g.client_id == client.client_id
-                && g.used_at.is_some()
-            {
-                reuse_detected(app, client, &g.family_id).await?;
-            }
-            return Err(invalid());
-        }
-    };
-    let account = app
-        .db
-        .find_account(&old.account_id)
+        .find_refresh_token_and_account(&hash)
         .await
         .map_err(internal)?
+    else {
+        return Err(invalid());
+    };
+    if old.client_id != client.client_id {
+        return Err(invalid());
+    }
+    if old.used_at.is_some() {
+        // Already rotated: reuse of a stolen or replayed token, and the whole family goes.
+        return Err(reuse_detected(app, client, &old.family_id).await);
+    }
+    if old.revoked_at.is_some() || old.expires_at <= now {
+        return Err(invalid());
+    }
+    // Checked before the token is replaced, and safe so: a logout, a password reset or a
+    // revocation writes its marker first, then revokes the rows twice, so a successor that
+    // `replace_refresh_token` commits after this check is revoked by its second pass (see
+    // `revoke_refresh_rows`), and an old token already revoked is not replaced.
+    if revocation::family_ended(app, &old)
+        .await
+        .map_err(internal)?
+    {
+        return Err(invalid());
+    }
+    let account = account
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or_else(invalid)?;
+    let granted: Vec<&str> = old.scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let scope = match &requested {
+        None => old.scope.clone(),
+        Some(r) if r.iter().all(|s| granted.contains(&s.as_str())) => r.join(" "),
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds the original grant",
+            ));
+        }
+    };
+    let new_token = random::token();
+    let new = RefreshGrant {
+        id: uuid::Uuid::now_v7().to_string(),
+        token_hash: random::sha256_hex(&new_token),
+        scope,
+        expires_at: now + chrono::Duration::seconds(app.config.tokens.refresh_token_ttl_seconds),
+        created_at: now,
+        used_at: None,
+        revoked_at: None,
+        ..old.clone()
+    };
+    if !app
+        .db
+        .replace_refresh_token(&hash, now, &new)
+        .await
+        .map_err(internal)?
+    {
+        // Used or revoked since it was read: a concurrent use of the same token won, and two
+        // uses of one token are reuse.
+        if let Some(g) = app.db.find_refresh_token(&hash).await.map_err(internal)?
+            && g.used_at.is_some()
+        {
+            return Err(reuse_detected(app, client, &g.family_id).await);
+        }
+        return Err(invalid());
+    }
     let ial = old
         .acr
         .parse::<i16>()
@@ -139,17 +146,17 @@ pub async fn exchange(
     Ok(token_response(&access, &scopes, id_token, Some(new_token)))
 }
 
-async fn reuse_detected(app: &App, client: &Client, family_id: &str) -> Result<(), OAuthError> {
+/// Revokes the family of a reused token; answers the error the client gets.
+async fn reuse_detected(app: &App, client: &Client, family_id: &str) -> OAuthError {
     tracing::warn!(client = %client.client_id, "rotated refresh token reused; revoking its family");
-    revocation::revoke_family(app, family_id)
-        .await
-        .map_err(internal)?;
-    app.audit
-        .record(
-            Event::new("token.refresh_reused")
-                .client(&client.client_id)
-                .detail(json!({ "family_id": family_id })),
-        )
-        .await
-        .map_err(internal)
+    if let Err(e) = revocation::revoke_family(app, family_id).await {
+        return internal(e);
+    }
+    let event = Event::new("token.refresh_reused")
+        .client(&client.client_id)
+        .detail(json!({ "family_id": family_id }));
+    match app.audit.record(event).await {
+        Ok(()) => invalid(),
+        Err(e) => internal(e),
+    }
 }

@@ -120,6 +120,14 @@ impl EphemeralStore for MemoryStore {
         Ok(inner.live(key, now).map(|e| e.value.clone()))
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        let (mut inner, now) = self.lock();
+        Ok(keys
+            .iter()
+            .map(|k| inner.live(k, now).map(|e| e.value.clone()))
+            .collect())
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
         let (mut inner, now) = self.lock();
         Ok(inner

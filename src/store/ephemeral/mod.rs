@@ -43,6 +43,8 @@ pub trait EphemeralStore: Send + Sync {
     ) -> Result<bool, EphemeralError>;
     /// Reads a live value.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// Reads the live values of several keys in one round trip, in the order of `keys`.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError>;
     /// Reads and deletes atomically: of many concurrent callers, exactly one gets the value.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
     /// Deletes `key` only if it still holds `expected`; returns whether it deleted.

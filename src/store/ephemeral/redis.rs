@@ -42,6 +42,17 @@ if r[2] and tonumber(r[2]) > tonumber(ARGV[1]) then return r[1] end
 return false
 ";
 
+/// ARGV: now ms. Returns, for each of KEYS in order, its live value or nil.
+const GET_MANY: &str = r"
+local now = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local r = redis.call('HMGET', key, 'v', 'exp')
+  if r[2] and tonumber(r[2]) > now then out[i] = r[1] else out[i] = false end
+end
+return out
+";
+
 /// ARGV: now ms. Returns the live value or nil, and deletes the key either way.
 const TAKE: &str = r"
 local r = redis.call('HMGET', KEYS[1], 'v', 'exp')
@@ -133,6 +144,7 @@ struct Scripts {
     put: Script,
     put_if_absent: Script,
     get: Script,
+    get_many: Script,
     take: Script,
     compare_and_delete: Script,
     increment: Script,
@@ -180,6 +192,7 @@ impl RedisStore {
                 put: Script::new(PUT),
                 put_if_absent: Script::new(PUT_IF_ABSENT),
                 get: Script::new(GET),
+                get_many: Script::new(GET_MANY),
                 take: Script::new(TAKE),
                 compare_and_delete: Script::new(COMPARE_AND_DELETE),
                 increment: Script::new(INCREMENT),
@@ -253,6 +266,21 @@ impl EphemeralStore for RedisStore {
         self.scripts
             .get
             .key(self.key(key))
+            .arg(self.clock.unix_ms())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.get_many.prepare_invoke();
+        for key in keys {
+            invocation.key(self.key(key));
+        }
+        invocation
             .arg(self.clock.unix_ms())
             .invoke_async(&mut self.conn())
             .await
