@@ -13,8 +13,14 @@ cd "$(dirname "$0")/.."
 
 tag="${1:-v0.10.0}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
+# The releases' commits, for a clone that has main's history but not its tags (a clone of one
+# branch, a checkout whose tags were not fetched).
+declare -A released=(
+  [v0.10.0]=02f6e73d13dce24eaa1c4f7ff6d9890cb06d91fc
+)
 # A shallow clone may not hold the tag's commit: say so and let the caller decide.
-if ! commit="$(git rev-parse --verify --quiet "$tag^{commit}")"; then
+if ! commit="$(git rev-parse --verify --quiet "$tag^{commit}")" &&
+  ! commit="$(git rev-parse --verify --quiet "${released[$tag]:-none}^{commit}")"; then
   echo "previous release $tag is not in this clone (shallow?): cannot build it" >&2
   exit 3
 fi
