@@ -22,14 +22,21 @@ async fn code_for(t: &TestApp, client_id: &str) -> (String, String) {
     (query(&loc)["code"].clone(), verifier)
 }
 
-#[tokio::test]
-async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
+/// An app, a confidential client (id, secret) and the refresh token of a login to it.
+async fn logged_in_with_refresh() -> (TestApp, String, String, String) {
     let t = spawn_app().await;
     t.add_account("001090012345", Ial::Ial2).await;
     let (id, secret) = t.add_client(|_| {}).await;
     let secret = secret.unwrap();
     let first = tokens_for(&t, &id, &secret, "001090012345").await;
-    let r1 = first["refresh_token"].as_str().unwrap();
+    let refresh = first["refresh_token"].as_str().unwrap().to_string();
+    (t, id, secret, refresh)
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
+    let (t, id, secret, r1) = logged_in_with_refresh().await;
+    let r1 = r1.as_str();
 
     let (status, second) = refresh(&t, &id, &secret, r1).await;
     assert_eq!(status, StatusCode::OK, "{second}");
@@ -104,12 +111,8 @@ async fn a_code_of_an_account_locked_since_the_login_is_refused_and_stores_nothi
 /// since two uses of one token are reuse, that successor's family is revoked too.
 #[tokio::test]
 async fn simultaneous_uses_of_one_refresh_token_rotate_it_once_and_revoke_the_family() {
-    let t = spawn_app().await;
-    t.add_account("001090012345", Ial::Ial2).await;
-    let (id, secret) = t.add_client(|_| {}).await;
-    let secret = secret.unwrap();
-    let first = tokens_for(&t, &id, &secret, "001090012345").await;
-    let r1 = first["refresh_token"].as_str().unwrap();
+    let (t, id, secret, r1) = logged_in_with_refresh().await;
+    let r1 = r1.as_str();
 
     let answers = futures::future::join_all((0..5).map(|_| refresh(&t, &id, &secret, r1))).await;
     let rotated: Vec<&Value> = answers

@@ -209,6 +209,23 @@ impl RedisStore {
         format!("{}{key}", self.key_prefix)
     }
 
+    /// Runs a script that takes any number of keys and "now" as its one argument.
+    async fn invoke_on_keys<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[String],
+    ) -> Result<T, EphemeralError> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(self.key(key));
+        }
+        invocation
+            .arg(self.clock.unix_ms())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
     /// The manager is a cheap, multiplexed handle; commands need it by `&mut`.
     fn conn(&self) -> ConnectionManager {
         self.conn.clone()
@@ -276,15 +293,7 @@ impl EphemeralStore for RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut invocation = self.scripts.get_many.prepare_invoke();
-        for key in keys {
-            invocation.key(self.key(key));
-        }
-        invocation
-            .arg(self.clock.unix_ms())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)
+        self.invoke_on_keys(&self.scripts.get_many, keys).await
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
@@ -377,15 +386,7 @@ impl EphemeralStore for RedisStore {
         if keys.is_empty() {
             return Ok(false);
         }
-        let mut invocation = self.scripts.exists_any.prepare_invoke();
-        for key in keys {
-            invocation.key(self.key(key));
-        }
-        invocation
-            .arg(self.clock.unix_ms())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)
+        self.invoke_on_keys(&self.scripts.exists_any, keys).await
     }
 
     async fn ping(&self) -> Result<(), EphemeralError> {
