@@ -62,12 +62,11 @@ pub async fn is_revoked(app: &App, claims: &Value) -> Result<bool, StoreError> {
 }
 
 /// Whether a refresh grant's family has been ended since it was issued: a revocation marker
-/// for the family or its session, or a later "end all sessions" of its account. The markers
-/// are written before the database rows are revoked, so a rotation that checks them while it
-/// holds the old token cannot extend a family that a revocation has begun to end.
+/// for the family or its session, or a later "end all sessions" of its account, read in one
+/// round trip. The markers are written before the database rows are revoked (twice), so a
+/// rotation that checks them before it replaces the token cannot extend a family that a
+/// revocation has begun to end (ARCHITECTURE.md, *Request flow* 6).
 pub async fn family_ended(app: &App, grant: &RefreshGrant) -> Result<bool, StoreError> {
-    // One read of the store for all the markers: this runs inside the rotation's
-    // transaction, which holds a database connection until it is answered.
     let mut keys = vec![
         family_key(&grant.family_id),
         session::not_before_key(&grant.account_id),

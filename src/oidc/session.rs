@@ -93,17 +93,6 @@ impl NotBefore {
     }
 }
 
-/// The account's last "end all sessions", if it had one.
-pub async fn not_before(
-    store: &dyn EphemeralStore,
-    account_id: &str,
-) -> Result<Option<NotBefore>, EphemeralError> {
-    Ok(store
-        .get(&not_before_key(account_id))
-        .await?
-        .and_then(|b| NotBefore::from_bytes(&b)))
-}
-
 /// The session stored under `handle`, if it is live at `now`: stored, not expired, and not
 /// ended by its account's last "end all sessions".
 pub async fn live(
@@ -111,18 +100,11 @@ pub async fn live(
     handle: &str,
     now: i64,
 ) -> Result<Option<SsoSession>, EphemeralError> {
-    let Some(session) = store
-        .get(&session_key(handle))
-        .await?
-        .and_then(|b| serde_json::from_slice::<SsoSession>(&b).ok())
-        .filter(|s| s.expires_at > now)
-    else {
+    let Some(session) = unexpired(store.get(&session_key(handle)).await?.as_deref(), now) else {
         return Ok(None);
     };
-    let ended = not_before(store, &session.account_id)
-        .await?
-        .is_some_and(|n| n.ends(&session.sid, session.auth_time));
-    Ok((!ended).then_some(session))
+    let not_before = store.get(&not_before_key(&session.account_id)).await?;
+    Ok(unless_ended(session, not_before.as_deref()))
 }
 
 /// [`live`] in one read of the store, for a caller that knows whose session it must be (an
@@ -140,18 +122,24 @@ pub async fn live_of(
             "the store answered for another number of keys".into(),
         ));
     };
-    let Some(session) = stored
-        .as_deref()
+    Ok(unexpired(stored.as_deref(), now)
+        .filter(|s| s.account_id == account_id)
+        .and_then(|s| unless_ended(s, not_before.as_deref())))
+}
+
+/// The stored session, unless it is unreadable or expired at `now`.
+fn unexpired(stored: Option<&[u8]>, now: i64) -> Option<SsoSession> {
+    stored
         .and_then(|b| serde_json::from_slice::<SsoSession>(b).ok())
-        .filter(|s| s.expires_at > now && s.account_id == account_id)
-    else {
-        return Ok(None);
-    };
+        .filter(|s| s.expires_at > now)
+}
+
+/// `session`, unless its account's "end all sessions" marker ended it.
+fn unless_ended(session: SsoSession, not_before: Option<&[u8]>) -> Option<SsoSession> {
     let ended = not_before
-        .as_deref()
         .and_then(NotBefore::from_bytes)
         .is_some_and(|n| n.ends(&session.sid, session.auth_time));
-    Ok((!ended).then_some(session))
+    (!ended).then_some(session)
 }
 
 #[cfg(test)]

@@ -12,6 +12,14 @@ use super::entities::{account, refresh_token};
 use super::{Database, StoreError, from_json, map_conflict, to_json};
 use crate::domain::{Account, AccountStatus};
 
+/// The columns of `refresh_tokens` as the raw statements below insert them.
+macro_rules! refresh_columns {
+    () => {
+        "id, family_id, token_hash, client_id, account_id, sid, scope, acr, amr, auth_time, \
+         claims, expires_at, created_at, used_at, revoked_at"
+    };
+}
+
 impl Database {
     pub async fn insert_refresh_token(&self, g: &RefreshGrant) -> Result<(), StoreError> {
         refresh_row(g)
@@ -90,15 +98,17 @@ impl Database {
         now: DateTime<Utc>,
         new: &RefreshGrant,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = "WITH claimed AS (
+        const SQL: &str = concat!(
+            "WITH claimed AS (
                 UPDATE refresh_tokens SET used_at = $1
                 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL
                 RETURNING id
             )
-            INSERT INTO refresh_tokens (id, family_id, token_hash, client_id, account_id, sid,
-                scope, acr, amr, auth_time, claims, expires_at, created_at, used_at, revoked_at)
-            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL
-            FROM claimed";
+            INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL
+            FROM claimed"
+        );
         let mut values = vec![now.into(), old_hash.into()];
         values.extend(new_refresh_values(new));
         let inserted = self
@@ -137,25 +147,23 @@ impl Database {
             }
             return Ok(account);
         }
-        let sql = format!(
+        const SQL: &str = concat!(
             "WITH found AS (SELECT * FROM accounts WHERE id = $1),
             stored AS (
-                INSERT INTO refresh_tokens (id, family_id, token_hash, client_id, account_id,
-                    sid, scope, acr, amr, auth_time, claims, expires_at, created_at, used_at,
-                    revoked_at)
-                SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL
-                FROM found WHERE found.status = '{}'
+                INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL
+                FROM found WHERE found.status = $2
                 RETURNING 1
             )
-            SELECT * FROM found",
-            AccountStatus::Active.as_str()
+            SELECT * FROM found"
         );
-        let mut values = vec![account_id.into()];
+        let mut values = vec![account_id.into(), AccountStatus::Active.as_str().into()];
         values.extend(new_refresh_values(refresh));
         account::Entity::find()
             .from_raw_sql(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                sql,
+                SQL,
                 values,
             ))
             .one(&self.conn)
@@ -240,8 +248,8 @@ impl Database {
     }
 }
 
-/// The values of a new refresh token's row in the order of its columns, `id` to `created_at`
-/// (the raw statements above).
+/// The values of a new refresh token's row in the order of `refresh_columns!`, `id` to
+/// `created_at` (the raw statements above).
 fn new_refresh_values(new: &RefreshGrant) -> [Value; 13] {
     [
         new.id.as_str().into(),

@@ -136,6 +136,16 @@ impl TestApp {
         (client.client_id, secret)
     }
 
+    /// The stored account of `id_number`, which the test made earlier.
+    pub async fn account_by_id_number(&self, id_number: &str) -> xacthuc::domain::Account {
+        self.app
+            .db
+            .find_account_by_id_number(id_number)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account of {id_number}"))
+    }
+
     /// A citizen account with password [`PASSWORD`] and the sandbox phone [`PHONE_E164`];
     /// returns its `sub`.
     pub async fn add_account(&self, id_number: &str, ial: Ial) -> String {

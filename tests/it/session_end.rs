@@ -65,13 +65,7 @@ async fn a_code_redeemed_after_its_session_ended_is_refused() {
     // A password reset (every session of the account ends) between the two.
     let b = browser();
     let (code, verifier) = code_for(&t, &b, &id).await;
-    let account = t
-        .app
-        .db
-        .find_account_by_id_number("001090012345")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = t.account_by_id_number("001090012345").await;
     t.advance(1);
     xacthuc::oidc::logout::end_account(&t.app, &account.id, None, None)
         .await

@@ -69,13 +69,7 @@ async fn a_code_of_an_account_locked_since_the_login_is_refused_and_stores_nothi
     let (id, secret) = t.add_client(|_| {}).await;
     let secret = secret.unwrap();
     let (code, verifier) = code_for(&t, &id).await;
-    let account = t
-        .app
-        .db
-        .find_account_by_id_number("001090012345")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = t.account_by_id_number("001090012345").await;
     let audit = xacthuc::store::AuditRecord {
         at: t.clock.now(),
         kind: "account.locked".into(),
